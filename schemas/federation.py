@@ -1,0 +1,210 @@
+"""The federation file (TOML): one model, validated at start, shared by node and hub."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
+
+from schemas.errors import RegsyncError
+from schemas.vocab import PROVINCES
+
+
+class ConfigError(RegsyncError):
+    """The federation file is missing, unreadable or invalid; the message names the key."""
+
+
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+_LISTEN = re.compile(r"^(?P<host>[^:\s]+):(?P<port>\d{1,5})$")
+
+
+def _sha256_hex(v: str) -> str:
+    if not _SHA256_HEX.match(v):
+        raise ValueError("must be a sha256 hex digest (64 lowercase hex characters)")
+    return v
+
+
+def _listen(v: str) -> str:
+    m = _LISTEN.match(v)
+    if not m or not 0 < int(m["port"]) < 65536:
+        raise ValueError('must be "host:port", e.g. "127.0.0.1:18150"')
+    return v
+
+
+def _province(v: str) -> str:
+    if v not in PROVINCES:
+        raise ValueError(f"unknown province code {v!r} (GB/T 2260 two-digit codes, or 66)")
+    return v
+
+
+Sha256Hex = Annotated[str, AfterValidator(_sha256_hex)]
+Listen = Annotated[str, AfterValidator(_listen)]
+ProvinceCodeStr = Annotated[str, AfterValidator(_province)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class KafkaSection(_Section):
+    bootstrap: str = Field(min_length=3)
+    topic_prefix: str = Field(default="regsync", pattern=r"^[A-Za-z0-9._-]+$")
+    partitions: int = Field(default=3, ge=1, le=1000)
+    replication_factor: int = Field(default=1, ge=1, le=7)
+    # Passed through to aiokafka; see README "Kafka security".
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password_file: Path | None = None
+
+    def events_topic(self, province: str) -> str:
+        return f"{self.topic_prefix}.events.{province}"
+
+    @property
+    def heartbeats_topic(self) -> str:
+        return f"{self.topic_prefix}.heartbeats"
+
+    @property
+    def events_topic_pattern(self) -> str:
+        return "^" + re.escape(f"{self.topic_prefix}.events.") + r"[0-9]{2}$"
+
+
+class Tokens(_Section):
+    registrar: tuple[Sha256Hex, ...] = ()
+    viewer: tuple[Sha256Hex, ...] = ()
+    hub: tuple[Sha256Hex, ...] = ()
+
+
+class HubSection(_Section):
+    listen: Listen = "127.0.0.1:18080"
+    db: Path
+    signing_key: Path
+    ops_token_sha256: Sha256Hex
+    # Optional: the plain `hub` role token the hub presents when it polls province nodes.
+    node_token_file: Path | None = None
+    aliases_file: Path | None = None
+    tls_certfile: Path | None = None
+    tls_keyfile: Path | None = None
+
+
+class ProvinceSection(_Section):
+    code: ProvinceCodeStr
+    name: str = Field(min_length=1)
+    node_url: str = Field(pattern=r"^https?://[^/\s]+/?$")
+    public_key: Path
+    listen: Listen | None = None
+    db: Path | None = None
+    signing_key: Path | None = None
+    tokens_sha256: Tokens = Tokens()
+    person_ref_key_file: Path | None = None
+    tls_certfile: Path | None = None
+    tls_keyfile: Path | None = None
+
+
+class Federation(_Section):
+    kafka: KafkaSection
+    hub: HubSection
+    province: tuple[ProvinceSection, ...] = Field(min_length=1)
+    source: Path = Field(default=Path("federation.toml"), exclude=True)
+
+    @field_validator("province")
+    @classmethod
+    def _unique_codes(cls, v: tuple[ProvinceSection, ...]) -> tuple[ProvinceSection, ...]:
+        seen: set[str] = set()
+        for p in v:
+            if p.code in seen:
+                raise ValueError(f"province {p.code} is listed twice")
+            seen.add(p.code)
+        return v
+
+    def province_by_code(self, code: str) -> ProvinceSection:
+        for p in self.province:
+            if p.code == code:
+                return p
+        raise ConfigError(f"{self.source}: no [[province]] with code = {code!r}")
+
+
+_PATH_KEYS = {
+    "db",
+    "signing_key",
+    "public_key",
+    "person_ref_key_file",
+    "node_token_file",
+    "aliases_file",
+    "ssl_cafile",
+    "ssl_certfile",
+    "ssl_keyfile",
+    "sasl_password_file",
+    "tls_certfile",
+    "tls_keyfile",
+}
+
+
+def _resolve_paths(node: Any, base: Path) -> Any:
+    """Relative paths in the file are relative to the file's own directory."""
+    if isinstance(node, dict):
+        return {
+            k: (
+                str(base / v)
+                if k in _PATH_KEYS and isinstance(v, str) and not Path(v).is_absolute()
+                else _resolve_paths(v, base)
+            )
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_resolve_paths(x, base) for x in node]
+    return node
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def load_federation(path: Path | str) -> Federation:
+    """Read and validate the federation file, or raise ConfigError naming the key."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: federation file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    data = _resolve_paths(raw, path.resolve().parent)
+    try:
+        fed = Federation.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            key = _key_path(err["loc"])
+            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+            msg = msg.removeprefix("Value error, ")
+            lines.append(f"{key}: {msg}")
+        raise ConfigError(f"{path}: " + "; ".join(lines)) from None
+    return fed.model_copy(update={"source": path})
+
+
+def require_file(path: Path | None, key: str, source: Path) -> Path:
+    """A path key that this deployable needs: present in the file and existing on disk."""
+    if path is None:
+        raise ConfigError(f"{source}: {key}: missing (required)")
+    if not path.is_file():
+        raise ConfigError(f"{source}: {key}: file {path} does not exist")
+    return path

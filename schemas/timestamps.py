@@ -1,0 +1,46 @@
+"""UTC instants at millisecond precision, serialised as "2026-11-22T04:10:00.123Z"."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, PlainSerializer, WithJsonSchema
+from pydantic_core import PydanticCustomError
+
+
+def to_utc_ms(value: datetime) -> datetime:
+    """Convert an aware datetime to UTC, truncated to whole milliseconds."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise PydanticCustomError("timezone_required", "must be timezone-aware (UTC)")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    # The wire keeps milliseconds only; holding more would break parse(serialise(x)) == x.
+    micro = value.microsecond
+    if micro % 1000:
+        value = value.replace(microsecond=micro - micro % 1000)
+    return value
+
+
+def format_utc(value: datetime) -> str:
+    """Format an aware datetime as the wire form, e.g. 2026-11-22T04:10:00.123Z."""
+    return to_utc_ms(value).isoformat(timespec="milliseconds")[:-6] + "Z"
+
+
+def utc_now() -> datetime:
+    """Return the current time as a UTC datetime truncated to milliseconds."""
+    return to_utc_ms(datetime.now(UTC))
+
+
+UtcDatetime = Annotated[
+    datetime,
+    AfterValidator(to_utc_ms),
+    PlainSerializer(format_utc, return_type=str, when_used="json"),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date-time",
+            "description": "UTC instant, millisecond precision, e.g. 2026-11-22T04:10:00.123Z",
+        }
+    ),
+]

@@ -1,0 +1,102 @@
+"""The federation file: valid files load; every bad one fails naming its key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from schemas.federation import ConfigError, load_federation
+
+SHA = "a" * 64
+VALID = f"""
+[kafka]
+bootstrap = "127.0.0.1:19092"
+topic_prefix = "regsync"
+partitions = 3
+replication_factor = 1
+
+[hub]
+listen = "127.0.0.1:18080"
+db = "var/national.duckdb"
+signing_key = "keys/hub.key"
+ops_token_sha256 = "{SHA}"
+
+[[province]]
+code = "50"
+name = "重庆市"
+node_url = "http://127.0.0.1:18150"
+public_key = "keys/50.pub"
+listen = "127.0.0.1:18150"
+db = "var/province-50.sqlite"
+signing_key = "keys/50.key"
+tokens_sha256 = {{ registrar = ["{SHA}"], viewer = ["{SHA}"], hub = ["{SHA}"] }}
+person_ref_key_file = "keys/federation.secret"
+"""
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "federation.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _error(tmp_path: Path, text: str) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_federation(_write(tmp_path, text))
+    return str(info.value)
+
+
+def test_valid_file_loads(tmp_path: Path) -> None:
+    fed = load_federation(_write(tmp_path, VALID))
+    assert fed.province_by_code("50").tokens_sha256.registrar == (SHA,)
+
+
+def test_relative_paths_resolve_against_the_file(tmp_path: Path) -> None:
+    fed = load_federation(_write(tmp_path, VALID))
+    assert fed.hub.db == tmp_path.resolve() / "var" / "national.duckdb"
+
+
+def test_topics_follow_the_prefix(tmp_path: Path) -> None:
+    fed = load_federation(_write(tmp_path, VALID))
+    assert (fed.kafka.events_topic("50"), fed.kafka.heartbeats_topic) == (
+        "regsync.events.50",
+        "regsync.heartbeats",
+    )
+
+
+def test_unknown_key_is_named(tmp_path: Path) -> None:
+    assert "hub.colour: unknown key" in _error(tmp_path, VALID.replace("[hub]", "[hub]\ncolour=1"))
+
+
+def test_missing_file_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_federation(tmp_path / "absent.toml")
+
+
+def test_malformed_toml_is_reported(tmp_path: Path) -> None:
+    assert "not valid TOML" in _error(tmp_path, VALID + "\n[[province]\n")
+
+
+def test_bad_digest_names_the_key(tmp_path: Path) -> None:
+    text = VALID.replace(f'ops_token_sha256 = "{SHA}"', 'ops_token_sha256 = "xyz"')
+    assert "hub.ops_token_sha256" in _error(tmp_path, text)
+
+
+def test_unknown_province_names_the_key(tmp_path: Path) -> None:
+    assert "province[0].code" in _error(tmp_path, VALID.replace('code = "50"', 'code = "99"'))
+
+
+def test_missing_required_key_is_named(tmp_path: Path) -> None:
+    text = VALID.replace('bootstrap = "127.0.0.1:19092"\n', "")
+    assert "kafka.bootstrap" in _error(tmp_path, text)
+
+
+def test_bad_listen_is_named(tmp_path: Path) -> None:
+    text = VALID.replace('listen = "127.0.0.1:18080"', 'listen = "localhost"')
+    assert "hub.listen" in _error(tmp_path, text)
+
+
+def test_duplicate_province_is_refused(tmp_path: Path) -> None:
+    block = VALID[VALID.index("[[province]]") :]
+    assert "listed twice" in _error(tmp_path, VALID + block)
