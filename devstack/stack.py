@@ -1,0 +1,372 @@
+"""`./dev up` / `./dev down`: the whole federation on this machine, with demo data."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from devstack.errors import DevstackError
+from devstack.kafka import KafkaCluster
+from schemas.signing import write_keypair
+from schemas.vocab import PROVINCES
+
+DEFAULT_PROVINCES = ("50", "11", "44")
+BIN = Path(sys.executable).parent
+
+
+def _say(msg: str) -> None:
+    print(f"[dev] {msg}", flush=True)
+
+
+@dataclass(frozen=True)
+class Ports:
+    """Every port derives from one base so several stacks can run side by side."""
+
+    base: int
+
+    @property
+    def kafka(self) -> int:
+        return self.base + 1092
+
+    @property
+    def hub(self) -> int:
+        return self.base + 80
+
+    def province(self, code: str) -> int:
+        return self.base + 100 + int(code)
+
+
+@dataclass
+class Secrets:
+    ops_token: str
+    hub_token: str
+    tokens: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+def _sha(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _toml_str(v: str) -> str:
+    return json.dumps(v, ensure_ascii=False)
+
+
+def write_federation(state: Path, provinces: list[str], ports: Ports) -> Secrets:
+    """Keys, tokens and federation.toml for a fresh state dir; reused if already there."""
+    secrets_file = state / "secrets.json"
+    keys = state / "keys"
+    keys.mkdir(parents=True, exist_ok=True)
+    (state / "var").mkdir(exist_ok=True)
+    if secrets_file.exists():
+        raw = json.loads(secrets_file.read_text())
+        sec = Secrets(raw["ops_token"], raw["hub_token"], raw["tokens"])
+    else:
+        sec = Secrets(secrets.token_urlsafe(24), secrets.token_urlsafe(24))
+    for code in provinces:
+        sec.tokens.setdefault(
+            code, {"registrar": secrets.token_urlsafe(24), "viewer": secrets.token_urlsafe(24)}
+        )
+    secrets_file.write_text(json.dumps(sec.__dict__, indent=2))
+    secrets_file.chmod(0o600)
+    for name in ["hub", *provinces]:
+        if not (keys / f"{name}.key").exists():
+            write_keypair(keys / name)
+    fed_secret = keys / "federation.secret"
+    if not fed_secret.exists():
+        fed_secret.write_text(secrets.token_hex(32) + "\n")
+        fed_secret.chmod(0o600)
+    hub_token_file = keys / "hub.token"
+    hub_token_file.write_text(sec.hub_token + "\n")
+    hub_token_file.chmod(0o600)
+
+    lines = [
+        "[kafka]",
+        f'bootstrap = "127.0.0.1:{ports.kafka}"',
+        'topic_prefix = "regsync"',
+        "partitions = 3",
+        "replication_factor = 1",
+        "",
+        "[hub]",
+        f'listen = "127.0.0.1:{ports.hub}"',
+        'db = "var/national.duckdb"',
+        'signing_key = "keys/hub.key"',
+        f'ops_token_sha256 = "{_sha(sec.ops_token)}"',
+        'node_token_file = "keys/hub.token"',
+    ]
+    for code in provinces:
+        t = sec.tokens[code]
+        port = ports.province(code)
+        lines += [
+            "",
+            "[[province]]",
+            f'code = "{code}"',
+            f"name = {_toml_str(PROVINCES[code])}",
+            f'node_url = "http://127.0.0.1:{port}"',
+            f'public_key = "keys/{code}.pub"',
+            f'listen = "127.0.0.1:{port}"',
+            f'db = "var/province-{code}.sqlite"',
+            f'signing_key = "keys/{code}.key"',
+            f'tokens_sha256 = {{ registrar = ["{_sha(t["registrar"])}"], '
+            f'viewer = ["{_sha(t["viewer"])}"], hub = ["{_sha(sec.hub_token)}"] }}',
+            'person_ref_key_file = "keys/federation.secret"',
+        ]
+    (state / "federation.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return sec
+
+
+class Stack:
+    """The processes of one local federation, started in order and stopped in reverse."""
+
+    def __init__(self, state: Path, provinces: list[str], records: int, base_port: int) -> None:
+        self.state = state.resolve()
+        self.provinces = provinces
+        self.records = records
+        self.ports = Ports(base_port)
+        self.config = self.state / "federation.toml"
+        self.kafka = KafkaCluster(self.state / "kafka", brokers=1, base_port=self.ports.kafka)
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.cmds: dict[str, list[str]] = {}
+
+    def _spawn(self, name: str, cmd: list[str]) -> None:
+        log_path = self.state / f"{name}.log"
+        with log_path.open("ab") as log:
+            proc = subprocess.Popen(
+                cmd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=self.state,
+                start_new_session=True,
+            )
+        self.procs[name] = proc
+        self.cmds[name] = cmd
+
+    def _wait_http(self, name: str, url: str, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            proc = self.procs[name]
+            if proc.poll() is not None:
+                tail = (self.state / f"{name}.log").read_text(errors="replace")[-3000:]
+                raise DevstackError(f"{name} exited with code {proc.returncode}:\n{tail}")
+            with contextlib.suppress(urllib.error.URLError, OSError):
+                with urllib.request.urlopen(url + "/healthz", timeout=1) as resp:
+                    if resp.status == 200:
+                        return
+            time.sleep(0.2)
+        raise DevstackError(f"{name} did not answer {url}/healthz within {timeout:.0f}s")
+
+    def _demo_data(self, code: str) -> None:
+        db = self.state / "var" / f"province-{code}.sqlite"
+        if db.exists() or self.records <= 0:
+            return
+        data = self.state / f"demo-{code}.jsonl"
+        _say(f"generating {self.records} demo registrations for {code} {PROVINCES[code]}")
+        subprocess.run(
+            [
+                str(BIN / "province-node"),
+                "generate",
+                "--config",
+                str(self.config),
+                "--province",
+                code,
+                "--records",
+                str(self.records),
+                "--out",
+                str(data),
+            ],
+            check=True,
+            cwd=self.state,
+        )
+        subprocess.run(
+            [
+                str(BIN / "province-node"),
+                "import",
+                "--config",
+                str(self.config),
+                "--province",
+                code,
+                str(data),
+            ],
+            check=True,
+            cwd=self.state,
+        )
+
+    def start(self) -> Secrets:
+        self.state.mkdir(parents=True, exist_ok=True)
+        sec = write_federation(self.state, self.provinces, self.ports)
+        _say(f"starting Kafka on 127.0.0.1:{self.ports.kafka}")
+        self.kafka.start()
+        for code in self.provinces:
+            self._demo_data(code)
+        for code in self.provinces:
+            self._spawn(
+                f"province-{code}",
+                [
+                    str(BIN / "province-node"),
+                    "serve",
+                    "--config",
+                    str(self.config),
+                    "--province",
+                    code,
+                ],
+            )
+        self._spawn("hub", [str(BIN / "national-hub"), "serve", "--config", str(self.config)])
+        for code in self.provinces:
+            self._wait_http(f"province-{code}", f"http://127.0.0.1:{self.ports.province(code)}")
+        self._wait_http("hub", f"http://127.0.0.1:{self.ports.hub}")
+        return sec
+
+    def describe(self, sec: Secrets) -> dict[str, object]:
+        hub_url = f"http://127.0.0.1:{self.ports.hub}"
+        return {
+            "kafka": self.kafka.describe(),
+            "hub": {
+                "url": hub_url,
+                "pid": self.procs["hub"].pid,
+                "cmd": self.cmds["hub"],
+                "log": str(self.state / "hub.log"),
+            },
+            "provinces": {
+                code: {
+                    "url": f"http://127.0.0.1:{self.ports.province(code)}",
+                    "pid": self.procs[f"province-{code}"].pid,
+                    "cmd": self.cmds[f"province-{code}"],
+                    "log": str(self.state / f"province-{code}.log"),
+                    "registrar_token": sec.tokens[code]["registrar"],
+                    "viewer_token": sec.tokens[code]["viewer"],
+                }
+                for code in self.provinces
+            },
+            "config": str(self.config),
+            "ops_token": sec.ops_token,
+        }
+
+    def stop(self) -> None:
+        for name in reversed(list(self.procs)):
+            _terminate(self.procs[name].pid)
+        for proc in self.procs.values():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=15)
+        self.kafka.stop()
+
+
+def _terminate(pid: int, sig: int = signal.SIGTERM) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie child of ours counts as gone
+    with contextlib.suppress(ChildProcessError):
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    return True
+
+
+def _parse_provinces(text: str) -> list[str]:
+    codes = [c.strip() for c in text.split(",") if c.strip()]
+    for c in codes:
+        if c not in PROVINCES:
+            raise DevstackError(f"--provinces: unknown province code {c!r}")
+    if not codes:
+        raise DevstackError("--provinces: give at least one province code")
+    return codes
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    provinces = _parse_provinces(args.provinces)
+    state = Path(args.state) if args.state else Path("var/dev")
+    stack = Stack(state, provinces, args.records, args.base_port)
+    try:
+        sec = stack.start()
+    except BaseException:
+        stack.stop()
+        raise
+    info = stack.describe(sec)
+    (stack.state / "stack.json").write_text(json.dumps(info, indent=2, ensure_ascii=False))
+    _print_urls(info)
+    if args.detach:
+        _say(f"running in the background; stop with ./dev down --state {state}")
+        return 0
+    _say("Ctrl-C stops everything")
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.wait(1.0):
+        for name, proc in stack.procs.items():
+            if proc.poll() is not None:
+                _say(f"{name} exited with code {proc.returncode}; see {stack.state / name}.log")
+                stop.set()
+    _say("stopping")
+    stack.stop()
+    return 0
+
+
+def _print_urls(info: dict[str, object]) -> None:
+    hub = info["hub"]
+    assert isinstance(hub, dict)
+    provinces = info["provinces"]
+    assert isinstance(provinces, dict)
+    kafka = info["kafka"]
+    assert isinstance(kafka, dict)
+    print(f"  Kafka      {kafka['bootstrap']}")
+    print(f"  Hub        {hub['url']}   dashboard {hub['url']}/dashboard")
+    print(f"  Ops token  {info['ops_token']}")
+    for code, p in provinces.items():
+        print(f"  Province {code} {PROVINCES[code]}  {p['url']}")
+        print(f"      registrar token {p['registrar_token']}   viewer token {p['viewer_token']}")
+    print(f"  Config     {info['config']}")
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    path = Path(args.state) / "stack.json"
+    if not path.exists():
+        raise DevstackError(f"{path} not found: nothing was started with --state {args.state}")
+    info = json.loads(path.read_text())
+    pids = [info["hub"]["pid"]]
+    pids += [p["pid"] for p in info["provinces"].values()]
+    pids += list(info["kafka"]["pids"])
+    for pid in pids:
+        _terminate(pid)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(_alive(p) for p in pids):
+        time.sleep(0.2)
+    for pid in pids:
+        if _alive(pid):
+            _terminate(pid, signal.SIGKILL)
+    _say("stopped")
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    up = sub.add_parser("up", help="run the whole federation locally")
+    up.add_argument("--detach", action="store_true", help="start in the background and exit")
+    up.add_argument("--state", help="state directory (default var/dev)")
+    up.add_argument("--provinces", default=",".join(DEFAULT_PROVINCES))
+    up.add_argument("--records", type=int, default=1000, help="demo registrations per province")
+    up.add_argument("--base-port", type=int, default=18000)
+    up.set_defaults(func=cmd_up)
+
+    down = sub.add_parser("down", help="stop what `up --detach` started")
+    down.add_argument("--state", required=True)
+    down.set_defaults(func=cmd_down)
