@@ -1,0 +1,1 @@
+"""Static reference data for province_node, as Python modules so it installs with the package."""
