@@ -12,7 +12,7 @@ from pathlib import Path
 
 from devstack.errors import DevstackError
 from devstack.kafka import KafkaCluster, fetch_kafka
-from devstack.system import TEST_TOOLS, ensure_tools
+from devstack.system import TEST_PACKAGES, TEST_TOOLS, ensure_tools
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,7 +44,7 @@ def _wait_for_signal() -> None:
 def cmd_test(args: argparse.Namespace) -> int:
     _say("fetching Apache Kafka if needed")
     fetch_kafka()
-    ensure_tools(TEST_TOOLS, _say)
+    ensure_tools(TEST_TOOLS, _say, TEST_PACKAGES)
     env = dict(os.environ)
     py = sys.executable
     if not args.pytest_args:

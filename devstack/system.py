@@ -12,11 +12,26 @@ from devstack.errors import DevstackError
 # command on PATH -> Debian package that provides it
 TEST_TOOLS = {"chromium": "chromium", "promtool": "prometheus"}
 BENCH_TOOLS = {"kcat": "kcat"}
+# packages with no command of their own: CJK glyphs for the dashboard screenshots
+TEST_PACKAGES = ("fonts-wqy-zenhei",)
 
 
-def ensure_tools(tools: dict[str, str], say: Callable[[str], None] = print) -> None:
+def _installed(package: str) -> bool:
+    proc = subprocess.run(
+        ["dpkg-query", "-W", "-f=${Status}", package], capture_output=True, text=True, check=False
+    )
+    return proc.stdout.strip() == "install ok installed"
+
+
+def ensure_tools(
+    tools: dict[str, str],
+    say: Callable[[str], None] = print,
+    packages: tuple[str, ...] = (),
+) -> None:
     """Install the packages of any missing command; fail with what to install otherwise."""
     missing = sorted({pkg for cmd, pkg in tools.items() if shutil.which(cmd) is None})
+    if shutil.which("dpkg-query"):
+        missing += [p for p in packages if not _installed(p)]
     if not missing:
         return
     can_apt = shutil.which("apt-get") is not None and os.geteuid() == 0
