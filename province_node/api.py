@@ -1,0 +1,408 @@
+"""The operator HTTP API (CONTRACT §4) and the app that owns the registry, relay and heartbeat."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from province_node import idempotency, outbox
+from province_node import registry as reg
+from province_node.auth import ANY_ROLE, READERS, WRITERS, Authenticator, Role
+from province_node.config import NodeSettings
+from province_node.errors import (
+    BadRequest,
+    InternalError,
+    InvalidRequest,
+    MethodNotAllowed,
+    NodeError,
+    NotFound,
+    PayloadTooLarge,
+)
+from province_node.heartbeat import HeartbeatLoop
+from province_node.idempotency import Claim, StoredResponse
+from province_node.metrics import CONTENT_TYPE, NodeMetrics
+from province_node.publisher import KafkaHealth, Relay
+from province_node.registry import Committed, Registry, WriteContext, sync_token
+from province_node.requests import parse_registration, parse_step
+from schemas.timestamps import utc_now
+from schemas.vocab import Status
+
+log = logging.getLogger(__name__)
+
+SETTINGS = web.AppKey("settings", NodeSettings)
+REGISTRY = web.AppKey("registry", Registry)
+RELAY = web.AppKey("relay", Relay)
+HEARTBEAT = web.AppKey("heartbeat", HeartbeatLoop)
+HEALTH = web.AppKey("kafka_health", KafkaHealth)
+METRICS = web.AppKey("metrics", NodeMetrics)
+AUTH = web.AppKey("auth", Authenticator)
+
+DEFAULT_LIMIT = 20
+_STATUSES = frozenset(s.value for s in Status)
+MAX_LIMIT = 100
+JSON = "application/json"
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def create_app(settings: NodeSettings) -> web.Application:
+    """The node's aiohttp application; its cleanup_ctx starts and stops every collaborator."""
+    signer = settings.load_signer()
+    secret = settings.load_secret()
+    metrics = NodeMetrics()
+    health = KafkaHealth()
+    app = web.Application(
+        middlewares=[error_middleware], client_max_size=settings.max_body_bytes
+    )
+
+    def on_commit(commit: reg.GroupCommit) -> None:
+        # Runs on the writer thread right after COMMIT: count, then wake the relay.
+        for kind in commit.types:
+            metrics.events_committed.labels(type=kind).inc()
+        relay.wake()
+
+    registry = Registry(
+        settings.db_path,
+        settings.province,
+        signer,
+        secret,
+        on_commit=on_commit,
+        queue_limit=settings.write_queue_limit,
+    )
+    relay = Relay(settings, registry, signer.kid, health, metrics)
+    app[SETTINGS] = settings
+    app[METRICS] = metrics
+    app[HEALTH] = health
+    app[AUTH] = Authenticator(settings.tokens)
+    app[REGISTRY] = registry
+    app[RELAY] = relay
+    app[HEARTBEAT] = HeartbeatLoop(settings, signer, relay, health)
+    app.cleanup_ctx.extend([_registry_ctx, _relay_ctx, _heartbeat_ctx])
+
+    app.router.add_post("/v1/registrations", post_registration)
+    app.router.add_get("/v1/registrations", search_registrations)
+    app.router.add_get("/v1/registrations/{cert_no}", get_registration)
+    app.router.add_post("/v1/registrations/{cert_no}/events", post_event)
+    app.router.add_get("/v1/sync/status", sync_status)
+    app.router.add_get("/v1/sync/records/{cert_no}", sync_record)
+    app.router.add_get("/metrics", metrics_handler)
+    app.router.add_get("/healthz", healthz)
+    return app
+
+
+async def _registry_ctx(app: web.Application) -> AsyncIterator[None]:
+    await app[REGISTRY].start()
+    yield
+    await app[REGISTRY].stop()
+
+
+async def _relay_ctx(app: web.Application) -> AsyncIterator[None]:
+    await app[RELAY].start()
+    yield
+    await app[RELAY].stop()
+
+
+async def _heartbeat_ctx(app: web.Application) -> AsyncIterator[None]:
+    await app[HEARTBEAT].start()
+    yield
+    await app[HEARTBEAT].stop()
+
+
+# -- errors --------------------------------------------------------------------------------------
+
+
+def _error_response(exc: NodeError) -> web.Response:
+    return web.Response(
+        status=exc.status, body=orjson.dumps(exc.body()), content_type=JSON, headers=exc.headers
+    )
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Map every failure to the one error format; an unexpected one is logged and is a 500."""
+    try:
+        return await handler(request)
+    except NodeError as exc:
+        return _error_response(exc)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        mapped = _from_http(request, exc)
+        if mapped is not None:
+            return _error_response(mapped)
+        # A status with no NodeError of its own: same format, generic code.
+        error = {"code": f"http_{exc.status}", "message": exc.reason, "details": []}
+        return _json({"error": error}, status=exc.status)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("unexpected error in %s %s", request.method, request.path)
+        return _error_response(InternalError("internal error; the node's log has the details"))
+
+
+def _from_http(request: web.Request, exc: web.HTTPException) -> NodeError | None:
+    if exc.status == 404:
+        return NotFound(f"no such endpoint: {request.method} {request.path}")
+    if exc.status == 405:
+        allow = exc.headers.get("Allow", "")
+        return MethodNotAllowed(
+            f"{request.method} is not allowed on {request.path}", headers={"Allow": allow}
+        )
+    if exc.status == 413:
+        return _too_large(request)
+    return None
+
+
+def _too_large(request: web.Request) -> PayloadTooLarge:
+    limit = request.app[SETTINGS].max_body_bytes
+    return PayloadTooLarge(f"request body exceeds {limit} bytes")
+
+
+# -- request helpers -----------------------------------------------------------------------------
+
+
+def _role(request: web.Request, allowed: frozenset[Role]) -> Role:
+    return request.app[AUTH].require(request.headers.get("Authorization"), allowed)
+
+
+async def _read_json(request: web.Request) -> Any:
+    limit = request.app[SETTINGS].max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise _too_large(request)
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise _too_large(request) from None
+    if not raw.strip():
+        raise BadRequest("the request body is empty; send a JSON object")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"malformed JSON: {exc}") from None
+
+
+def _claim(request: web.Request, role: Role, body: Any) -> Claim | None:
+    key = idempotency.parse_key(request.headers.get(idempotency.HEADER))
+    if key is None:
+        return None
+    return Claim(role.value, key, idempotency.fingerprint(request.method, request.path, body))
+
+
+def _write_answer(status: int, province: str) -> Callable[[Committed], StoredResponse]:
+    def render(c: Committed) -> StoredResponse:
+        token = sync_token(province, c.seq)
+        headers = {"X-Sync-Token": token}
+        if status == 201:
+            headers["Location"] = f"/v1/registrations/{c.cert_no}"
+        return StoredResponse(
+            status, orjson.dumps({"record": c.record, "sync_token": token}), headers
+        )
+
+    return render
+
+
+def _respond(answer: StoredResponse, replayed: bool) -> web.Response:
+    headers = dict(answer.headers)
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return web.Response(
+        status=answer.status, body=answer.body, content_type=JSON, headers=headers
+    )
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(status=status, body=orjson.dumps(data), content_type=JSON,
+                        headers=headers)
+
+
+# -- writes --------------------------------------------------------------------------------------
+
+
+async def post_registration(request: web.Request) -> web.Response:
+    """POST /v1/registrations: first registration, re-registration or transfer-in."""
+    role = _role(request, WRITERS)
+    body = await _read_json(request)
+    claim = _claim(request, role, body)
+    req = parse_registration(body)
+    render = _write_answer(201, request.app[SETTINGS].province)
+
+    def job(ctx: WriteContext) -> tuple[StoredResponse, bool]:
+        return idempotency.run(
+            ctx.conn, claim, utc_now(), lambda: ctx.register(req, role.value), render
+        )
+
+    return _respond(*await request.app[REGISTRY].write(job))
+
+
+async def post_event(request: web.Request) -> web.Response:
+    """POST /v1/registrations/{cert_no}/events: one lifecycle step."""
+    role = _role(request, WRITERS)
+    cert_no = request.match_info["cert_no"]
+    body = await _read_json(request)
+    claim = _claim(request, role, body)
+    step = parse_step(body)
+    render = _write_answer(200, request.app[SETTINGS].province)
+
+    def job(ctx: WriteContext) -> tuple[StoredResponse, bool]:
+        return idempotency.run(
+            ctx.conn, claim, utc_now(), lambda: ctx.step(cert_no, step, role.value), render
+        )
+
+    return _respond(*await request.app[REGISTRY].write(job))
+
+
+# -- reads ---------------------------------------------------------------------------------------
+
+
+def _record_view(stored: reg.StoredRecord, role: Role, province: str) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "record": stored.record,
+        "record_version": stored.record_version,
+        "sync_token": sync_token(province, stored.latest_seq),
+    }
+    # The ID number stays with the province's own operators; the hub never sees it.
+    if role in READERS:
+        view["id_number"] = stored.id_number
+    return view
+
+
+async def get_registration(request: web.Request) -> web.Response:
+    """GET /v1/registrations/{cert_no}: the local record, with the ID number for operators."""
+    role = _role(request, ANY_ROLE)
+    cert_no = request.match_info["cert_no"]
+    province = request.app[SETTINGS].province
+    stored = await request.app[REGISTRY].read(reg.get_record, cert_no)
+    if stored is None:
+        raise NotFound(f"no registration with cert_no {cert_no} in province {province}")
+    token = sync_token(province, stored.latest_seq)
+    return _json(_record_view(stored, role, province), headers={"X-Sync-Token": token})
+
+
+def _limit(raw: str | None) -> int:
+    if raw is None or raw == "":
+        return DEFAULT_LIMIT
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_LIMIT:
+        raise InvalidRequest.field("limit", f"must be an integer from 1 to {MAX_LIMIT}")
+    return value
+
+
+def encode_cursor(cert_no: str) -> str:
+    """An opaque cursor that resumes after this cert_no."""
+    return base64.urlsafe_b64encode(f"after:{cert_no}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    try:
+        text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        text = ""
+    prefix, _, cert_no = text.partition(":")
+    if prefix != "after" or len(cert_no) != 15 or not cert_no.isdigit():
+        raise InvalidRequest.field("cursor", "not a cursor this node issued")
+    return cert_no
+
+
+async def search_registrations(request: web.Request) -> web.Response:
+    """GET /v1/registrations?name=&institution=&status=&limit=&cursor=: local search."""
+    role = _role(request, ANY_ROLE)
+    query = request.query
+    limit = _limit(query.get("limit"))
+    status = query.get("status") or None
+    if status is not None and status not in _STATUSES:
+        raise InvalidRequest.field("status", f"must be one of {', '.join(Status)}")
+    after = _decode_cursor(query.get("cursor"))
+    name = (query.get("name") or "").strip() or None
+    institution = (query.get("institution") or "").strip() or None
+    if institution is not None and len(institution) == 18 and institution.isalnum():
+        institution = institution.upper()  # credit codes are stored upper-case
+    rows = await request.app[REGISTRY].read(
+        lambda conn: reg.search(
+            conn, name=name, institution=institution, status=status, after=after,
+            limit=limit + 1,
+        )
+    )
+    province = request.app[SETTINGS].province
+    items = rows[:limit]
+    next_cursor = encode_cursor(items[-1].cert_no) if len(rows) > limit else None
+    return _json(
+        {"items": [_record_view(r, role, province) for r in items], "next_cursor": next_cursor}
+    )
+
+
+async def _status_body(app: web.Application) -> dict[str, Any]:
+    stats = await app[RELAY].stats()
+    return {
+        "province": app[SETTINGS].province,
+        "committed_seq": stats.committed_seq,
+        "published_seq": stats.published_seq,
+        "outbox_backlog": stats.committed_seq - stats.published_seq,
+        "oldest_unpublished_at": stats.oldest_unpublished_at,
+        "kafka": app[HEALTH].as_dict(),
+    }
+
+
+async def sync_status(request: web.Request) -> web.Response:
+    """GET /v1/sync/status: outbox position and Kafka reachability."""
+    _role(request, ANY_ROLE)
+    return _json(await _status_body(request.app))
+
+
+async def sync_record(request: web.Request) -> web.Response:
+    """GET /v1/sync/records/{cert_no}: whether the latest event of a record reached Kafka."""
+    _role(request, ANY_ROLE)
+    cert_no = request.match_info["cert_no"]
+    latest = await request.app[REGISTRY].read(outbox.latest_for, cert_no)
+    if latest is None:
+        return _json(
+            {
+                "exists": False, "latest_seq": None, "record_version": None,
+                "committed_at": None, "published": False, "published_at": None,
+                "partition": None, "offset": None,
+            }
+        )
+    return _json(
+        {
+            "exists": True,
+            "latest_seq": latest.seq,
+            "record_version": latest.record_version,
+            "committed_at": latest.committed_at,
+            "published": latest.published_at is not None,
+            "published_at": latest.published_at,
+            "partition": latest.partition,
+            "offset": latest.offset,
+        }
+    )
+
+
+async def metrics_handler(request: web.Request) -> web.Response:
+    """GET /metrics: Prometheus text; the outbox gauges are read at scrape time."""
+    metrics = request.app[METRICS]
+    stats = await request.app[RELAY].stats()
+    metrics.outbox_backlog.set(stats.committed_seq - stats.published_seq)
+    age = 0.0
+    if stats.oldest_unpublished_at is not None:
+        oldest = datetime.fromisoformat(stats.oldest_unpublished_at)
+        age = max(0.0, (utc_now() - oldest).total_seconds())
+    metrics.oldest_unpublished_age.set(age)
+    response = web.Response(body=metrics.render())
+    response.headers["Content-Type"] = CONTENT_TYPE
+    return response
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """GET /healthz: liveness; no token needed."""
+    return _json({"status": "ok", "province": request.app[SETTINGS].province})

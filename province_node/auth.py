@@ -1,0 +1,66 @@
+"""Bearer tokens and roles: registrar writes, viewer reads, hub reads sync state."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from enum import StrEnum
+
+from province_node.errors import Forbidden, Unauthorized
+from schemas.federation import Tokens
+
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="regsync"'}
+
+
+class Role(StrEnum):
+    """A token's role, as in the federation file's tokens_sha256."""
+
+    REGISTRAR = "registrar"
+    VIEWER = "viewer"
+    HUB = "hub"
+
+
+READERS = frozenset({Role.REGISTRAR, Role.VIEWER})
+WRITERS = frozenset({Role.REGISTRAR})
+ANY_ROLE = frozenset(Role)
+
+
+def token_sha256(token: str) -> str:
+    """The form tokens are stored in: sha256 hex of the token's UTF-8 bytes."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+class Authenticator:
+    """Maps a bearer token to its roles; the node only ever holds the tokens' hashes."""
+
+    def __init__(self, tokens: Tokens) -> None:
+        roles: dict[str, set[Role]] = {}
+        for role in Role:
+            for digest in getattr(tokens, role.value):
+                roles.setdefault(digest, set()).add(role)
+        self._roles = {digest: frozenset(r) for digest, r in roles.items()}
+
+    def roles(self, authorization: str | None) -> frozenset[Role]:
+        """The roles of the request's token; Unauthorized if there is none or it is unknown."""
+        if not authorization:
+            raise Unauthorized("missing Authorization: Bearer <token>", headers=_CHALLENGE)
+        scheme, _, token = authorization.strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise Unauthorized("the Authorization header must be 'Bearer <token>'",
+                               headers=_CHALLENGE)
+        roles = self._roles.get(token_sha256(token))
+        if roles is None:
+            raise Unauthorized("unknown token", headers=_CHALLENGE)
+        return roles
+
+    def require(self, authorization: str | None, allowed: Iterable[Role]) -> Role:
+        """The role under which the request acts; Forbidden if the token has none allowed."""
+        roles = self.roles(authorization)
+        allowed = frozenset(allowed)
+        for role in Role:  # most privileged first
+            if role in roles and role in allowed:
+                return role
+        names = " or ".join(sorted(r.value for r in allowed))
+        have = ", ".join(sorted(r.value for r in roles))
+        raise Forbidden(f"this needs the {names} role; the token has {have}")

@@ -1,0 +1,189 @@
+"""The node's frozen settings, built from the federation file for one province."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from schemas.errors import KeyFileError
+from schemas.federation import ConfigError, Federation, KafkaSection, ProvinceSection, Tokens
+from schemas.person_ref import load_secret
+from schemas.signing import Signer, Verifier
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+class NodeSettings(BaseModel):
+    """Everything one province node needs, validated once at start."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    province: str
+    province_name: str
+    host: str
+    port: int
+    db_path: Path
+    signing_key_path: Path
+    person_ref_key_file: Path
+    tokens: Tokens
+    kafka: KafkaSection
+    source: Path
+    tls_certfile: Path | None = None
+    tls_keyfile: Path | None = None
+    # Tunables with no key in the federation file; tests shorten them with model_copy.
+    heartbeat_interval_s: float = 1.0
+    kafka_timeout_s: float = 10.0
+    backoff_initial_s: float = 0.2
+    backoff_max_s: float = 5.0
+    relay_batch: int = 500
+    # Commits wake the relay at once; this slow poll only catches writes by another process.
+    relay_idle_poll_s: float = 1.0
+    max_body_bytes: int = MAX_BODY_BYTES
+    write_queue_limit: int = 10_000
+
+    @property
+    def events_topic(self) -> str:
+        """This province's event topic."""
+        return self.kafka.events_topic(self.province)
+
+    @classmethod
+    def from_federation(cls, fed: Federation, code: str) -> NodeSettings:
+        """Pick the province's section and check every node-only key; ConfigError names it."""
+        section = fed.province_by_code(code)
+        src = fed.source
+
+        def key(name: str) -> str:
+            return f"province[{code}].{name}"
+
+        if section.listen is None:
+            raise ConfigError(f"{src}: {key('listen')}: missing")
+        if section.db is None:
+            raise ConfigError(f"{src}: {key('db')}: missing")
+        signing_key = _existing_file(section.signing_key, key("signing_key"), src)
+        secret_file = _existing_file(section.person_ref_key_file, key("person_ref_key_file"), src)
+        if not any((section.tokens_sha256.registrar, section.tokens_sha256.viewer,
+                    section.tokens_sha256.hub)):
+            raise ConfigError(f"{src}: {key('tokens_sha256')}: missing (no token for any role)")
+        _check_keys(section, signing_key, secret_file, key, src)
+        tls_cert = tls_key = None
+        if section.tls_certfile is not None or section.tls_keyfile is not None:
+            tls_cert = _existing_file(section.tls_certfile, key("tls_certfile"), src)
+            tls_key = _existing_file(section.tls_keyfile, key("tls_keyfile"), src)
+        host, _, port = section.listen.rpartition(":")
+        return cls(
+            province=section.code,
+            province_name=section.name,
+            host=host,
+            port=int(port),
+            db_path=section.db,
+            signing_key_path=signing_key,
+            person_ref_key_file=secret_file,
+            tokens=section.tokens_sha256,
+            kafka=fed.kafka,
+            source=src,
+            tls_certfile=tls_cert,
+            tls_keyfile=tls_key,
+        )
+
+    def load_signer(self) -> Signer:
+        """The province's Ed25519 signing key."""
+        try:
+            return Signer.load(self.signing_key_path)
+        except KeyFileError as exc:
+            raise ConfigError(
+                f"{self.source}: province[{self.province}].signing_key: {exc}"
+            ) from None
+
+    def load_secret(self) -> bytes:
+        """The federation secret behind person_ref."""
+        try:
+            return load_secret(self.person_ref_key_file)
+        except KeyFileError as exc:
+            raise ConfigError(
+                f"{self.source}: province[{self.province}].person_ref_key_file: {exc}"
+            ) from None
+
+
+    def server_ssl_context(self) -> ssl.SSLContext | None:
+        """TLS for the HTTP listener when tls_certfile/tls_keyfile are set, else None."""
+        if self.tls_certfile is None:
+            return None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        try:
+            context.load_cert_chain(
+                str(self.tls_certfile), str(self.tls_keyfile) if self.tls_keyfile else None
+            )
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(
+                f"{self.source}: province[{self.province}].tls_certfile: {exc}"
+            ) from None
+        return context
+
+
+def _existing_file(path: Path | None, key: str, source: Path) -> Path:
+    if path is None:
+        raise ConfigError(f"{source}: {key}: missing")
+    if not path.is_file():
+        raise ConfigError(f"{source}: {key}: file {path} does not exist")
+    return path
+
+
+def _check_keys(
+    section: ProvinceSection,
+    signing_key: Path,
+    secret_file: Path,
+    key: Callable[[str], str],
+    src: Path,
+) -> None:
+    """Load the key and secret now so a malformed file stops the start, not the first write."""
+    try:
+        signer = Signer.load(signing_key)
+    except KeyFileError as exc:
+        raise ConfigError(f"{src}: {key('signing_key')}: {exc}") from None
+    try:
+        load_secret(secret_file)
+    except KeyFileError as exc:
+        raise ConfigError(f"{src}: {key('person_ref_key_file')}: {exc}") from None
+    # A public key that does not match would make the hub reject every event we send, so a
+    # mismatch is a start-up error; a node machine without the public key file is fine.
+    if section.public_key.is_file():
+        try:
+            public = Verifier.load(section.public_key)
+        except KeyFileError as exc:
+            raise ConfigError(f"{src}: {key('public_key')}: {exc}") from None
+        if public.kid != signer.kid:
+            raise ConfigError(
+                f"{src}: {key('public_key')}: does not match {key('signing_key')} "
+                f"(kid {public.kid} vs {signer.kid})"
+            )
+
+
+def kafka_client_kwargs(kafka: KafkaSection) -> dict[str, Any]:
+    """Connection and security arguments shared by the node's aiokafka clients."""
+    kwargs: dict[str, Any] = {
+        "bootstrap_servers": kafka.bootstrap,
+        "security_protocol": kafka.security_protocol,
+    }
+    if kafka.security_protocol in ("SSL", "SASL_SSL"):
+        context = ssl.create_default_context(
+            cafile=str(kafka.ssl_cafile) if kafka.ssl_cafile else None
+        )
+        if kafka.ssl_certfile:
+            context.load_cert_chain(
+                str(kafka.ssl_certfile), str(kafka.ssl_keyfile) if kafka.ssl_keyfile else None
+            )
+        kwargs["ssl_context"] = context
+    if kafka.sasl_mechanism:
+        kwargs["sasl_mechanism"] = kafka.sasl_mechanism
+        kwargs["sasl_plain_username"] = kafka.sasl_username
+        if kafka.sasl_password_file:
+            try:
+                password = kafka.sasl_password_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(f"kafka.sasl_password_file: {exc.strerror}") from None
+            kwargs["sasl_plain_password"] = password
+    return kwargs

@@ -1,0 +1,231 @@
+"""Request bodies of the operator API (CONTRACT §4), validated into frozen models."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from province_node.errors import InvalidRequest
+from schemas.errors import SchemaError
+from schemas.record import (
+    CertNo,
+    ChangeSet,
+    IdNumber,
+    Institution,
+    IssuingAuthority,
+    OrgCode,
+    PersonName,
+    ProvinceCert,
+    ProvinceCode,
+    Reason,
+    Scopes,
+    ShortText,
+    end_not_before_start,
+    validate_scopes,
+)
+from schemas.vocab import CancelReason, Category, EventType, Gender, Level
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _iso_date(value: Any) -> Any:
+    # pydantic's lax date parsing also takes timestamps and datetimes; the contract says
+    # "YYYY-MM-DD", and a registrar's 20200315 should be refused, not read as 1970-01-01.
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.match(value):
+        raise PydanticCustomError("date_format", "must be a date written YYYY-MM-DD")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+
+_FORBID = ConfigDict(frozen=True, extra="forbid")
+
+
+class RegistrationRequest(BaseModel):
+    """POST /v1/registrations: a first registration, re-registration or transfer-in."""
+
+    model_config = _FORBID
+
+    cert_no: CertNo
+    name: PersonName
+    # id_number comes before gender so the gender check can see the validated ID number.
+    id_number: IdNumber
+    gender: Gender
+    level: Level
+    category: Category
+    scopes: Scopes
+    primary_institution: Institution
+    issuing_authority: IssuingAuthority
+    registered_on: IsoDate
+    transfer_from: ProvinceCert | None = None
+
+    @field_validator("gender")
+    @classmethod
+    def _gender_matches_id(cls, gender: Gender, info: ValidationInfo) -> Gender:
+        id_number = info.data.get("id_number")
+        if id_number is None:
+            return gender
+        # id_number is already validated, so its 17th character is a digit: odd means male.
+        odd = int(id_number[16]) % 2 == 1
+        if gender is not (Gender.MALE if odd else Gender.FEMALE):
+            raise PydanticCustomError(
+                "gender_mismatch",
+                "does not match the ID number (its 17th digit is {parity}, meaning {expected})",
+                {"parity": "odd" if odd else "even", "expected": "male" if odd else "female"},
+            )
+        return gender
+
+    @field_validator("scopes")
+    @classmethod
+    def _scopes_in_category(cls, scopes: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        return validate_scopes(info.data.get("category"), scopes)
+
+
+class _Step(BaseModel):
+    model_config = _FORBID
+
+
+class ChangeRequested(_Step):
+    """变更注册 accepted: the record shows changing until decided."""
+
+    type: Literal["change_requested"]
+    changes: ChangeSet
+
+
+class Changed(_Step):
+    """Approve the pending change (no changes) or change directly (changes given)."""
+
+    type: Literal["changed"]
+    changes: ChangeSet | None = None
+
+
+class ChangeRejected(_Step):
+    """The pending change is refused."""
+
+    type: Literal["change_rejected"]
+    reason: Reason
+
+
+class SiteFiled(_Step):
+    """多机构执业备案: file an additional practice site."""
+
+    type: Literal["site_filed"]
+    institution: Institution
+    start_date: IsoDate
+    end_date: IsoDate | None = None
+
+    _end_after_start = field_validator("end_date")(end_not_before_start)
+
+
+class SiteWithdrawn(_Step):
+    """Withdraw a filed practice site."""
+
+    type: Literal["site_withdrawn"]
+    org_code: OrgCode
+
+
+class Assessed(_Step):
+    """定期考核 result; a fail suspends."""
+
+    type: Literal["assessed"]
+    result: Literal["pass", "fail"]
+    assessed_on: IsoDate
+
+
+class Suspended(_Step):
+    """暂停执业 until a date."""
+
+    type: Literal["suspended"]
+    reason: Reason
+    until: IsoDate
+
+
+class Reinstated(_Step):
+    """Resume practice after a suspension."""
+
+    type: Literal["reinstated"]
+
+
+class Cancelled(_Step):
+    """注销注册 on a legal ground."""
+
+    type: Literal["cancelled"]
+    reason: CancelReason
+
+
+class Revoked(_Step):
+    """吊销 by an administrative decision."""
+
+    type: Literal["revoked"]
+    reason: Reason
+    decision_no: ShortText
+
+
+class TransferredOut(_Step):
+    """The physician moves to another province."""
+
+    type: Literal["transferred_out"]
+    to_province: ProvinceCode
+
+
+StepRequest = Annotated[
+    ChangeRequested
+    | Changed
+    | ChangeRejected
+    | SiteFiled
+    | SiteWithdrawn
+    | Assessed
+    | Suspended
+    | Reinstated
+    | Cancelled
+    | Revoked
+    | TransferredOut,
+    Field(discriminator="type"),
+]
+
+_STEP_ADAPTER: TypeAdapter[StepRequest] = TypeAdapter(StepRequest)
+
+
+def parse_registration(body: Any) -> RegistrationRequest:
+    """Validate a registration body or raise InvalidRequest naming each bad field."""
+    if not isinstance(body, dict):
+        raise InvalidRequest.field("body", "must be a JSON object")
+    try:
+        return RegistrationRequest.model_validate(body)
+    except ValidationError as exc:
+        raise InvalidRequest.from_schema_error(SchemaError.from_validation_error(exc)) from None
+
+
+def parse_step(body: Any) -> StepRequest:
+    """Validate a lifecycle step body or raise InvalidRequest naming each bad field."""
+    if not isinstance(body, dict):
+        raise InvalidRequest.field("body", "must be a JSON object")
+    if body.get("type") == EventType.REGISTERED:
+        raise InvalidRequest.field(
+            "type", "registrations are made with POST /v1/registrations, not as a step"
+        )
+    try:
+        return _STEP_ADAPTER.validate_python(body)
+    except ValidationError as exc:
+        raise InvalidRequest.from_schema_error(SchemaError.from_validation_error(exc)) from None
+
+
+def step_details(step: StepRequest) -> dict[str, Any]:
+    """The step's fields other than type: the event's details before wire validation."""
+    return step.model_dump(mode="json", exclude={"type"})
+
