@@ -391,12 +391,13 @@ def free_base_port(brokers: int = 1, start: int = 20000, end: int = 40000) -> in
     for _ in range(200):
         base = rng.randrange(start, end - 200)
         ports = [base + i for i in range(brokers)] + [base + 100 + i for i in range(brokers)]
-        if all(_bindable(p) for p in ports):
+        if all(port_free(p) for p in ports):
             return base
     raise DevstackError("could not find free ports for Kafka")
 
 
-def _bindable(port: int) -> bool:
+def port_free(port: int) -> bool:
+    """Whether a TCP port on 127.0.0.1 can be bound right now."""
     with socket.socket() as s:
         try:
             s.bind(("127.0.0.1", port))

@@ -64,7 +64,14 @@ def _toml_str(v: str) -> str:
     return json.dumps(v, ensure_ascii=False)
 
 
-def write_federation(state: Path, provinces: list[str], ports: Ports) -> Secrets:
+def write_federation(
+    state: Path,
+    provinces: list[str],
+    ports: Ports,
+    *,
+    bootstrap: str | None = None,
+    topic_prefix: str = "regsync",
+) -> Secrets:
     """Keys, tokens and federation.toml for a fresh state dir; reused if already there."""
     secrets_file = state / "secrets.json"
     keys = state / "keys"
@@ -94,8 +101,8 @@ def write_federation(state: Path, provinces: list[str], ports: Ports) -> Secrets
 
     lines = [
         "[kafka]",
-        f'bootstrap = "127.0.0.1:{ports.kafka}"',
-        'topic_prefix = "regsync"',
+        f'bootstrap = "{bootstrap or f"127.0.0.1:{ports.kafka}"}"',
+        f'topic_prefix = "{topic_prefix}"',
         "partitions = 3",
         "replication_factor = 1",
         "",
@@ -130,12 +137,24 @@ def write_federation(state: Path, provinces: list[str], ports: Ports) -> Secrets
 class Stack:
     """The processes of one local federation, started in order and stopped in reverse."""
 
-    def __init__(self, state: Path, provinces: list[str], records: int, base_port: int) -> None:
+    def __init__(
+        self,
+        state: Path,
+        provinces: list[str],
+        records: int,
+        base_port: int,
+        *,
+        bootstrap: str | None = None,
+        topic_prefix: str = "regsync",
+    ) -> None:
         self.state = state.resolve()
         self.provinces = provinces
         self.records = records
         self.ports = Ports(base_port)
         self.config = self.state / "federation.toml"
+        self.topic_prefix = topic_prefix
+        # With a bootstrap given, the stack joins that Kafka instead of running its own.
+        self.bootstrap = bootstrap
         self.kafka = KafkaCluster(self.state / "kafka", brokers=1, base_port=self.ports.kafka)
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.cmds: dict[str, list[str]] = {}
@@ -206,9 +225,16 @@ class Stack:
 
     def start(self) -> Secrets:
         self.state.mkdir(parents=True, exist_ok=True)
-        sec = write_federation(self.state, self.provinces, self.ports)
-        _say(f"starting Kafka on 127.0.0.1:{self.ports.kafka}")
-        self.kafka.start()
+        sec = write_federation(
+            self.state,
+            self.provinces,
+            self.ports,
+            bootstrap=self.bootstrap,
+            topic_prefix=self.topic_prefix,
+        )
+        if self.bootstrap is None:
+            _say(f"starting Kafka on 127.0.0.1:{self.ports.kafka}")
+            self.kafka.start()
         for code in self.provinces:
             self._demo_data(code)
         for code in self.provinces:
@@ -224,10 +250,28 @@ class Stack:
                 ],
             )
         self._spawn("hub", [str(BIN / "national-hub"), "serve", "--config", str(self.config)])
-        for code in self.provinces:
-            self._wait_http(f"province-{code}", f"http://127.0.0.1:{self.ports.province(code)}")
-        self._wait_http("hub", f"http://127.0.0.1:{self.ports.hub}")
+        for name in self.procs:
+            self._wait_http(name, self.url(name))
         return sec
+
+    def url(self, name: str) -> str:
+        """Base URL of a component: "hub" or "province-CC"."""
+        if name == "hub":
+            return f"http://127.0.0.1:{self.ports.hub}"
+        return f"http://127.0.0.1:{self.ports.province(name.removeprefix('province-'))}"
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Signal one component (SIGKILL by default) and reap it."""
+        proc = self.procs[name]
+        _terminate(proc.pid, sig)
+        proc.wait(timeout=30)
+
+    def restart(self, name: str) -> None:
+        """Run a component's recorded command again, on the same data."""
+        if self.procs[name].poll() is None:
+            self.kill(name, signal.SIGTERM)
+        self._spawn(name, self.cmds[name])
+        self._wait_http(name, self.url(name))
 
     def describe(self, sec: Secrets) -> dict[str, object]:
         hub_url = f"http://127.0.0.1:{self.ports.hub}"
@@ -258,8 +302,11 @@ class Stack:
         for name in reversed(list(self.procs)):
             _terminate(self.procs[name].pid)
         for proc in self.procs.values():
-            with contextlib.suppress(subprocess.TimeoutExpired):
+            try:
                 proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                _terminate(proc.pid, signal.SIGKILL)
+                proc.wait()
         self.kafka.stop()
 
 
