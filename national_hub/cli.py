@@ -1,0 +1,179 @@
+"""`national-hub serve` and `national-hub rebuild`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import ssl
+import sys
+import time
+from collections.abc import Sequence
+
+from aiohttp import web
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from national_hub.config import HubSettings
+from national_hub.consumer import Ingestor, measure_offsets
+from national_hub.errors import IngestError
+from national_hub.store import Store
+from schemas.errors import RegsyncError
+
+log = logging.getLogger("national_hub")
+
+EXIT_CONFIG = 2
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # aiokafka logs every transient connection problem at ERROR; the ingest loop reports
+    # those itself, once, with what it does about them.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+
+
+def _fail(message: str) -> int:
+    print(f"national-hub: error: {message}", file=sys.stderr)
+    return EXIT_CONFIG
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the hub until SIGINT/SIGTERM."""
+    from national_hub.api import create_app
+
+    settings = HubSettings.load(args.config)
+    ssl_context = None
+    if settings.tls_certfile is not None and settings.tls_keyfile is not None:
+        ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ssl_context.load_cert_chain(settings.tls_certfile, settings.tls_keyfile)
+    app = create_app(settings)
+    scheme = "https" if ssl_context else "http"
+    print(
+        f"national-hub: serving on {scheme}://{settings.host}:{settings.port} "
+        f"(store {settings.db_path}, {len(settings.provinces)} provinces)",
+        flush=True,
+    )
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        ssl_context=ssl_context,
+        print=None,
+        access_log=None,
+        handle_signals=True,
+    )
+    return 0
+
+
+async def _rebuild(settings: HubSettings, quiet: bool) -> int:
+    """Reset the store and replay every topic up to its end offset now."""
+    loop = asyncio.get_running_loop()
+    # Opened first: a running hub holds the file, and that should stop us before anything.
+    store = await loop.run_in_executor(None, Store.open, settings.db_path)
+    try:
+        try:
+            ends = await measure_offsets(settings)
+        except Exception as exc:
+            raise IngestError(
+                f"cannot read topic offsets from Kafka at {settings.kafka.bootstrap}: {exc}"
+            ) from None
+        total = sum(max(0, end - begin) for begin, end in ends.values())
+        await loop.run_in_executor(None, store.reset)
+        ingestor = Ingestor(settings, store)
+        t0 = time.monotonic()
+        progress = Progress(
+            TextColumn("[bold]rebuild"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TaskProgressColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            disable=quiet,
+        )
+
+        def done() -> int:
+            stored = store.offsets()
+            return sum(
+                max(0, min(stored.get(tp, begin), end) - begin) for tp, (begin, end) in ends.items()
+            )
+
+        await ingestor.start()
+        try:
+            with progress:
+                task = progress.add_task("replay", total=total)
+                while True:
+                    n = done()
+                    progress.update(task, completed=n)
+                    if n >= total:
+                        break
+                    if ingestor.last_error:
+                        progress.console.print(f"[yellow]waiting: {ingestor.last_error}")
+                    await asyncio.sleep(0.2)
+        finally:
+            await ingestor.stop()
+        elapsed = time.monotonic() - t0
+        rows = await store.fetch_one("SELECT count(*) AS n FROM records")
+        n_records = rows["n"] if rows else 0
+        rate = total / elapsed if elapsed > 0 else 0.0
+        print(
+            f"national-hub: rebuilt {n_records} records from {total} messages in "
+            f"{elapsed:.1f}s ({rate:,.0f} msg/s)",
+            flush=True,
+        )
+    finally:
+        await loop.run_in_executor(None, store.close)
+    return 0
+
+
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    """Drop the store's tables and replay every topic from offset 0 up to today's end."""
+    settings = HubSettings.load(args.config)
+    return asyncio.run(_rebuild(settings, args.quiet))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line grammar."""
+    parser = argparse.ArgumentParser(prog="national-hub", description="regsync national hub")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the hub: ingest and HTTP API")
+    serve.add_argument("--config", required=True, help="federation TOML file")
+    serve.set_defaults(func=cmd_serve)
+    rebuild = sub.add_parser(
+        "rebuild", help="drop the hub's store and replay every province topic from the start"
+    )
+    rebuild.add_argument("--config", required=True, help="federation TOML file")
+    rebuild.add_argument("--quiet", action="store_true", help="no progress bar")
+    rebuild.set_defaults(func=cmd_rebuild)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `national-hub` console script."""
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.verbose)
+    try:
+        code: int = args.func(args)
+    except RegsyncError as exc:
+        return _fail(str(exc))
+    except OSError as exc:
+        # e.g. the listen port is taken: one line, not a traceback.
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,155 @@
+"""The hub's frozen settings, built from the federation file and checked once at start."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+from schemas.errors import KeyFileError
+from schemas.federation import (
+    ConfigError,
+    Federation,
+    KafkaSection,
+    load_federation,
+    require_file,
+)
+from schemas.signing import Signer, Verifier
+
+
+@dataclass(frozen=True, slots=True)
+class ProvinceSettings:
+    """One province as the hub sees it: who it is, where its node is, which key signs for it."""
+
+    code: str
+    name: str
+    node_url: str
+    public_key_path: Path
+    verifier: Verifier
+
+    @property
+    def kid(self) -> str:
+        """The key id its messages must carry."""
+        return self.verifier.kid
+
+
+@dataclass(frozen=True, slots=True)
+class HubSettings:
+    """Everything `national-hub` needs, validated: keys loaded, paths resolved."""
+
+    source: Path
+    host: str
+    port: int
+    db_path: Path
+    signing_key_path: Path
+    signer: Signer
+    ops_token_sha256: str
+    provinces: Mapping[str, ProvinceSettings]
+    kafka: KafkaSection
+    node_token_file: Path | None = None
+    node_token: str | None = None
+    aliases_file: Path | None = None
+    tls_certfile: Path | None = None
+    tls_keyfile: Path | None = None
+    # kid -> province code, so a message signed with the wrong key can be named in a reason.
+    kid_owner: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path | str) -> HubSettings:
+        """Read the federation file and build the settings; raise ConfigError naming the key."""
+        return cls.from_federation(load_federation(path))
+
+    @classmethod
+    def from_federation(cls, fed: Federation) -> HubSettings:
+        """Build from a validated federation, loading and checking every key file."""
+        src = fed.source
+        hub = fed.hub
+        host, _, port = hub.listen.rpartition(":")
+        signing_path = require_file(hub.signing_key, "hub.signing_key", src)
+        try:
+            signer = Signer.load(signing_path)
+        except KeyFileError as exc:
+            raise ConfigError(f"{src}: hub.signing_key: {exc}") from None
+
+        provinces: dict[str, ProvinceSettings] = {}
+        kid_owner: dict[str, str] = {}
+        for i, p in enumerate(fed.province):
+            key = f"province[{i}].public_key"
+            pub_path = require_file(p.public_key, key, src)
+            try:
+                verifier = Verifier.load(pub_path)
+            except KeyFileError as exc:
+                raise ConfigError(f"{src}: {key}: {exc}") from None
+            # A key shared by two provinces would let one sign events for the other.
+            if verifier.kid in kid_owner:
+                raise ConfigError(
+                    f"{src}: {key}: same public key as province {kid_owner[verifier.kid]}"
+                )
+            kid_owner[verifier.kid] = p.code
+            provinces[p.code] = ProvinceSettings(
+                code=p.code,
+                name=p.name,
+                node_url=p.node_url.rstrip("/"),
+                public_key_path=pub_path,
+                verifier=verifier,
+            )
+
+        node_token: str | None = None
+        if hub.node_token_file is not None:
+            token_path = require_file(hub.node_token_file, "hub.node_token_file", src)
+            try:
+                node_token = token_path.read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"{src}: hub.node_token_file: cannot read: {exc}") from None
+            if not node_token:
+                raise ConfigError(f"{src}: hub.node_token_file: file {token_path} is empty")
+        if hub.aliases_file is not None:
+            require_file(hub.aliases_file, "hub.aliases_file", src)
+        if (hub.tls_certfile is None) != (hub.tls_keyfile is None):
+            raise ConfigError(f"{src}: hub.tls_certfile and hub.tls_keyfile must be set together")
+        if hub.tls_certfile is not None and hub.tls_keyfile is not None:
+            require_file(hub.tls_certfile, "hub.tls_certfile", src)
+            require_file(hub.tls_keyfile, "hub.tls_keyfile", src)
+        if fed.kafka.sasl_password_file is not None:
+            require_file(fed.kafka.sasl_password_file, "kafka.sasl_password_file", src)
+        for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
+            value = getattr(fed.kafka, name)
+            if value is not None:
+                require_file(value, f"kafka.{name}", src)
+
+        return cls(
+            source=src,
+            host=host,
+            port=int(port),
+            db_path=hub.db,
+            signing_key_path=signing_path,
+            signer=signer,
+            ops_token_sha256=hub.ops_token_sha256,
+            provinces=MappingProxyType(provinces),
+            kafka=fed.kafka,
+            node_token_file=hub.node_token_file,
+            node_token=node_token,
+            aliases_file=hub.aliases_file,
+            tls_certfile=hub.tls_certfile,
+            tls_keyfile=hub.tls_keyfile,
+            kid_owner=MappingProxyType(kid_owner),
+        )
+
+    @property
+    def province_codes(self) -> tuple[str, ...]:
+        """Configured province codes in file order."""
+        return tuple(self.provinces)
+
+    def events_topic(self, province: str) -> str:
+        """The Kafka topic carrying a province's events."""
+        return self.kafka.events_topic(province)
+
+    def topic_province(self, topic: str) -> str | None:
+        """The province code a `<prefix>.events.<NN>` topic belongs to, else None."""
+        prefix = f"{self.kafka.topic_prefix}.events."
+        if topic.startswith(prefix):
+            code = topic[len(prefix) :]
+            if len(code) == 2 and code.isdigit():
+                return code
+        return None

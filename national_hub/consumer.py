@@ -1,0 +1,427 @@
+"""The ingest loop: read every province topic and the heartbeats, decode, apply to the store."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+import os
+import re
+import time
+from collections.abc import Mapping
+from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.helpers import create_ssl_context
+
+from national_hub.config import HubSettings
+from national_hub.ingest import (
+    Batch,
+    DecodedPart,
+    Decoder,
+    DecoderSpec,
+    EventMsg,
+    Raw,
+    RawMessage,
+    to_part,
+    worker_decode,
+    worker_init,
+)
+from national_hub.metrics import HubMetrics
+from national_hub.store import ApplyResult, Store
+from schemas.federation import KafkaSection
+
+log = logging.getLogger(__name__)
+
+# One getmany() call; the apply batch grows beyond this while the previous apply runs.
+FETCH_RECORDS = 5_000
+# Upper bound of one apply transaction: large enough to amortise DuckDB's per-batch costs
+# during catch-up, small enough to keep a transaction's memory modest.
+MAX_BATCH = 50_000
+# Below this many messages, decoding in a thread here beats the round trip to a worker process.
+_PARALLEL_DECODE_MIN = 200
+
+
+def kafka_client_kwargs(k: KafkaSection) -> dict[str, Any]:
+    """aiokafka connection arguments (bootstrap and security) from the [kafka] section."""
+    kw: dict[str, Any] = {
+        "bootstrap_servers": k.bootstrap,
+        "security_protocol": k.security_protocol,
+    }
+    if k.security_protocol in ("SSL", "SASL_SSL"):
+        kw["ssl_context"] = create_ssl_context(
+            cafile=str(k.ssl_cafile) if k.ssl_cafile else None,
+            certfile=str(k.ssl_certfile) if k.ssl_certfile else None,
+            keyfile=str(k.ssl_keyfile) if k.ssl_keyfile else None,
+        )
+    if k.sasl_mechanism is not None:
+        kw["sasl_mechanism"] = k.sasl_mechanism
+        kw["sasl_plain_username"] = k.sasl_username
+        if k.sasl_password_file is not None:
+            kw["sasl_plain_password"] = k.sasl_password_file.read_text(encoding="utf-8").strip()
+    return kw
+
+
+def _new_consumer(settings: HubSettings) -> AIOKafkaConsumer:
+    """A consumer without group or auto-commit, for manual assignment."""
+    # No group: positions live in DuckDB next to the data they produced, so a crash can never
+    # commit an offset for something not stored (and nothing is committed to Kafka at all).
+    return AIOKafkaConsumer(
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        client_id="regsync-hub",
+        fetch_max_wait_ms=200,
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+        fetch_max_bytes=64 * 1024 * 1024,
+        metadata_max_age_ms=5_000,
+        request_timeout_ms=15_000,
+        **kafka_client_kwargs(settings.kafka),
+    )
+
+
+async def _discover(
+    consumer: AIOKafkaConsumer, settings: HubSettings
+) -> tuple[set[TopicPartition], bool]:
+    """Every partition of every province events topic (configured or not) and heartbeats.
+
+    Also says whether the metadata was complete: a topic created a moment ago may not have
+    its partitions' leaders yet, and is worth asking about again soon.
+    """
+    # The consumer's own metadata only tracks topics already assigned, so a province topic
+    # created later would never show up there; a full metadata fetch sees every topic.
+    cluster = await consumer._client.fetch_all_metadata()
+    pattern = re.compile(settings.kafka.events_topic_pattern)
+    wanted = {t for t in cluster.topics() if pattern.match(t)}
+    if settings.kafka.heartbeats_topic in cluster.topics():
+        wanted.add(settings.kafka.heartbeats_topic)
+    tps: set[TopicPartition] = set()
+    complete = True
+    for topic in wanted:
+        partitions = cluster.partitions_for_topic(topic)
+        if not partitions:
+            complete = False
+            continue
+        for p in partitions:
+            tps.add(TopicPartition(topic, p))
+    return tps, complete
+
+
+async def measure_offsets(
+    settings: HubSettings,
+) -> dict[tuple[str, int], tuple[int, int]]:
+    """(beginning, end) offsets of every partition the hub reads, measured now."""
+    consumer = _new_consumer(settings)
+    await consumer.start()
+    try:
+        found, _ = await _discover(consumer, settings)
+        tps = sorted(found)
+        if not tps:
+            return {}
+        begin = await consumer.beginning_offsets(tps)
+        end = await consumer.end_offsets(tps)
+        return {(tp.topic, tp.partition): (begin[tp], end[tp]) for tp in tps}
+    finally:
+        await consumer.stop()
+
+
+class Ingestor:
+    """Consumes the federation's topics into the store; start() and stop() bracket it."""
+
+    def __init__(
+        self,
+        settings: HubSettings,
+        store: Store,
+        metrics: HubMetrics | None = None,
+        *,
+        max_batch: int = MAX_BATCH,
+        fetch_records: int = FETCH_RECORDS,
+        decode_workers: int | None = None,
+        refresh_interval: float = 5.0,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._metrics = metrics
+        self._max_batch = max_batch
+        self._fetch_records = fetch_records
+        self._refresh_interval = refresh_interval
+        self._spec = DecoderSpec.from_settings(settings)
+        self._decoder = Decoder(self._spec)
+        # Signature checks and schema validation cost ~130 us of CPU per event and mostly
+        # hold the GIL, so catch-up decodes in worker processes (0: in a thread here only).
+        self._decode_workers = (os.cpu_count() or 2) if decode_workers is None else decode_workers
+        self._decode_pool: Executor | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+        self._assignment: frozenset[TopicPartition] = frozenset()
+        self._highwater: dict[tuple[str, int], int] = {}
+        self._ready = asyncio.Event()
+        self._progress_event = asyncio.Event()
+        self._stopped = False
+        self.last_error: str | None = None
+        self.last_apply_at: float | None = None
+        self.batches_applied = 0
+        self._hb_reject_logged: dict[tuple[str, str], float] = {}
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the background ingest loop; returns at once (Kafka may still be unreachable)."""
+        if self._task is not None:
+            return
+        self._stopped = False
+        self._decode_pool = self._new_pool()
+        self._task = asyncio.create_task(self._run(), name="hub-ingest")
+
+    async def stop(self) -> None:
+        """Stop consuming and wait for the in-flight apply; safe to call twice."""
+        if self._stopped:
+            return
+        self._stopped = True
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._close_consumer()
+        pool, self._decode_pool = self._decode_pool, None
+        if pool is not None:
+            await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
+        self._ready.clear()
+
+    @property
+    def ready(self) -> bool:
+        """Connected to Kafka with partitions assigned from the stored offsets."""
+        return self._ready.is_set()
+
+    async def wait_ready(self, seconds: float) -> bool:
+        """Wait up to `seconds` until ready; False if not ready by then."""
+        try:
+            await asyncio.wait_for(self._ready.wait(), seconds)
+        except TimeoutError:
+            return False
+        return True
+
+    @property
+    def assignment(self) -> frozenset[TopicPartition]:
+        """Partitions currently read."""
+        return self._assignment
+
+    # ---- state for the API -----------------------------------------------------------------
+
+    def highwater(self) -> Mapping[tuple[str, int], int]:
+        """Last known end offset per (topic, partition)."""
+        return dict(self._highwater)
+
+    def lag_by_topic_partition(self) -> dict[tuple[str, int], int]:
+        """Messages on each partition not yet stored."""
+        stored = self._store.offsets()
+        return {tp: max(0, hw - stored.get(tp, 0)) for tp, hw in self._highwater.items()}
+
+    def consumer_lag(self) -> dict[str, int]:
+        """Messages per configured province not yet applied (0 when unknown)."""
+        lag = dict.fromkeys(self._settings.provinces, 0)
+        for (topic, _), n in self.lag_by_topic_partition().items():
+            province = self._settings.topic_province(topic)
+            if province is not None and province in lag:
+                lag[province] += n
+        return lag
+
+    async def wait_applied(self, province: str, seq: int, seconds: float) -> bool:
+        """Wait up to `seconds` until the province's seq is applied; False if it is not."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while not self._store.is_seq_applied(province, seq):
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            event = self._progress_event
+            try:
+                await asyncio.wait_for(event.wait(), remaining)
+            except TimeoutError:
+                return self._store.is_seq_applied(province, seq)
+        return True
+
+    # ---- the loop --------------------------------------------------------------------------
+
+    def _next_refresh_delay(self, complete: bool) -> float:
+        """Seconds until the next look for new topics and partitions."""
+        # Until every province topic is there with its partitions, look again soon: a fresh
+        # federation's nodes create their topics moments after the hub starts.
+        if not complete:
+            return min(0.5, self._refresh_interval)
+        topics = {tp.topic for tp in self._assignment}
+        if any(self._settings.events_topic(p) not in topics for p in self._settings.provinces):
+            return min(2.0, self._refresh_interval)
+        return self._refresh_interval
+
+    async def _close_consumer(self) -> None:
+        """Stop the Kafka consumer, if any, ignoring its errors."""
+        consumer, self._consumer = self._consumer, None
+        self._assignment = frozenset()
+        if consumer is not None:
+            with contextlib.suppress(Exception):
+                await consumer.stop()
+
+    async def _run(self) -> None:
+        """Connect, consume, and on any failure reconnect with backoff."""
+        backoff = 0.5
+        while True:
+            try:
+                consumer = _new_consumer(self._settings)
+                self._consumer = consumer
+                await consumer.start()
+                backoff = 0.5
+                await self._consume(consumer)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("ingest: %s; retrying in %.1fs", self.last_error, backoff)
+                self._ready.clear()
+                await self._close_consumer()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+
+    async def _assign(self, consumer: AIOKafkaConsumer, tps: set[TopicPartition]) -> None:
+        """Read exactly these partitions, each from the store's next offset (or the start)."""
+        if tps:
+            consumer.assign(sorted(tps))
+            stored = self._store.offsets()
+            fresh = []
+            for tp in tps:
+                nxt = stored.get((tp.topic, tp.partition))
+                if nxt is None:
+                    fresh.append(tp)
+                else:
+                    consumer.seek(tp, nxt)
+            if fresh:
+                await consumer.seek_to_beginning(*fresh)
+            ends = await consumer.end_offsets(sorted(tps))
+            for tp, end in ends.items():
+                self._highwater[(tp.topic, tp.partition)] = end
+        self._assignment = frozenset(tps)
+        log.info("ingest: reading %d partitions", len(tps))
+
+    async def _consume(self, consumer: AIOKafkaConsumer) -> None:
+        """Fetch, decode and apply in a pipeline until cancelled or failing."""
+        tps, complete = await _discover(consumer, self._settings)
+        await self._assign(consumer, tps)
+        self.last_error = None
+        self._ready.set()
+        inflight: asyncio.Task[ApplyResult] | None = None
+        pending = Batch()
+        next_refresh = time.monotonic() + self._next_refresh_delay(complete)
+        try:
+            while True:
+                if time.monotonic() >= next_refresh:
+                    tps, complete = await _discover(consumer, self._settings)
+                    next_refresh = time.monotonic() + self._next_refresh_delay(complete)
+                    if tps != self._assignment:
+                        # Reassigning resets positions, so first let everything fetched so
+                        # far land; then every partition restarts from the stored offsets.
+                        if inflight is not None:
+                            await self._finish(inflight)
+                            inflight = None
+                        if len(pending):
+                            await self._finish(asyncio.ensure_future(self._store.apply(pending)))
+                            pending = Batch()
+                        await self._assign(consumer, tps)
+                if not self._assignment:
+                    await asyncio.sleep(min(self._refresh_interval, 1.0))
+                    continue
+                busy = inflight is not None or len(pending) > 0
+                data = await consumer.getmany(
+                    timeout_ms=5 if busy else 200, max_records=self._fetch_records
+                )
+                if data:
+                    msgs: list[RawMessage] = []
+                    for tp, records in data.items():
+                        msgs.extend(records)
+                        hw = consumer.highwater(tp)
+                        if hw is not None:
+                            self._highwater[(tp.topic, tp.partition)] = hw
+                    await self._decode(msgs, pending)
+                if inflight is not None and (inflight.done() or len(pending) >= self._max_batch):
+                    await self._finish(inflight)
+                    inflight = None
+                if inflight is None and len(pending):
+                    inflight = asyncio.ensure_future(self._store.apply(pending))
+                    pending = Batch()
+        finally:
+            if inflight is not None:
+                # Never abandon a running transaction: let it commit (or fail) before the
+                # store may be closed underneath it.
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(inflight)
+
+    def _new_pool(self) -> Executor | None:
+        """The decode worker processes, or None to decode in threads here."""
+        if self._decode_workers <= 0:
+            return None
+        # spawn, not fork: the parent runs DuckDB and aiokafka threads a fork would copy
+        # mid-flight.
+        return ProcessPoolExecutor(
+            max_workers=self._decode_workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=worker_init,
+            initargs=(self._spec,),
+        )
+
+    def _decode_here(self, msgs: list[RawMessage]) -> tuple[DecodedPart, list[bytes]]:
+        """Decode in this process (small batches; no round trip)."""
+        items = self._decoder.decode_many(msgs)
+        return to_part(items), [i.raw for i in items if isinstance(i, EventMsg)]
+
+    async def _decode(self, msgs: list[RawMessage], batch: Batch) -> None:
+        """Decode messages (in worker processes when there are many) into the batch."""
+        loop = asyncio.get_running_loop()
+        pool = self._decode_pool
+        if len(msgs) < _PARALLEL_DECODE_MIN or pool is None:
+            batch.add(*await loop.run_in_executor(None, self._decode_here, msgs))
+            return
+        raws = [Raw(m.topic, m.partition, m.offset, m.key, m.value, m.headers) for m in msgs]
+        n = self._decode_workers
+        size = -(-len(raws) // n)
+        chunks = [raws[i : i + size] for i in range(0, len(raws), size)]
+        try:
+            parts = await asyncio.gather(
+                *(loop.run_in_executor(pool, worker_decode, c) for c in chunks)
+            )
+        except BrokenProcessPool:
+            # A worker died (e.g. killed for memory): start afresh and decode here meanwhile.
+            log.warning("ingest: a decode worker died; restarting the pool")
+            pool.shutdown(wait=False, cancel_futures=True)
+            self._decode_pool = self._new_pool()
+            batch.add(*await loop.run_in_executor(None, self._decode_here, msgs))
+            return
+        # Workers do not send the message bytes back; they are re-attached from here.
+        for chunk, part in zip(chunks, parts, strict=True):
+            batch.add(part, [chunk[i].value or b"" for i in part.event_positions])
+
+    async def _finish(self, inflight: asyncio.Future[ApplyResult]) -> None:
+        """Await an apply, then publish its effects: metrics, waiters, logs."""
+        result = await inflight
+        self.batches_applied += 1
+        self.last_apply_at = time.time()
+        if self._metrics is not None:
+            self._metrics.observe_applied(result.applied_counts, result.latencies)
+            self._metrics.observe_rejected(result.rejected_counts)
+        if result.dead_letters or result.rejected_counts:
+            self._log_rejects(result)
+        old, self._progress_event = self._progress_event, asyncio.Event()
+        old.set()
+
+    def _log_rejects(self, result: ApplyResult) -> None:
+        """Log rejections, at most once a minute per (province, reason)."""
+        now = time.monotonic()
+        for (province, code), n in result.rejected_counts.items():
+            last = self._hb_reject_logged.get((province, code), 0.0)
+            if now - last >= 60.0:
+                self._hb_reject_logged[(province, code)] = now
+                log.warning(
+                    "ingest: rejected %d message(s) from province %s: %s", n, province, code
+                )

@@ -1,0 +1,137 @@
+"""The hub's Prometheus metrics (CONTRACT §6) on a registry of the app's own."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from schemas.vocab import Status
+
+SYNC_STATUSES = ("ok", "lagging", "stalled", "publishing_blocked", "offline", "unknown")
+
+# From sub-second live sync up to a day of catch-up after an outage.
+LATENCY_BUCKETS = (
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+    300.0,
+    1800.0,
+    3600.0,
+    21600.0,
+    86400.0,
+)
+
+__all__ = ["CONTENT_TYPE_LATEST", "LATENCY_BUCKETS", "SYNC_STATUSES", "HubMetrics"]
+
+
+class HubMetrics:
+    """Every hub metric; one instance per application so tests never share counters."""
+
+    def __init__(self, provinces: Iterable[str] = ()) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.events_applied = Counter(
+            "regsync_hub_events_applied",
+            "Events applied to the national store (newer than what the hub held).",
+            ["province", "type"],
+            registry=r,
+        )
+        self.events_rejected = Counter(
+            "regsync_hub_events_rejected",
+            "Messages dead-lettered (or heartbeats refused), by reason code.",
+            ["province", "reason"],
+            registry=r,
+        )
+        self.apply_latency = Histogram(
+            "regsync_hub_apply_latency_seconds",
+            "Time from an event's commit at its province to its application at the hub.",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.freshness_lag = Gauge(
+            "regsync_hub_freshness_lag_seconds",
+            "How far behind its province the hub's copy is, in seconds.",
+            ["province"],
+            registry=r,
+        )
+        self.consumer_lag = Gauge(
+            "regsync_hub_consumer_lag_messages",
+            "Messages on the province's topic not yet applied at the hub.",
+            ["province"],
+            registry=r,
+        )
+        self.heartbeat_age = Gauge(
+            "regsync_hub_heartbeat_age_seconds",
+            "Seconds since the province's last valid heartbeat was received.",
+            ["province"],
+            registry=r,
+        )
+        self.outbox_backlog = Gauge(
+            "regsync_hub_province_outbox_backlog",
+            "Events committed at the province but not yet published, per its last heartbeat.",
+            ["province"],
+            registry=r,
+        )
+        self.sync_status = Gauge(
+            "regsync_hub_sync_status",
+            "1 for the province's current sync status, 0 for the others.",
+            ["province", "status"],
+            registry=r,
+        )
+        self.records = Gauge(
+            "regsync_hub_records",
+            "Records held at the hub, by province and status.",
+            ["province", "status"],
+            registry=r,
+        )
+        self._provinces = tuple(provinces)
+        for code in self._provinces:
+            # Present from the start so dashboards and alerts see every province, even idle.
+            self.consumer_lag.labels(code)
+            self.freshness_lag.labels(code)
+            for status in SYNC_STATUSES:
+                self.sync_status.labels(code, status).set(1 if status == "unknown" else 0)
+
+    def observe_applied(
+        self, counts: Mapping[tuple[str, str], int], latencies: Iterable[float]
+    ) -> None:
+        """Count applied events per (province, type) and record their commit-to-apply latency."""
+        for (province, kind), n in counts.items():
+            self.events_applied.labels(province, kind).inc(n)
+        observe = self.apply_latency.observe
+        for seconds in latencies:
+            observe(max(seconds, 0.0))
+
+    def observe_rejected(self, counts: Mapping[tuple[str, str], int]) -> None:
+        """Count dead-lettered messages per (province, reason code)."""
+        for (province, reason), n in counts.items():
+            self.events_rejected.labels(province, reason).inc(n)
+
+    def set_records(self, counts: Mapping[tuple[str, str], int]) -> None:
+        """Replace the records gauge with fresh (province, status) counts; absent pairs read 0."""
+        provinces = set(self._provinces) | {p for p, _ in counts}
+        for province in provinces:
+            for status in Status:
+                self.records.labels(province, status.value).set(
+                    counts.get((province, status.value), 0)
+                )
+
+    def set_sync_status(self, province: str, status: str) -> None:
+        """Mark status as the province's current one (1) and every other as 0."""
+        for s in SYNC_STATUSES:
+            self.sync_status.labels(province, s).set(1 if s == status else 0)
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition of this registry."""
+        return generate_latest(self.registry)

@@ -1,0 +1,405 @@
+"""The public query routes over HTTP, against the hub's Store on a real DuckDB file."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from national_hub.api import error_middleware
+from national_hub.appkeys import SETTINGS, STORE
+from national_hub.config import HubSettings, ProvinceSettings
+from national_hub.names import normalise_name, pinyin_key
+from national_hub.query_api import (
+    FRESHNESS,
+    RATE_LIMITER,
+    RateLimiter,
+    client_key,
+    setup_routes,
+)
+from national_hub.receipts import verify_receipt
+from national_hub.store import Store
+from national_hub.tables import RECORDS_DDL
+from schemas.canonical import canonical_bytes
+from schemas.federation import ConfigError, KafkaSection
+from schemas.record import PracticeSite, Record
+from schemas.samples import PRIMARY_INSTITUTION, SECOND_INSTITUTION, sample_record
+from schemas.signing import Signer, generate_keypair
+from schemas.vocab import PROVINCES, Category, Status
+
+MISSING = "509999999999999"
+RECORDS: list[tuple[str, Record]] = [
+    ("50", sample_record(cert_no="500000000000001", name="张伟")),
+    ("11", sample_record(cert_no="110000000000002", name="张伟")),
+    (
+        "50",
+        sample_record(
+            cert_no="500000000000003",
+            name="王小明",
+            primary_institution=SECOND_INSTITUTION,
+            practice_sites=(
+                PracticeSite(**PRIMARY_INSTITUTION.model_dump(), start_date=date(2026, 1, 1)),
+            ),
+        ),
+    ),
+    (
+        "50",
+        sample_record(
+            cert_no="500000000000004",
+            name="李娜",
+            category=Category.TCM,
+            scopes=("中医专业",),
+            status=Status.CANCELLED,
+            status_reason="本人主动申请",
+        ),
+    ),
+]
+
+
+def insert(con: duckdb.DuckDBPyConnection, province: str, record: Record) -> None:
+    """Insert a record the way ingest does: name keys from names.py, JSON as published."""
+    con.execute(
+        "INSERT INTO records VALUES (?, ?, 2, 2, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+        "NULL, NULL)",
+        [
+            record.cert_no,
+            province,
+            record.status.value,
+            record.name,
+            normalise_name(record.name),
+            pinyin_key(record.name),
+            record.gender.value,
+            record.level.value,
+            record.category.value,
+            list(record.scopes),
+            record.primary_institution.org_code,
+            record.primary_institution.name,
+            record.primary_institution.region_code,
+            [s.org_code for s in record.practice_sites],
+            record.person_ref,
+            canonical_bytes(record).decode(),
+            datetime(2026, 11, 22, 4, 0, tzinfo=UTC),
+            datetime(2026, 11, 22, 4, 0, 1, tzinfo=UTC),
+        ],
+    )
+
+
+def hub_settings(tmp_path: Path) -> HubSettings:
+    """Real settings for provinces 50 and 11 (Kafka and node URLs are never contacted)."""
+    signer = Signer.load(generate_keypair()[0])
+    province_key = Signer.load(generate_keypair()[0]).verifier()
+    provinces = {
+        code: ProvinceSettings(
+            code, PROVINCES[code], "http://127.0.0.1:9", tmp_path / "p.pub", province_key
+        )
+        for code in ("50", "11")
+    }
+    return HubSettings(
+        source=tmp_path / "federation.toml",
+        host="127.0.0.1",
+        port=0,
+        db_path=tmp_path / "national.duckdb",
+        signing_key_path=tmp_path / "hub.key",
+        signer=signer,
+        ops_token_sha256="0" * 64,
+        provinces=provinces,
+        kafka=KafkaSection(bootstrap="127.0.0.1:9"),
+    )
+
+
+async def other_lookup(request: web.Request) -> web.Response:
+    """Stands for the lookup route another module registers beside ours."""
+    return web.json_response({"lookup": request.match_info["cert_no"]})
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """Stands for a non-public route (liveness) that must not be rate limited."""
+    return web.Response(text="ok")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    path = tmp_path / "national.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute(RECORDS_DDL)
+        for province, record in RECORDS:
+            insert(con, province, record)
+    hub_store = Store.open(path)
+    yield hub_store
+    hub_store.close()
+
+
+@pytest.fixture
+async def app(tmp_path: Path, store: Store) -> web.Application:
+    application = web.Application(middlewares=[error_middleware])
+    application[SETTINGS] = hub_settings(tmp_path)
+    application[STORE] = store
+    setup_routes(application)
+    application.router.add_get("/v1/physicians/{cert_no}", other_lookup)
+    application.router.add_get("/healthz", healthz)
+    return application
+
+
+@pytest.fixture
+async def client(app: web.Application) -> AsyncIterator[TestClient]:
+    async with TestClient(TestServer(app)) as test_client:
+        yield test_client
+
+
+async def get_json(client: TestClient, path: str, status: int = 200, **params: str) -> Any:
+    response = await client.get(path, params=params)
+    assert response.status == status, await response.text()
+    return await response.json(content_type=None)
+
+
+async def post_verify(client: TestClient, body: Any, status: int = 200) -> Any:
+    response = await client.post("/v1/verify", data=json.dumps(body))
+    assert response.status == status, await response.text()
+    return await response.json()
+
+
+# --- search ----------------------------------------------------------------------------------
+
+
+async def test_search_finds_by_pinyin(client: TestClient) -> None:
+    body = await get_json(client, "/v1/physicians", name="zhang wei")
+    assert [i["cert_no"] for i in body["items"]] == ["110000000000002", "500000000000001"]
+
+
+async def test_search_items_are_public(client: TestClient) -> None:
+    item = (await get_json(client, "/v1/physicians", name="张伟", province="50"))["items"][0]
+    assert "person_ref" not in item
+    assert (item["province"], item["record_version"], item["synced_at"]) == (
+        "50",
+        2,
+        "2026-11-22T04:00:01.000Z",
+    )
+
+
+async def test_search_freshness_is_unknown_without_provider(client: TestClient) -> None:
+    body = await get_json(client, "/v1/physicians", name="张伟")
+    assert body["freshness"] == {
+        "50": {"lag_seconds": None, "status": "unknown"},
+        "11": {"lag_seconds": None, "status": "unknown"},
+    }
+
+
+async def test_search_freshness_comes_from_provider(app: web.Application) -> None:
+    app[FRESHNESS] = lambda: {"50": {"lag_seconds": 0.4, "status": "ok"}}
+    async with TestClient(TestServer(app)) as client:
+        body = await get_json(client, "/v1/physicians", name="张伟")
+    assert body["freshness"]["50"] == {"lag_seconds": 0.4, "status": "ok"}
+
+
+async def test_search_pages_through_next_cursor(client: TestClient) -> None:
+    first = await get_json(client, "/v1/physicians", institution="重医附一院", limit="1")
+    second = await get_json(
+        client, "/v1/physicians", institution="重医附一院", limit="1", cursor=first["next_cursor"]
+    )
+    assert first["items"][0]["cert_no"] != second["items"][0]["cert_no"]
+
+
+async def test_search_without_name_or_institution_is_400(client: TestClient) -> None:
+    body = await get_json(client, "/v1/physicians", 400, province="50")
+    assert body["error"]["details"][0]["field"] == "name"
+
+
+async def test_search_with_tampered_cursor_is_400(client: TestClient) -> None:
+    body = await get_json(client, "/v1/physicians", 400, name="张伟", cursor="WzAsIjEiLCJ4Il0")
+    assert body["error"]["details"][0]["field"] == "cursor"
+
+
+# --- lookup neighbours, FHIR, roster ---------------------------------------------------------
+
+
+async def test_lookup_route_of_other_module_is_not_shadowed(client: TestClient) -> None:
+    assert await get_json(client, "/v1/physicians/500000000000001") == {"lookup": "500000000000001"}
+
+
+async def test_fhir_returns_practitioner(client: TestClient) -> None:
+    response = await client.get("/v1/physicians/500000000000001/fhir")
+    body = await response.json(content_type="application/fhir+json")
+    assert (response.status, body["resourceType"], body["meta"]["versionId"]) == (
+        200,
+        "Practitioner",
+        "2",
+    )
+
+
+async def test_fhir_of_unknown_cert_is_404_with_explanation(client: TestClient) -> None:
+    body = await get_json(client, f"/v1/physicians/{MISSING}/fhir", 404)
+    assert body["explanation"]["state"] == "unknown_to_province"
+
+
+async def test_fhir_with_malformed_cert_no_is_400(client: TestClient) -> None:
+    body = await get_json(client, "/v1/physicians/12345/fhir", 400)
+    assert body["error"]["details"][0]["field"] == "cert_no"
+
+
+async def test_roster_lists_primary_then_filed_sites(client: TestClient) -> None:
+    body = await get_json(client, f"/v1/institutions/{PRIMARY_INSTITUTION.org_code}/physicians")
+    assert [(i["cert_no"], i["relation"]) for i in body["items"]] == [
+        ("110000000000002", "primary"),
+        ("500000000000001", "primary"),
+        ("500000000000004", "primary"),
+        ("500000000000003", "practice_site"),
+    ]
+
+
+async def test_roster_with_bad_org_code_is_400(client: TestClient) -> None:
+    body = await get_json(client, "/v1/institutions/91110000101623741A/physicians", 400)
+    assert body["error"]["details"][0]["field"] == "org_code"
+
+
+# --- verify and hub key ----------------------------------------------------------------------
+
+
+async def test_verify_consistent_receipt_checks_against_hub_key(client: TestClient) -> None:
+    answer = await post_verify(
+        client, {"cert_no": "500000000000001", "name": "张 伟", "institution": "重医附一院"}
+    )
+    key = await get_json(client, "/.well-known/regsync/hub-key")
+    assert answer["verdict"] == "consistent"
+    assert verify_receipt(answer["receipt"], key["public_key"])
+
+
+async def test_verify_mismatch_names_fields(client: TestClient) -> None:
+    answer = await post_verify(
+        client, {"cert_no": "500000000000001", "name": "张伟", "category": "口腔"}
+    )
+    assert (answer["verdict"], answer["fields"]) == (
+        "mismatch",
+        {"name": "match", "category": "mismatch"},
+    )
+
+
+async def test_verify_not_found_carries_explanation(client: TestClient) -> None:
+    answer = await post_verify(client, {"cert_no": MISSING, "name": "张伟", "province": "50"})
+    assert (
+        answer["verdict"],
+        answer["explanation"]["state"],
+        answer["explanation"]["province"],
+    ) == (
+        "not_found",
+        "unknown_to_province",
+        "50",
+    )
+
+
+async def test_verify_invalid_body_is_422_naming_field(client: TestClient) -> None:
+    body = await post_verify(client, {"cert_no": "1", "name": "张伟"}, status=422)
+    assert body["error"]["details"][0]["field"] == "cert_no"
+
+
+async def test_hub_key_document_has_kid_and_pem(client: TestClient, app: web.Application) -> None:
+    key = await get_json(client, "/.well-known/regsync/hub-key")
+    assert key == {"kid": app[SETTINGS].signer.kid, "public_key": app[SETTINGS].signer.public_pem}
+
+
+# --- stats -----------------------------------------------------------------------------------
+
+
+async def test_stats_groups_counts(client: TestClient) -> None:
+    body = await get_json(client, "/v1/stats", group_by="province,status")
+    assert body["items"] == [
+        {"province": "11", "status": "active", "count": 1},
+        {"province": "50", "status": "active", "count": 2},
+        {"province": "50", "status": "cancelled", "count": 1},
+    ]
+
+
+async def test_stats_without_group_by_gives_total(client: TestClient) -> None:
+    assert (await get_json(client, "/v1/stats"))["total"] == 4
+
+
+async def test_stats_with_unknown_group_is_400(client: TestClient) -> None:
+    body = await get_json(client, "/v1/stats", 400, group_by="province,name")
+    assert body["error"]["details"][0]["field"] == "group_by"
+
+
+# --- rate limiting ---------------------------------------------------------------------------
+
+
+async def test_client_over_budget_gets_429_with_retry_after(app: web.Application) -> None:
+    app[RATE_LIMITER] = RateLimiter(rate=0.5, burst=1)
+    async with TestClient(TestServer(app)) as client:
+        await get_json(client, "/v1/stats")
+        response = await client.get("/v1/stats")
+        body = await response.json()
+    assert (response.status, response.headers["Retry-After"], body["error"]["code"]) == (
+        429,
+        "2",
+        "rate_limited",
+    )
+
+
+async def test_disabled_rate_limiter_lets_bursts_through(app: web.Application) -> None:
+    app[RATE_LIMITER] = RateLimiter(rate=0.5, burst=1, enabled=False)
+    async with TestClient(TestServer(app)) as client:
+        statuses = [(await client.get("/v1/stats")).status for _ in range(5)]
+    assert statuses == [200] * 5
+
+
+async def test_non_public_paths_are_not_rate_limited(app: web.Application) -> None:
+    app[RATE_LIMITER] = RateLimiter(rate=0.5, burst=1)
+    async with TestClient(TestServer(app)) as client:
+        statuses = [(await client.get("/healthz")).status for _ in range(5)]
+    assert statuses == [200] * 5
+
+
+def test_bucket_refills_at_rate() -> None:
+    now = [0.0]
+    limiter = RateLimiter(rate=10, burst=2, clock=lambda: now[0])
+    drained = [limiter.acquire("a") for _ in range(3)]
+    now[0] += 0.1
+    assert (drained, limiter.acquire("a")) == ([0.0, 0.0, pytest.approx(0.1)], 0.0)
+
+
+def test_buckets_are_per_client() -> None:
+    limiter = RateLimiter(rate=1, burst=1, clock=lambda: 0.0)
+    assert (limiter.acquire("a"), limiter.acquire("b")) == (0.0, 0.0)
+
+
+def test_idle_clients_are_forgotten_when_full() -> None:
+    now = [0.0]
+    limiter = RateLimiter(rate=1, burst=1, max_clients=2, clock=lambda: now[0])
+    limiter.acquire("a")
+    limiter.acquire("b")
+    now[0] = 5.0
+    limiter.acquire("c")
+    assert len(limiter._buckets) == 1
+
+
+@pytest.mark.parametrize(
+    ("remote", "key"),
+    [
+        ("203.0.113.7", "203.0.113.7"),
+        ("2001:db8::1", "2001:db8::/64"),
+        ("2001:db8::ffff", "2001:db8::/64"),
+        ("::ffff:203.0.113.7", "203.0.113.7"),
+        (None, "unknown"),
+    ],
+)
+def test_client_key_groups_ipv6_by_64(remote: str | None, key: str) -> None:
+    assert client_key(remote) == key
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("", (50.0, 100.0, True)), ("off", (50.0, 100.0, False)), ("500/2000", (500.0, 2000.0, True))],
+)
+def test_rate_limit_from_environment(value: str, expected: tuple[float, float, bool]) -> None:
+    limiter = RateLimiter.from_env(value)
+    assert (limiter.rate, limiter.burst, limiter.enabled) == expected
+
+
+def test_bad_rate_limit_setting_names_the_variable() -> None:
+    with pytest.raises(ConfigError, match="REGSYNC_HUB_RATE_LIMIT"):
+        RateLimiter.from_env("fast")
