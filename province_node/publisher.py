@@ -10,7 +10,6 @@ may be sent again (same seq, same bytes), which consumers drop by record_version
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import logging
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from province_node.config import NodeSettings, kafka_client_kwargs
 from province_node.metrics import NodeMetrics
 from province_node.registry import Registry, WriteContext
 from schemas.timestamps import format_utc, utc_now
+from schemas.wire import signature_headers
 
 log = logging.getLogger(__name__)
 
@@ -252,7 +252,7 @@ class Relay:
                             self._topic,
                             value=row.value,
                             key=row.cert_no.encode(),
-                            headers=[("sig", base64.b64encode(row.sig)), ("kid", self._kid)],
+                            headers=signature_headers(row.sig, self._kid),
                         )
                     )
                 await asyncio.wait(futures)
