@@ -60,6 +60,14 @@ def _sha(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _write_private(path: Path, text: str) -> None:
+    """Write a secret file readable by its owner only, from the moment it exists."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.chmod(path, 0o600)
+
+
 def _toml_str(v: str) -> str:
     return json.dumps(v, ensure_ascii=False)
 
@@ -86,18 +94,15 @@ def write_federation(
         sec.tokens.setdefault(
             code, {"registrar": secrets.token_urlsafe(24), "viewer": secrets.token_urlsafe(24)}
         )
-    secrets_file.write_text(json.dumps(sec.__dict__, indent=2))
-    secrets_file.chmod(0o600)
+    _write_private(secrets_file, json.dumps(sec.__dict__, indent=2))
     for name in ["hub", *provinces]:
         if not (keys / f"{name}.key").exists():
             write_keypair(keys / name)
     fed_secret = keys / "federation.secret"
     if not fed_secret.exists():
-        fed_secret.write_text(secrets.token_hex(32) + "\n")
-        fed_secret.chmod(0o600)
+        _write_private(fed_secret, secrets.token_hex(32) + "\n")
     hub_token_file = keys / "hub.token"
-    hub_token_file.write_text(sec.hub_token + "\n")
-    hub_token_file.chmod(0o600)
+    _write_private(hub_token_file, sec.hub_token + "\n")
 
     lines = [
         "[kafka]",
@@ -160,6 +165,10 @@ class Stack:
         self.cmds: dict[str, list[str]] = {}
 
     def _spawn(self, name: str, cmd: list[str]) -> None:
+        env = dict(os.environ)
+        # A local stack serves one developer or test suite from 127.0.0.1: the public per-IP
+        # limit (50/s) would throttle them; production hubs keep the default.
+        env.setdefault("REGSYNC_HUB_RATE_LIMIT", "2000/4000")
         log_path = self.state / f"{name}.log"
         with log_path.open("ab") as log:
             proc = subprocess.Popen(
@@ -168,12 +177,15 @@ class Stack:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 cwd=self.state,
+                env=env,
                 start_new_session=True,
             )
         self.procs[name] = proc
         self.cmds[name] = cmd
 
     def _wait_http(self, name: str, url: str, timeout: float = 60.0) -> None:
+        # The hub is ready when its consumer is assigned, not merely when it listens.
+        path = "/readyz" if name == "hub" else "/healthz"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             proc = self.procs[name]
@@ -181,11 +193,17 @@ class Stack:
                 tail = (self.state / f"{name}.log").read_text(errors="replace")[-3000:]
                 raise DevstackError(f"{name} exited with code {proc.returncode}:\n{tail}")
             with contextlib.suppress(urllib.error.URLError, OSError):
-                with urllib.request.urlopen(url + "/healthz", timeout=1) as resp:
+                with urllib.request.urlopen(url + path, timeout=1) as resp:
                     if resp.status == 200:
                         return
             time.sleep(0.2)
-        raise DevstackError(f"{name} did not answer {url}/healthz within {timeout:.0f}s")
+        raise DevstackError(f"{name} did not answer {url}{path} within {timeout:.0f}s")
+
+    def _province_node(self, *args: str) -> None:
+        """Run a `province-node` subcommand; its own output explains a failure."""
+        proc = subprocess.run([str(BIN / "province-node"), *args], cwd=self.state, check=False)
+        if proc.returncode != 0:
+            raise DevstackError(f"province-node {args[0]} failed (exit {proc.returncode})")
 
     def _demo_data(self, code: str) -> None:
         db = self.state / "var" / f"province-{code}.sqlite"
@@ -193,35 +211,9 @@ class Stack:
             return
         data = self.state / f"demo-{code}.jsonl"
         _say(f"generating {self.records} demo registrations for {code} {PROVINCES[code]}")
-        subprocess.run(
-            [
-                str(BIN / "province-node"),
-                "generate",
-                "--config",
-                str(self.config),
-                "--province",
-                code,
-                "--records",
-                str(self.records),
-                "--out",
-                str(data),
-            ],
-            check=True,
-            cwd=self.state,
-        )
-        subprocess.run(
-            [
-                str(BIN / "province-node"),
-                "import",
-                "--config",
-                str(self.config),
-                "--province",
-                code,
-                str(data),
-            ],
-            check=True,
-            cwd=self.state,
-        )
+        common = ("--config", str(self.config), "--province", code)
+        self._province_node("generate", *common, "--records", str(self.records), "--out", str(data))
+        self._province_node("import", *common, str(data))
 
     def start(self) -> Secrets:
         self.state.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from province_node import idempotency, outbox
 from province_node import registry as reg
-from province_node.auth import ANY_ROLE, READERS, WRITERS, Authenticator, Role
+from province_node.auth import ANY_ROLE, READERS, WRITERS, Authenticator, Role, bearer_digest
 from province_node.config import NodeSettings
 from province_node.errors import (
     BadRequest,
@@ -59,9 +59,7 @@ def create_app(settings: NodeSettings) -> web.Application:
     secret = settings.load_secret()
     metrics = NodeMetrics()
     health = KafkaHealth()
-    app = web.Application(
-        middlewares=[error_middleware], client_max_size=settings.max_body_bytes
-    )
+    app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_body_bytes)
 
     def on_commit(commit: reg.GroupCommit) -> None:
         # Runs on the writer thread right after COMMIT: count, then wake the relay.
@@ -189,11 +187,12 @@ async def _read_json(request: web.Request) -> Any:
         raise BadRequest(f"malformed JSON: {exc}") from None
 
 
-def _claim(request: web.Request, role: Role, body: Any) -> Claim | None:
+def _claim(request: web.Request, body: Any) -> Claim | None:
     key = idempotency.parse_key(request.headers.get(idempotency.HEADER))
     if key is None:
         return None
-    return Claim(role.value, key, idempotency.fingerprint(request.method, request.path, body))
+    client = bearer_digest(request.headers.get("Authorization"))
+    return Claim(client, key, idempotency.fingerprint(request.method, request.path, body))
 
 
 def _write_answer(status: int, province: str) -> Callable[[Committed], StoredResponse]:
@@ -213,14 +212,11 @@ def _respond(answer: StoredResponse, replayed: bool) -> web.Response:
     headers = dict(answer.headers)
     if replayed:
         headers["Idempotent-Replayed"] = "true"
-    return web.Response(
-        status=answer.status, body=answer.body, content_type=JSON, headers=headers
-    )
+    return web.Response(status=answer.status, body=answer.body, content_type=JSON, headers=headers)
 
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(status=status, body=orjson.dumps(data), content_type=JSON,
-                        headers=headers)
+    return web.Response(status=status, body=orjson.dumps(data), content_type=JSON, headers=headers)
 
 
 # -- writes --------------------------------------------------------------------------------------
@@ -230,7 +226,7 @@ async def post_registration(request: web.Request) -> web.Response:
     """POST /v1/registrations: first registration, re-registration or transfer-in."""
     role = _role(request, WRITERS)
     body = await _read_json(request)
-    claim = _claim(request, role, body)
+    claim = _claim(request, body)
     req = parse_registration(body)
     render = _write_answer(201, request.app[SETTINGS].province)
 
@@ -247,7 +243,7 @@ async def post_event(request: web.Request) -> web.Response:
     role = _role(request, WRITERS)
     cert_no = request.match_info["cert_no"]
     body = await _read_json(request)
-    claim = _claim(request, role, body)
+    claim = _claim(request, body)
     step = parse_step(body)
     render = _write_answer(200, request.app[SETTINGS].province)
 
@@ -331,7 +327,11 @@ async def search_registrations(request: web.Request) -> web.Response:
         institution = institution.upper()  # credit codes are stored upper-case
     rows = await request.app[REGISTRY].read(
         lambda conn: reg.search(
-            conn, name=name, institution=institution, status=status, after=after,
+            conn,
+            name=name,
+            institution=institution,
+            status=status,
+            after=after,
             limit=limit + 1,
         )
     )
@@ -369,9 +369,14 @@ async def sync_record(request: web.Request) -> web.Response:
     if latest is None:
         return _json(
             {
-                "exists": False, "latest_seq": None, "record_version": None,
-                "committed_at": None, "published": False, "published_at": None,
-                "partition": None, "offset": None,
+                "exists": False,
+                "latest_seq": None,
+                "record_version": None,
+                "committed_at": None,
+                "published": False,
+                "published_at": None,
+                "partition": None,
+                "offset": None,
             }
         )
     return _json(

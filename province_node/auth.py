@@ -30,6 +30,17 @@ def token_sha256(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def bearer_digest(authorization: str | None) -> str:
+    """The sha256 of the bearer token in an Authorization header; Unauthorized if malformed."""
+    if not authorization:
+        raise Unauthorized("missing Authorization: Bearer <token>", headers=_CHALLENGE)
+    scheme, _, token = authorization.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("the Authorization header must be 'Bearer <token>'", headers=_CHALLENGE)
+    return token_sha256(token)
+
+
 class Authenticator:
     """Maps a bearer token to its roles; the node only ever holds the tokens' hashes."""
 
@@ -42,14 +53,7 @@ class Authenticator:
 
     def roles(self, authorization: str | None) -> frozenset[Role]:
         """The roles of the request's token; Unauthorized if there is none or it is unknown."""
-        if not authorization:
-            raise Unauthorized("missing Authorization: Bearer <token>", headers=_CHALLENGE)
-        scheme, _, token = authorization.strip().partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
-            raise Unauthorized("the Authorization header must be 'Bearer <token>'",
-                               headers=_CHALLENGE)
-        roles = self._roles.get(token_sha256(token))
+        roles = self._roles.get(bearer_digest(authorization))
         if roles is None:
             raise Unauthorized("unknown token", headers=_CHALLENGE)
         return roles

@@ -51,8 +51,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     url = f"{scheme}://{settings.host}:{settings.port}"
 
     def announce(_: str) -> None:
-        log.info("province %s (%s) node listening on %s", settings.province,
-                 settings.province_name, url)
+        log.info(
+            "province %s (%s) node listening on %s", settings.province, settings.province_name, url
+        )
 
     try:
         web.run_app(
@@ -65,8 +66,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             shutdown_timeout=10.0,
         )
     except OSError as exc:
-        print(f"{PROG}: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}",
-              file=sys.stderr)
+        print(
+            f"{PROG}: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
     return 0
 
@@ -89,8 +92,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     path = Path(args.path)
     if not path.is_file():
         raise ImportFileError(f"{path}: no such file")
-    store = Store(settings.db_path, settings.province, settings.load_signer(),
-                  settings.load_secret())
+    store = Store(
+        settings.db_path, settings.province, settings.load_signer(), settings.load_secret()
+    )
     store.open()
     console = Console(stderr=True)
     columns = (
@@ -156,8 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the HTTP API, relay and heartbeat")
     node_args(serve)
-    serve.add_argument("--log-level", default="info",
-                       choices=["debug", "info", "warning", "error"])
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serve.add_argument("--access-log", action="store_true", help="log every HTTP request")
     serve.set_defaults(func=cmd_serve)
 

@@ -65,8 +65,13 @@ class NodeSettings(BaseModel):
             raise ConfigError(f"{src}: {key('db')}: missing")
         signing_key = _existing_file(section.signing_key, key("signing_key"), src)
         secret_file = _existing_file(section.person_ref_key_file, key("person_ref_key_file"), src)
-        if not any((section.tokens_sha256.registrar, section.tokens_sha256.viewer,
-                    section.tokens_sha256.hub)):
+        if not any(
+            (
+                section.tokens_sha256.registrar,
+                section.tokens_sha256.viewer,
+                section.tokens_sha256.hub,
+            )
+        ):
             raise ConfigError(f"{src}: {key('tokens_sha256')}: missing (no token for any role)")
         _check_keys(section, signing_key, secret_file, key, src)
         tls_cert = tls_key = None
@@ -106,7 +111,6 @@ class NodeSettings(BaseModel):
             raise ConfigError(
                 f"{self.source}: province[{self.province}].person_ref_key_file: {exc}"
             ) from None
-
 
     def server_ssl_context(self) -> ssl.SSLContext | None:
         """TLS for the HTTP listener when tls_certfile/tls_keyfile are set, else None."""

@@ -16,14 +16,14 @@ from schemas.timestamps import format_utc
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS idempotency (
-    role        TEXT    NOT NULL,
+    client      TEXT    NOT NULL,
     key         TEXT    NOT NULL,
     fingerprint TEXT    NOT NULL,
     status      INTEGER NOT NULL,
     body        BLOB    NOT NULL,
     headers     TEXT    NOT NULL,
     created_at  TEXT    NOT NULL,
-    PRIMARY KEY (role, key)
+    PRIMARY KEY (client, key)
 );
 CREATE INDEX IF NOT EXISTS idempotency_age ON idempotency (created_at);
 """
@@ -52,9 +52,10 @@ class StoredResponse:
 
 @dataclass(frozen=True)
 class Claim:
-    """A write made under an Idempotency-Key: who, which key, and which request."""
+    """A write made under an Idempotency-Key: which client (token), which key, which request."""
 
-    role: str
+    # The sha256 of the bearer token: two registrars may pick the same key independently.
+    client: str
     key: str
     fingerprint: str
 
@@ -78,11 +79,11 @@ def fingerprint(method: str, path: str, body: Any) -> str:
     return digest.hexdigest()
 
 
-def lookup(conn: sqlite3.Connection, role: str, key: str) -> tuple[str, StoredResponse] | None:
+def lookup(conn: sqlite3.Connection, client: str, key: str) -> tuple[str, StoredResponse] | None:
     """The stored fingerprint and answer for a key, if any."""
     row = conn.execute(
-        "SELECT fingerprint, status, body, headers FROM idempotency WHERE role = ? AND key = ?",
-        (role, key),
+        "SELECT fingerprint, status, body, headers FROM idempotency WHERE client = ? AND key = ?",
+        (client, key),
     ).fetchone()
     if row is None:
         return None
@@ -92,10 +93,10 @@ def lookup(conn: sqlite3.Connection, role: str, key: str) -> tuple[str, StoredRe
 def store(conn: sqlite3.Connection, claim: Claim, response: StoredResponse, now: datetime) -> None:
     """Remember the answer; runs inside the write's own transaction."""
     conn.execute(
-        "INSERT INTO idempotency (role, key, fingerprint, status, body, headers, created_at)"
+        "INSERT INTO idempotency (client, key, fingerprint, status, body, headers, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
         (
-            claim.role,
+            claim.client,
             claim.key,
             claim.fingerprint,
             response.status,
@@ -122,7 +123,7 @@ def run(
     """Run a write once per key; the flag tells whether the answer is a stored replay."""
     if claim is None:
         return render(op()), False
-    found = lookup(conn, claim.role, claim.key)
+    found = lookup(conn, claim.client, claim.key)
     if found is not None:
         stored_fingerprint, response = found
         if stored_fingerprint != claim.fingerprint:

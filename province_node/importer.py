@@ -23,9 +23,19 @@ from province_node.requests import RegistrationRequest, parse_registration
 from schemas.errors import RegsyncError
 
 CSV_COLUMNS = (
-    "cert_no", "name", "gender", "id_number", "level", "category", "scopes",
-    "primary_org_code", "primary_org_name", "primary_region_code",
-    "issuing_authority_name", "issuing_authority_region_code", "registered_on",
+    "cert_no",
+    "name",
+    "gender",
+    "id_number",
+    "level",
+    "category",
+    "scopes",
+    "primary_org_code",
+    "primary_org_name",
+    "primary_region_code",
+    "issuing_authority_name",
+    "issuing_authority_region_code",
+    "registered_on",
 )
 # Optional, for transfer-ins: both or neither.
 CSV_OPTIONAL_COLUMNS = ("transfer_from_province", "transfer_from_cert_no")
@@ -135,9 +145,7 @@ def _csv_records(reader: Any) -> Iterator[Row]:
             parts.append("missing columns " + ", ".join(missing))
         if unknown:
             parts.append("unknown columns " + ", ".join(unknown))
-        raise ImportFileError(
-            f"CSV header: {'; '.join(parts)} (expected {','.join(CSV_COLUMNS)})"
-        )
+        raise ImportFileError(f"CSV header: {'; '.join(parts)} (expected {','.join(CSV_COLUMNS)})")
     width = len(header)
     line_no = reader.line_num + 1
     for cells in reader:
@@ -245,8 +253,7 @@ def import_file(
                 elif isinstance(outcome.error, Skipped):
                     skipped += 1
                 elif isinstance(outcome.error, NodeError):
-                    reject(Reject(line, outcome.error.message, outcome.error.details,
-                                  req.cert_no))
+                    reject(Reject(line, outcome.error.message, outcome.error.details, req.cert_no))
                 else:
                     raise outcome.error
             batch.clear()
@@ -261,8 +268,14 @@ def import_file(
                 req = parse_registration(item)
             except NodeError as exc:
                 cert_no = item.get("cert_no")
-                reject(Reject(line, exc.message, exc.details,
-                              cert_no if isinstance(cert_no, str) else None))
+                reject(
+                    Reject(
+                        line,
+                        exc.message,
+                        exc.details,
+                        cert_no if isinstance(cert_no, str) else None,
+                    )
+                )
                 continue
             batch.append((line, req))
             if len(batch) >= batch_size:
@@ -270,6 +283,4 @@ def import_file(
         flush()
         if progress is not None:
             progress(counter.count)
-    return ImportSummary(
-        imported, skipped, rejected, time.perf_counter() - started, reject_file
-    )
+    return ImportSummary(imported, skipped, rejected, time.perf_counter() - started, reject_file)

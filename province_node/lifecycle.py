@@ -6,7 +6,8 @@ type and its details, or raise Conflict with a reason a registrar can act on. No
 | step                   | allowed from                    | result                                |
 |------------------------|---------------------------------|---------------------------------------|
 | registered             | none; cancelled (same person:   | active; a transfer-in sets            |
-|                        | re-registration)                | transfer.from_province/from_cert_no   |
+|                        | re-registration); transferred_  | transfer.from_province/from_cert_no   |
+|                        | out by transfer-in (returning)  |                                       |
 | change_requested       | active                          | changing, pending_change set          |
 | changed (no changes)   | changing                        | pending change applied, active        |
 | changed (with changes) | active                          | changes applied directly              |
@@ -17,12 +18,14 @@ type and its details, or raise Conflict with a reason a registrar can act on. No
 |                        | a failed assessment             | from suspended: reinstated            |
 | assessed fail          | active, changing                | suspended to assessed_on + 6 months   |
 | suspended              | active, changing                | suspended until the given date        |
-| reinstated             | suspended                       | active (changing if a change pends)   |
+| reinstated             | suspended, but not for a failed | active (changing if a change pends)   |
+|                        | assessment (reassess instead)   |                                       |
 | cancelled              | active, changing, suspended     | cancelled, legal reason's label       |
 | revoked                | active, changing, suspended     | revoked                               |
 | transferred_out        | active                          | transferred_out, transfer.to_province |
 
-After cancelled only a re-registration is possible; after revoked or transferred_out nothing.
+After cancelled only a re-registration is possible; after transferred_out only a transfer-in
+(the physician returns); after revoked nothing.
 A suspension keeps a pending change so that reinstatement returns to changing; the terminal
 steps (cancelled, revoked, transferred_out) drop it, since nobody will decide it any more.
 """
@@ -86,11 +89,13 @@ def register(
             "transfer_from.province", f"must be another province than {province}"
         )
     if current is not None:
-        if current.status is not Status.CANCELLED:
+        # A physician who moved away may come back with the same certificate code (transfer-in).
+        returning = current.status is Status.TRANSFERRED_OUT and req.transfer_from is not None
+        if current.status is not Status.CANCELLED and not returning:
             raise Conflict(
                 f"certificate {req.cert_no} is already registered here "
                 f"(status {_describe(current.status)}); only a cancelled registration can be "
-                f"registered again"
+                f"registered again, or a transferred-out one by transfer-in"
             )
         if current_id_number is not None and current_id_number != req.id_number:
             raise Conflict(
@@ -151,9 +156,7 @@ def _changed(r: Record, s: Any, province: str, today: date) -> Record:
         pending = ChangeSet(
             **r.pending_change.model_dump(exclude={"requested_at"}),
         )
-        return _rebuild(
-            r, **_changed_fields(r, pending), status=Status.ACTIVE, pending_change=None
-        )
+        return _rebuild(r, **_changed_fields(r, pending), status=Status.ACTIVE, pending_change=None)
     if r.status is Status.CHANGING:
         raise Conflict(
             f"cannot change directly: registration {r.cert_no} has a pending change; approve "
@@ -249,6 +252,12 @@ def _suspended(r: Record, s: Any, province: str, today: date) -> Record:
 
 def _reinstated(r: Record, s: Any, province: str, today: date) -> Record:
     _require(r, "reinstate", {Status.SUSPENDED})
+    if r.status_reason == ASSESSMENT_FAILED_REASON:
+        # 定期考核: a suspension for a failed assessment ends only with a passed reassessment.
+        raise Conflict(
+            f"cannot reinstate: registration {r.cert_no} is suspended for a failed assessment; "
+            f"record a passed reassessment (type assessed, result pass) instead"
+        )
     return _rebuild(r, status=_resumed_status(r), status_reason=None, suspended_until=None)
 
 
@@ -363,8 +372,7 @@ def _require(r: Record, action: str, allowed: Iterable[Status]) -> None:
         raise Conflict(f"cannot {action}: {where}; no further step is possible")
     if status is Status.CANCELLED:
         raise Conflict(
-            f"cannot {action}: {where}; only a re-registration (POST /v1/registrations) is "
-            f"possible"
+            f"cannot {action}: {where}; only a re-registration (POST /v1/registrations) is possible"
         )
     order = [s for s in Status if s in allowed]
     raise Conflict(

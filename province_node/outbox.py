@@ -147,4 +147,3 @@ def latest_for(conn: sqlite3.Connection, cert_no: str) -> LatestEvent | None:
         (cert_no,),
     ).fetchone()
     return None if row is None else LatestEvent(*row)
-

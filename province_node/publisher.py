@@ -262,7 +262,7 @@ class Relay:
         if acked:
             # Recorded before published_seq moves, so the database never claims less than a
             # restart would need to resend.
-            await self._registry.write(_marker(acked))
+            await self._registry.write(_marker(acked), internal=True)
             self.published_seq = acked[-1].seq
             self._metrics.events_published.inc(len(acked))
             self._health.succeeded()

@@ -203,7 +203,8 @@ class WriteContext:
             committed_at=committed_at,
         )
         orgs: list[Institution | PracticeSite] = [
-            t.record.primary_institution, *t.record.practice_sites
+            t.record.primary_institution,
+            *t.record.practice_sites,
         ]
         self.conn.execute(
             "INSERT INTO registrations (cert_no, id_number, name, status, orgs, record_version,"
@@ -256,18 +257,25 @@ class Store:
 
     def open(self) -> None:
         """Open or create the database file and check it belongs to this province."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = connect(self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = connect(self.path)
+            conn.execute("PRAGMA schema_version").fetchone()
+        except (OSError, sqlite3.Error) as exc:
+            # A db path that is a directory, unwritable or not SQLite: a configuration problem.
+            raise ConfigError(
+                f"province[{self.province}].db: cannot open {self.path} as SQLite: {exc}"
+            ) from None
         try:
             conn.executescript(SCHEMA + outbox.SCHEMA + idempotency.SCHEMA)
             row = conn.execute("SELECT value FROM meta WHERE key = 'province'").fetchone()
             if row is None:
-                conn.execute("INSERT INTO meta (key, value) VALUES ('province', ?)",
-                             (self.province,))
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('province', ?)", (self.province,)
+                )
             elif row[0] != self.province:
                 raise ConfigError(
-                    f"{self.path}: this registry belongs to province {row[0]}, "
-                    f"not {self.province}"
+                    f"{self.path}: this registry belongs to province {row[0]}, not {self.province}"
                 )
         except BaseException:
             conn.close()
@@ -311,7 +319,7 @@ class Store:
                     conn.execute("ROLLBACK TO job")
                     conn.execute("RELEASE job")
                     ctx.next_seq = mark[0]
-                    del ctx.committed_types[mark[1]:]
+                    del ctx.committed_types[mark[1] :]
                     outcomes.append(Outcome(error=exc))
                 else:
                     conn.execute("RELEASE job")
@@ -323,7 +331,7 @@ class Store:
             log.exception("write transaction failed; %d writes rolled back", len(jobs))
             failed = Unavailable(f"the registry could not commit: {exc}")
             return [Outcome(error=o.error or failed) for o in outcomes] + [
-                Outcome(error=failed) for _ in jobs[len(outcomes):]
+                Outcome(error=failed) for _ in jobs[len(outcomes) :]
             ], None
         except BaseException:
             # Ctrl-C during an import: leave nothing half-done, then let it stop the program.
@@ -405,7 +413,9 @@ class Registry:
         self._loop = asyncio.get_running_loop()
         opened: asyncio.Future[None] = self._loop.create_future()
         self._thread = threading.Thread(
-            target=self._writer, args=(opened,), name=f"registry-writer-{self.province}",
+            target=self._writer,
+            args=(opened,),
+            name=f"registry-writer-{self.province}",
             daemon=True,
         )
         self._thread.start()
@@ -433,12 +443,16 @@ class Registry:
                 conn.close()
             self._reader_conns.clear()
 
-    async def write(self, fn: Callable[[WriteContext], T]) -> T:
-        """Run fn in a write transaction on the writer thread and return its result."""
+    async def write(self, fn: Callable[[WriteContext], T], *, internal: bool = False) -> T:
+        """Run fn in a write transaction on the writer thread and return its result.
+
+        `internal` writes (the relay's published marker) are never refused for a full queue:
+        refusing them would stall publishing exactly when clients write the most.
+        """
         if self._thread is None or self._loop is None:
             raise Unavailable("the registry is not running")
         with self._pending_lock:
-            if self._pending >= self._queue_limit:
+            if self._pending >= self._queue_limit and not internal:
                 raise TooManyRequests(
                     f"{self._pending} writes are queued; retry shortly",
                     headers={"Retry-After": "1"},
@@ -470,9 +484,7 @@ class Registry:
         assert loop is not None
         try:
             self._store.open()
-            self._store.purge_idempotency(
-                utc_now() - timedelta(hours=idempotency.RETENTION_HOURS)
-            )
+            self._store.purge_idempotency(utc_now() - timedelta(hours=idempotency.RETENTION_HOURS))
         except BaseException as exc:
             loop.call_soon_threadsafe(_settle, opened, None, exc)
             return

@@ -228,4 +228,3 @@ def parse_step(body: Any) -> StepRequest:
 def step_details(step: StepRequest) -> dict[str, Any]:
     """The step's fields other than type: the event's details before wire validation."""
     return step.model_dump(mode="json", exclude={"type"})
-

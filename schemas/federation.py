@@ -12,6 +12,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
 )
@@ -56,8 +57,17 @@ class _Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+_BOOTSTRAP = re.compile(r"^[^\s:,]+:\d{1,5}(,[^\s:,]+:\d{1,5})*$")
+
+
+def _bootstrap(v: str) -> str:
+    if not _BOOTSTRAP.match(v):
+        raise ValueError('must be "host:port" or a comma-separated list of them')
+    return v
+
+
 class KafkaSection(_Section):
-    bootstrap: str = Field(min_length=3)
+    bootstrap: Annotated[str, AfterValidator(_bootstrap)]
     topic_prefix: str = Field(default="regsync", pattern=r"^[A-Za-z0-9._-]+$")
     partitions: int = Field(default=3, ge=1, le=1000)
     replication_factor: int = Field(default=1, ge=1, le=7)
@@ -118,7 +128,12 @@ class Federation(_Section):
     kafka: KafkaSection
     hub: HubSection
     province: tuple[ProvinceSection, ...] = Field(min_length=1)
-    source: Path = Field(default=Path("federation.toml"), exclude=True)
+    # Where the file was read from, for messages; not a key of the file.
+    _source: Path = PrivateAttr(default=Path("federation.toml"))
+
+    @property
+    def source(self) -> Path:
+        return self._source
 
     @field_validator("province")
     @classmethod
@@ -198,7 +213,8 @@ def load_federation(path: Path | str) -> Federation:
             msg = msg.removeprefix("Value error, ")
             lines.append(f"{key}: {msg}")
         raise ConfigError(f"{path}: " + "; ".join(lines)) from None
-    return fed.model_copy(update={"source": path})
+    fed._source = path
+    return fed
 
 
 def require_file(path: Path | None, key: str, source: Path) -> Path:

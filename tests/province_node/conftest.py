@@ -29,4 +29,3 @@ async def node(fed: FedEnv) -> AsyncIterator[Node]:
     n = await start_node(fed.settings(), fed.tokens)
     yield n
     await n.client.close()
-

@@ -151,9 +151,7 @@ class Node:
         self, cert_no: str, body: dict[str, Any], **kw: Any
     ) -> tuple[int, Any, ClientResponse]:
         """POST /v1/registrations/{cert_no}/events."""
-        return await self.call(
-            "POST", f"/v1/registrations/{cert_no}/events", json_body=body, **kw
-        )
+        return await self.call("POST", f"/v1/registrations/{cert_no}/events", json_body=body, **kw)
 
     async def status(self) -> dict[str, Any]:
         """GET /v1/sync/status as the hub."""
@@ -230,8 +228,11 @@ async def consume(
 ) -> list[ConsumerRecord[bytes, bytes]]:
     """Read a topic from the beginning until the records seen satisfy until, or `within` s."""
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-        enable_auto_commit=False, group_id=None,
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
     )
     await consumer.start()
     seen: list[ConsumerRecord[bytes, bytes]] = []

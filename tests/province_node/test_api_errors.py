@@ -113,7 +113,8 @@ def _field_of(path: str, value: Any) -> str:
 
 
 @pytest.mark.parametrize(
-    ("path", "value"), BAD_REGISTRATIONS,
+    ("path", "value"),
+    BAD_REGISTRATIONS,
     ids=[f"{p}={v!r}"[:40] for p, v in BAD_REGISTRATIONS],
 )
 async def test_bad_registration_value_answers_422_naming_the_field(
@@ -133,11 +134,23 @@ BAD_STEPS = [
     ({"type": "suspended", "until": "2027-05-01"}, "reason"),
     ({"type": "cancelled", "reason": "bored"}, "reason"),
     ({"type": "assessed", "result": "maybe", "assessed_on": "2026-03-01"}, "result"),
-    ({"type": "site_filed", "institution": SECOND_INSTITUTION.model_dump(),
-      "start_date": "2026-05-01", "end_date": "2026-01-01"}, "end_date"),
-    ({"type": "site_filed", "institution": {**SECOND_INSTITUTION.model_dump(),
-                                            "org_code": "123"}, "start_date": "2026-05-01"},
-     "institution.org_code"),
+    (
+        {
+            "type": "site_filed",
+            "institution": SECOND_INSTITUTION.model_dump(),
+            "start_date": "2026-05-01",
+            "end_date": "2026-01-01",
+        },
+        "end_date",
+    ),
+    (
+        {
+            "type": "site_filed",
+            "institution": {**SECOND_INSTITUTION.model_dump(), "org_code": "123"},
+            "start_date": "2026-05-01",
+        },
+        "institution.org_code",
+    ),
     ({"type": "site_withdrawn", "org_code": "91110000101623741A"}, "org_code"),
     ({"type": "change_requested", "changes": {}}, "changes"),
     ({"type": "change_requested", "changes": {"scopes": ["口腔专业"]}}, "changes.scopes"),
@@ -252,7 +265,20 @@ async def test_malformed_idempotency_key_answers_400(node: Node) -> None:
 # -- no request makes the node answer 500 --------------------------------------------------------
 
 ODD_VALUES: list[Any] = [
-    None, 0, -1, 1.5, 1e300, True, "", " ", "x" * 5000, "\u0000", "😀", [], {}, [None],
+    None,
+    0,
+    -1,
+    1.5,
+    1e300,
+    True,
+    "",
+    " ",
+    "x" * 5000,
+    "\u0000",
+    "😀",
+    [],
+    {},
+    [None],
     {"a": {"b": {"c": []}}},
 ]
 
@@ -284,8 +310,11 @@ async def test_no_step_body_makes_the_node_answer_500(node: Node) -> None:
     await node.register(registration(1))
     steps = [
         {"type": "suspended", "reason": "r", "until": "2027-01-01"},
-        {"type": "site_filed", "institution": SECOND_INSTITUTION.model_dump(),
-         "start_date": "2026-01-01"},
+        {
+            "type": "site_filed",
+            "institution": SECOND_INSTITUTION.model_dump(),
+            "start_date": "2026-01-01",
+        },
         {"type": "change_requested", "changes": {"scopes": ["外科专业"]}},
         {"type": "revoked", "reason": "r", "decision_no": "n"},
         {"type": "assessed", "result": "fail", "assessed_on": "2026-01-01"},
@@ -302,8 +331,16 @@ async def test_no_step_body_makes_the_node_answer_500(node: Node) -> None:
 
 @pytest.mark.parametrize(
     "query",
-    ["limit=0", "limit=101", "limit=abc", "status=sleeping", "cursor=%%%", "cursor=YWJj",
-     "name=%00", "institution=%25_%5C"],
+    [
+        "limit=0",
+        "limit=101",
+        "limit=abc",
+        "status=sleeping",
+        "cursor=%%%",
+        "cursor=YWJj",
+        "name=%00",
+        "institution=%25_%5C",
+    ],
 )
 async def test_bad_search_query_never_answers_500(node: Node, query: str) -> None:
     code, _, _ = await node.call("GET", f"/v1/registrations?{query}", role="viewer")

@@ -23,8 +23,15 @@ REINSTATE = {"type": "reinstated"}
 REVOKE = {"type": "revoked", "reason": "出具虚假医学证明文件", "decision_no": "渝卫罚〔2026〕1号"}
 TRANSFER = {"type": "transferred_out", "to_province": "11"}
 CANCEL_REASONS = [
-    "death", "missing", "criminal_penalty", "failed_reassessment", "suspended_two_years",
-    "health", "certificate_misuse", "voluntary", "other",
+    "death",
+    "missing",
+    "criminal_penalty",
+    "failed_reassessment",
+    "suspended_two_years",
+    "health",
+    "certificate_misuse",
+    "voluntary",
+    "other",
 ]
 
 
@@ -137,7 +144,8 @@ async def test_transfer_in_links_the_old_province_and_certificate(node: Node) ->
     old = {"province": "11", "cert_no": "110000000000042"}
     code, body, _ = await node.register(registration(2, transfer_from=old))
     assert (code, body["record"]["transfer"]) == (
-        201, {"from_province": "11", "from_cert_no": "110000000000042", "to_province": None}
+        201,
+        {"from_province": "11", "from_cert_no": "110000000000042", "to_province": None},
     )
 
 

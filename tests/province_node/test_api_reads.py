@@ -95,9 +95,7 @@ async def test_search_by_status(node: Node) -> None:
 
 async def test_search_filters_combine(node: Node) -> None:
     await _seed(node)
-    assert _certs(await _search(node, "name=王&institution=大渡口&status=active")) == [
-        cert_no(3)
-    ]
+    assert _certs(await _search(node, "name=王&institution=大渡口&status=active")) == [cert_no(3)]
 
 
 async def test_search_pages_with_a_cursor_without_repeats(node: Node) -> None:
@@ -120,8 +118,13 @@ async def test_search_limit_defaults_to_20(node: Node) -> None:
 
 @pytest.mark.parametrize(
     ("query", "field"),
-    [("limit=0", "limit"), ("limit=101", "limit"), ("limit=ten", "limit"),
-     ("status=asleep", "status"), ("cursor=bm9wZQ", "cursor")],
+    [
+        ("limit=0", "limit"),
+        ("limit=101", "limit"),
+        ("limit=ten", "limit"),
+        ("status=asleep", "status"),
+        ("cursor=bm9wZQ", "cursor"),
+    ],
 )
 async def test_bad_search_parameter_answers_422_naming_it(
     node: Node, query: str, field: str
@@ -139,8 +142,12 @@ async def test_hub_search_results_hide_the_id_number(node: Node) -> None:
 async def test_sync_status_has_the_contract_fields(node: Node) -> None:
     status = await node.status()
     assert set(status) == {
-        "province", "committed_seq", "published_seq", "outbox_backlog",
-        "oldest_unpublished_at", "kafka",
+        "province",
+        "committed_seq",
+        "published_seq",
+        "outbox_backlog",
+        "oldest_unpublished_at",
+        "kafka",
     }
     assert set(status["kafka"]) == {"connected", "last_error", "last_success_at"}
 
@@ -171,8 +178,12 @@ async def test_sync_record_reports_where_the_latest_event_landed(node: Node) -> 
 
     await eventually(published)
     _, body, _ = await node.call("GET", f"/v1/sync/records/{cert_no(1)}", role="hub")
-    assert (body["latest_seq"], body["record_version"], body["partition"] is not None,
-            body["offset"] is not None) == (2, 2, True, True)
+    assert (
+        body["latest_seq"],
+        body["record_version"],
+        body["partition"] is not None,
+        body["offset"] is not None,
+    ) == (2, 2, True, True)
 
 
 async def test_metrics_expose_the_contract_names(node: Node) -> None:
@@ -181,8 +192,10 @@ async def test_metrics_expose_the_contract_names(node: Node) -> None:
     names = set(re.findall(r"^(regsync_node_\w+?)(?:\{|\s)", text, re.MULTILINE))
     assert code == 200
     assert {
-        "regsync_node_events_committed_total", "regsync_node_events_published_total",
-        "regsync_node_outbox_backlog", "regsync_node_oldest_unpublished_age_seconds",
+        "regsync_node_events_committed_total",
+        "regsync_node_events_published_total",
+        "regsync_node_outbox_backlog",
+        "regsync_node_oldest_unpublished_age_seconds",
         "regsync_node_publish_errors_total",
     } <= names
 

@@ -41,7 +41,11 @@ def _error(env: FedEnv) -> str:
 def test_settings_come_from_the_province_section(env: FedEnv) -> None:
     s = env.settings()
     assert (s.province, s.province_name, s.host, s.port, s.db_path) == (
-        "50", "重庆市", "127.0.0.1", 18150, env.root / "var" / "province-50.sqlite"
+        "50",
+        "重庆市",
+        "127.0.0.1",
+        18150,
+        env.root / "var" / "province-50.sqlite",
     )
 
 
@@ -100,6 +104,13 @@ def test_database_of_another_province_is_refused(env: FedEnv) -> None:
         Store(s.db_path, "50", s.load_signer(), s.load_secret()).open()
 
 
+def test_database_path_that_is_a_directory_is_named(env: FedEnv) -> None:
+    s = env.settings()
+    s.db_path.mkdir(parents=True)
+    with pytest.raises(ConfigError, match=r"province\[50\]\.db: cannot open"):
+        Store(s.db_path, "50", s.load_signer(), s.load_secret()).open()
+
+
 @pytest.mark.parametrize("command", ["serve", "import"])
 def test_cli_reports_a_config_error_in_one_line_with_exit_2(
     env: FedEnv, command: str, capsys: pytest.CaptureFixture[str]
@@ -116,14 +127,18 @@ def test_serve_process_exits_2_without_a_traceback(env: FedEnv) -> None:
     _edit(env, r"^db = \"var/province.*$", "")
     proc = subprocess.run(
         [str(NODE_BIN), "serve", "--config", str(env.config), "--province", "50"],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert (proc.returncode, "Traceback" in proc.stderr) == (2, False)
     assert proc.stderr.strip().endswith("province[50].db: missing")
 
 
-def test_missing_federation_file_exits_2(tmp_path: Path,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_federation_file_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = main(["serve", "--config", str(tmp_path / "none.toml"), "--province", "50"])
     assert (code, "federation file not found" in capsys.readouterr().err) == (2, True)
 
@@ -141,6 +156,9 @@ def test_keygen_refuses_to_overwrite(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 def test_tls_certificate_without_its_key_is_named(env: FedEnv) -> None:
     (env.root / "keys" / "node.crt").write_text("cert")
-    _edit(env, r"^person_ref_key_file = .*$",
-          'person_ref_key_file = "keys/federation.secret"\ntls_certfile = "keys/node.crt"')
+    _edit(
+        env,
+        r"^person_ref_key_file = .*$",
+        'person_ref_key_file = "keys/federation.secret"\ntls_certfile = "keys/node.crt"',
+    )
     assert "province[50].tls_keyfile: missing" in _error(env)

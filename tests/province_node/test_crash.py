@@ -43,7 +43,9 @@ class NodeProcess:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
                 [str(NODE_BIN), "serve", "--config", str(self.env.config), "--province", "50"],
-                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
 

@@ -37,8 +37,9 @@ def store(env: FedEnv) -> Iterator[Store]:
 
 def _jsonl(path: Path, bodies: list[Any]) -> Path:
     path.write_text(
-        "".join((b if isinstance(b, str) else json.dumps(b, ensure_ascii=False)) + "\n"
-                for b in bodies),
+        "".join(
+            (b if isinstance(b, str) else json.dumps(b, ensure_ascii=False)) + "\n" for b in bodies
+        ),
         encoding="utf-8",
     )
     return path
@@ -46,8 +47,12 @@ def _jsonl(path: Path, bodies: list[Any]) -> Path:
 
 def _csv_row(body: dict[str, Any]) -> dict[str, str]:
     return {
-        "cert_no": body["cert_no"], "name": body["name"], "gender": body["gender"],
-        "id_number": body["id_number"], "level": body["level"], "category": body["category"],
+        "cert_no": body["cert_no"],
+        "name": body["name"],
+        "gender": body["gender"],
+        "id_number": body["id_number"],
+        "level": body["level"],
+        "category": body["category"],
         "scopes": ";".join(body["scopes"]),
         "primary_org_code": body["primary_institution"]["org_code"],
         "primary_org_name": body["primary_institution"]["name"],
@@ -68,16 +73,19 @@ def _csv(path: Path, rows: list[dict[str, str]]) -> Path:
 
 def _outbox(env: FedEnv) -> list[tuple[int, str, bytes]]:
     with reg.connect(env.db, read_only=True) as conn:
-        return [(r[0], r[1], bytes(r[2])) for r in
-                conn.execute("SELECT seq, type, value FROM outbox ORDER BY seq").fetchall()]
+        return [
+            (r[0], r[1], bytes(r[2]))
+            for r in conn.execute("SELECT seq, type, value FROM outbox ORDER BY seq").fetchall()
+        ]
 
 
 def _rejects(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in rejects_path(path).read_text().splitlines()]
 
 
-def test_jsonl_rows_become_registered_events_in_order(store: Store, env: FedEnv,
-                                                      tmp_path: Path) -> None:
+def test_jsonl_rows_become_registered_events_in_order(
+    store: Store, env: FedEnv, tmp_path: Path
+) -> None:
     import_file(store, _jsonl(tmp_path / "rows.jsonl", [registration(i) for i in range(1, 11)]))
     assert [(seq, kind) for seq, kind, _ in _outbox(env)] == [
         (i, "registered") for i in range(1, 11)
@@ -115,27 +123,30 @@ def test_csv_scopes_are_split_on_semicolons(store: Store, env: FedEnv, tmp_path:
     assert parse_event(value).record.scopes == ("内科专业", "外科专业")
 
 
-def test_bad_rows_go_to_the_rejects_file_with_line_and_reason(
-    store: Store, tmp_path: Path
-) -> None:
-    path = _jsonl(tmp_path / "rows.jsonl", [
-        registration(1),
-        registration(2, gender="female"),
-        "{not json",
-        registration(3),
-        registration(4, primary_institution={"org_code": "X", "name": "n",
-                                             "region_code": "500103"}),
-    ])
+def test_bad_rows_go_to_the_rejects_file_with_line_and_reason(store: Store, tmp_path: Path) -> None:
+    path = _jsonl(
+        tmp_path / "rows.jsonl",
+        [
+            registration(1),
+            registration(2, gender="female"),
+            "{not json",
+            registration(3),
+            registration(
+                4, primary_institution={"org_code": "X", "name": "n", "region_code": "500103"}
+            ),
+        ],
+    )
     import_file(store, path)
-    assert [(r["line"], r["details"][0]["field"] if r["details"] else None)
-            for r in _rejects(path)] == [
-        (2, "gender"), (3, None), (5, "primary_institution.org_code")
-    ]
+    assert [
+        (r["line"], r["details"][0]["field"] if r["details"] else None) for r in _rejects(path)
+    ] == [(2, "gender"), (3, None), (5, "primary_institution.org_code")]
 
 
 def test_bad_rows_do_not_stop_the_import(store: Store, tmp_path: Path) -> None:
-    path = _jsonl(tmp_path / "rows.jsonl",
-                  [registration(1), "[]", registration(2, cert_no="1"), registration(3)])
+    path = _jsonl(
+        tmp_path / "rows.jsonl",
+        [registration(1), "[]", registration(2, cert_no="1"), registration(3)],
+    )
     summary = import_file(store, path)
     assert (summary.imported, summary.rejected) == (2, 2)
 
@@ -145,16 +156,26 @@ def test_csv_rejects_name_the_line_of_the_row(store: Store, tmp_path: Path) -> N
     rows[1]["registered_on"] = "15/03/2020"
     path = _csv(tmp_path / "rows.csv", rows)
     import_file(store, path)
-    assert [(r["line"], r["details"][0]["field"]) for r in _rejects(path)] == [
-        (3, "registered_on")
-    ]
+    assert [(r["line"], r["details"][0]["field"]) for r in _rejects(path)] == [(3, "registered_on")]
 
 
 def test_csv_with_a_wrong_header_is_refused_as_a_whole(store: Store, tmp_path: Path) -> None:
     path = tmp_path / "rows.csv"
     path.write_text("cert_no,name\n500000000000001,王\n", encoding="utf-8")
-    assert main(["import", "--config", str(_config(store)), "--province", "50",
-                 "--no-progress", str(path)]) == 1
+    assert (
+        main(
+            [
+                "import",
+                "--config",
+                str(_config(store)),
+                "--province",
+                "50",
+                "--no-progress",
+                str(path),
+            ]
+        )
+        == 1
+    )
 
 
 def _config(store: Store) -> Path:
@@ -176,44 +197,93 @@ def test_duplicate_cert_no_within_a_file_is_skipped(store: Store, tmp_path: Path
     assert (summary.imported, summary.skipped) == (1, 1)
 
 
-def test_import_continues_the_seq_of_api_writes(store: Store, env: FedEnv,
-                                                tmp_path: Path) -> None:
+def test_import_continues_the_seq_of_api_writes(store: Store, env: FedEnv, tmp_path: Path) -> None:
     import_file(store, _jsonl(tmp_path / "a.jsonl", [registration(1), registration(2)]))
     import_file(store, _jsonl(tmp_path / "b.jsonl", [registration(3)]))
     assert [seq for seq, _, _ in _outbox(env)] == [1, 2, 3]
 
 
-def test_cli_import_prints_a_summary(env: FedEnv, tmp_path: Path,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_import_prints_a_summary(
+    env: FedEnv, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = _jsonl(tmp_path / "rows.jsonl", [registration(1), "oops"])
-    code = main(["import", "--config", str(env.config), "--province", "50", "--no-progress",
-                 str(path)])
+    code = main(
+        ["import", "--config", str(env.config), "--province", "50", "--no-progress", str(path)]
+    )
     out = capsys.readouterr().out
     assert code == 0 and "imported 1, skipped 0" in out and "rejected 1" in out
 
 
 def test_generated_rows_import_without_rejects(env: FedEnv, tmp_path: Path) -> None:
     out = tmp_path / "gen.jsonl"
-    assert main(["generate", "--config", str(env.config), "--province", "50",
-                 "--records", "300", "--out", str(out), "--seed", "3"]) == 0
-    assert main(["import", "--config", str(env.config), "--province", "50", "--no-progress",
-                 str(out)]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                "--config",
+                str(env.config),
+                "--province",
+                "50",
+                "--records",
+                "300",
+                "--out",
+                str(out),
+                "--seed",
+                "3",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(["import", "--config", str(env.config), "--province", "50", "--no-progress", str(out)])
+        == 0
+    )
     assert rejects_path(out).read_text() == ""
 
 
 def test_generated_csv_imports_without_rejects(env: FedEnv, tmp_path: Path) -> None:
     out = tmp_path / "gen.csv"
-    assert main(["generate", "--config", str(env.config), "--province", "50",
-                 "--records", "300", "--out", str(out)]) == 0
-    assert main(["import", "--config", str(env.config), "--province", "50", "--no-progress",
-                 str(out)]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                "--config",
+                str(env.config),
+                "--province",
+                "50",
+                "--records",
+                "300",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(["import", "--config", str(env.config), "--province", "50", "--no-progress", str(out)])
+        == 0
+    )
     assert rejects_path(out).read_text() == ""
 
 
 def test_import_is_fast_enough(env: FedEnv, tmp_path: Path) -> None:
     out = tmp_path / "gen.jsonl"
-    assert main(["generate", "--config", str(env.config), "--province", "50",
-                 "--records", "20000", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                "--config",
+                str(env.config),
+                "--province",
+                "50",
+                "--records",
+                "20000",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     settings = env.settings()
     store = Store(settings.db_path, "50", settings.load_signer(), settings.load_secret())
     store.open()

@@ -62,15 +62,22 @@ def record_in(state: str) -> Record:
         "active": {},
         "filed": {"practice_sites": ({**SECOND, "start_date": date(2026, 1, 1)},)},
         "changing": {"status": Status.CHANGING, "pending_change": pending},
-        "suspended": {"status": Status.SUSPENDED, "status_reason": "违反诊疗规范",
-                      "suspended_until": date(2027, 5, 1)},
-        "suspended_assessment": {"status": Status.SUSPENDED,
-                                 "status_reason": lifecycle.ASSESSMENT_FAILED_REASON,
-                                 "suspended_until": date(2026, 9, 1)},
+        "suspended": {
+            "status": Status.SUSPENDED,
+            "status_reason": "违反诊疗规范",
+            "suspended_until": date(2027, 5, 1),
+        },
+        "suspended_assessment": {
+            "status": Status.SUSPENDED,
+            "status_reason": lifecycle.ASSESSMENT_FAILED_REASON,
+            "suspended_until": date(2026, 9, 1),
+        },
         "cancelled": {"status": Status.CANCELLED, "status_reason": "本人主动申请"},
         "revoked": {"status": Status.REVOKED, "status_reason": "出具虚假医学证明文件"},
-        "transferred_out": {"status": Status.TRANSFERRED_OUT,
-                            "transfer": Transfer(to_province="11")},
+        "transferred_out": {
+            "status": Status.TRANSFERRED_OUT,
+            "transfer": Transfer(to_province="11"),
+        },
     }
     return sample_record(**states[state])
 
@@ -123,6 +130,7 @@ REFUSED = [
     ("suspended", "assessed_pass"),
     ("suspended", "transferred_out"),
     ("suspended_assessment", "assessed_fail"),
+    ("suspended_assessment", "reinstated"),
     ("cancelled", "reinstated"),
     ("cancelled", "cancelled"),
     ("cancelled", "change_requested"),
@@ -209,14 +217,16 @@ def test_site_filing_appends_the_site() -> None:
 def test_passed_assessment_sets_the_next_due_date_three_years_on() -> None:
     record = apply("active", PASS).record
     assert (record.last_assessed_on, record.next_assessment_due) == (
-        date(2026, 3, 1), date(2029, 3, 1)
+        date(2026, 3, 1),
+        date(2029, 3, 1),
     )
 
 
 def test_failed_assessment_suspends_for_six_months() -> None:
     record = apply("active", FAIL).record
     assert (record.suspended_until, record.status_reason) == (
-        date(2026, 9, 1), lifecycle.ASSESSMENT_FAILED_REASON
+        date(2026, 9, 1),
+        lifecycle.ASSESSMENT_FAILED_REASON,
     )
 
 
@@ -270,10 +280,14 @@ def _request(**overrides: Any) -> RegistrationRequest:
     return parse_registration(body)
 
 
-def _register(current: Record | None, req: RegistrationRequest,
-              id_number: str | None = SAMPLE_ID_NUMBER) -> lifecycle.Transition:
+def _register(
+    current: Record | None, req: RegistrationRequest, id_number: str | None = SAMPLE_ID_NUMBER
+) -> lifecycle.Transition:
     return lifecycle.register(
-        current, id_number, req, province="50",
+        current,
+        id_number,
+        req,
+        province="50",
         person_ref=person_ref(SAMPLE_SECRET, req.id_number),
     )
 
@@ -305,6 +319,21 @@ def test_transfer_in_links_the_old_certificate() -> None:
     )
 
 
+def test_a_transferred_out_physician_can_return_by_transfer_in() -> None:
+    req = _request(transfer_from={"province": "11", "cert_no": "110000000000001"})
+    assert _register(record_in("transferred_out"), req).record.status is Status.ACTIVE
+
+
+def test_a_transferred_out_registration_cannot_simply_register_again() -> None:
+    with pytest.raises(Conflict, match="transfer-in"):
+        _register(record_in("transferred_out"), _request())
+
+
+def test_reinstating_after_a_failed_assessment_points_to_reassessment() -> None:
+    with pytest.raises(Conflict, match="reassessment"):
+        apply("suspended_assessment", REINSTATE)
+
+
 def test_transfer_in_from_the_own_province_is_invalid() -> None:
     req = _request(transfer_from={"province": "50", "cert_no": "500000000000001"})
     with pytest.raises(InvalidRequest) as info:
@@ -326,4 +355,3 @@ def test_add_years(start: date, years: int, expected: date) -> None:
 )
 def test_add_months(start: date, months: int, expected: date) -> None:
     assert lifecycle.add_months(start, months) == expected
-

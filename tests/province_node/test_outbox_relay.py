@@ -42,16 +42,28 @@ Records = list[ConsumerRecord[bytes, bytes]]
 LIFECYCLE = [
     {"type": "change_requested", "changes": {"primary_institution": SECOND}},
     {"type": "changed"},
-    {"type": "site_filed", "institution": SECOND | {"org_code": "91110000101623741K"},
-     "start_date": "2026-01-01"},
+    {
+        "type": "site_filed",
+        "institution": SECOND | {"org_code": "91110000101623741K"},
+        "start_date": "2026-01-01",
+    },
     {"type": "assessed", "result": "fail", "assessed_on": "2026-03-01"},
     {"type": "assessed", "result": "pass", "assessed_on": "2026-09-01"},
     {"type": "suspended", "reason": "违反诊疗规范", "until": "2027-05-01"},
     {"type": "reinstated"},
     {"type": "cancelled", "reason": "voluntary"},
 ]
-EXPECTED_TYPES = ["registered", "change_requested", "changed", "site_filed", "assessed",
-                  "assessed", "suspended", "reinstated", "cancelled"]
+EXPECTED_TYPES = [
+    "registered",
+    "change_requested",
+    "changed",
+    "site_filed",
+    "assessed",
+    "assessed",
+    "suspended",
+    "reinstated",
+    "cancelled",
+]
 
 
 async def _run_lifecycle(node: Node) -> int:
@@ -127,24 +139,22 @@ async def test_events_never_carry_the_id_number(lifecycle_records: Records) -> N
 async def test_events_carry_the_person_ref(lifecycle_records: Records, fed: FedEnv) -> None:
     secret = load_secret(fed.root / "keys" / "federation.secret")
     expected = hmac.new(secret, id_number(1).encode(), hashlib.sha256).hexdigest()
-    refs = {parse_event(r.value or b"").record.person_ref for r in lifecycle_records
-            if r.key == cert_no(1).encode()}
+    refs = {
+        parse_event(r.value or b"").record.person_ref
+        for r in lifecycle_records
+        if r.key == cert_no(1).encode()
+    }
     assert refs == {expected}
 
 
-async def test_kafka_holds_the_exact_outbox_bytes(
-    lifecycle_records: Records, fed: FedEnv
-) -> None:
+async def test_kafka_holds_the_exact_outbox_bytes(lifecycle_records: Records, fed: FedEnv) -> None:
     with reg.connect(fed.db, read_only=True) as conn:
         stored = dict(conn.execute("SELECT seq, value FROM outbox").fetchall())
     assert {_seq(r): r.value for r in lifecycle_records} == stored
 
 
-async def test_relay_records_partition_and_offset(
-    lifecycle_records: Records, node: Node
-) -> None:
-    landed = {(r.partition, r.offset) for r in lifecycle_records
-              if r.key == cert_no(2).encode()}
+async def test_relay_records_partition_and_offset(lifecycle_records: Records, node: Node) -> None:
+    landed = {(r.partition, r.offset) for r in lifecycle_records if r.key == cert_no(2).encode()}
 
     async def marked() -> bool:
         _, body, _ = await node.call("GET", f"/v1/sync/records/{cert_no(2)}", role="hub")
@@ -212,11 +222,16 @@ async def test_heartbeat_reports_the_outbox_position(node: Node, fed: FedEnv) ->
     def caught_up(seen: Records) -> bool:
         return any(parse_heartbeat(r.value or b"").published_seq == 1 for r in seen)
 
-    beats = [parse_heartbeat(r.value or b"")
-             for r in await consume(fed.bootstrap, topic, caught_up, within=20.0)]
+    beats = [
+        parse_heartbeat(r.value or b"")
+        for r in await consume(fed.bootstrap, topic, caught_up, within=20.0)
+    ]
     last = beats[-1]
     assert (last.province, last.committed_seq, last.published_seq, last.outbox_backlog) == (
-        "50", 1, 1, 0
+        "50",
+        1,
+        1,
+        0,
     )
 
 

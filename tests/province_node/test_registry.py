@@ -65,8 +65,12 @@ async def test_a_refused_write_leaves_its_group_intact(
     registry, _ = commits
     jobs = [_register(1), _register(2), _register(1), _register(3)]
     results = await asyncio.gather(*(registry.write(j) for j in jobs), return_exceptions=True)
-    assert [type(r).__name__ for r in results] == ["Committed", "Committed", "Conflict",
-                                                    "Committed"]
+    assert [type(r).__name__ for r in results] == [
+        "Committed",
+        "Committed",
+        "Conflict",
+        "Committed",
+    ]
     assert isinstance(results[2], Conflict)
     assert [r.seq for r in results if isinstance(r, Committed)] == [1, 2, 3]
 

@@ -100,3 +100,12 @@ def test_bad_listen_is_named(tmp_path: Path) -> None:
 def test_duplicate_province_is_refused(tmp_path: Path) -> None:
     block = VALID[VALID.index("[[province]]") :]
     assert "listed twice" in _error(tmp_path, VALID + block)
+
+
+def test_bootstrap_must_be_host_port(tmp_path: Path) -> None:
+    text = VALID.replace('bootstrap = "127.0.0.1:19092"', 'bootstrap = "kafka"')
+    assert "kafka.bootstrap" in _error(tmp_path, text)
+
+
+def test_source_is_not_a_key_of_the_file(tmp_path: Path) -> None:
+    assert "source: unknown key" in _error(tmp_path, 'source = "x"\n' + VALID)
