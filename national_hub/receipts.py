@@ -16,13 +16,23 @@ from schemas.timestamps import format_utc, utc_now
 
 
 def receipt_payload(
-    verdict: str, cert_no: str, record_version: int | None, as_of: datetime | None = None
+    verdict: str,
+    cert_no: str,
+    record_version: int | None,
+    as_of: datetime | None = None,
+    *,
+    status: str | None = None,
 ) -> dict[str, Any]:
-    """The fields a receipt vouches for; as_of defaults to now (UTC, milliseconds)."""
+    """The fields a receipt vouches for; as_of defaults to now (UTC, milliseconds).
+
+    `status` (the registration status the verdict was based on) is signed too, so a receipt
+    cannot be read as vouching for a registration that is no longer in force.
+    """
     return {
         "verdict": verdict,
         "cert_no": cert_no,
         "record_version": record_version,
+        "status": status,
         "as_of": format_utc(as_of or utc_now()),
     }
 

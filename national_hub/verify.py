@@ -167,8 +167,11 @@ def compare(
         fields["province"] = _result(request.province == row["province"])
 
     status = Status(record["status"])
+    # A certificate can match the registry field by field and still not entitle anyone to
+    # practise: a signed "consistent" must never vouch for a revoked or cancelled registration.
+    if status not in _IN_FORCE:
+        fields["status"] = "mismatch"
     if status is not Status.ACTIVE:
-        # A certificate can match the registry and still not entitle anyone to practise.
         notes.append(f"registration status is {status.value} ({STATUS_LABELS[status]})")
     if row.get("superseded_by_province"):
         notes.append(
@@ -178,6 +181,9 @@ def compare(
     verdict: Verdict = "consistent" if all(v == "match" for v in fields.values()) else "mismatch"
     return Comparison(verdict, status.value, fields, notes)
 
+
+# A pending change (变更中) does not interrupt the registration.
+_IN_FORCE = frozenset({Status.ACTIVE, Status.CHANGING})
 
 _LOOKUP = (
     "SELECT cert_no, province, record_version, record, superseded_by_province, "
@@ -207,6 +213,6 @@ async def verify_certificate(
         "explanation": await explain(request.cert_no) if row is None else None,
     }
     answer["receipt"] = receipts.sign(
-        receipt_payload(outcome.verdict, request.cert_no, record_version)
+        receipt_payload(outcome.verdict, request.cert_no, record_version, status=outcome.status)
     )
     return answer

@@ -198,8 +198,16 @@ async def test_inactive_status_is_noted(store: Store, aliases: AliasTable) -> No
     outcome = compare(
         request(cert_no=SUSPENDED, name="王小明"), await row_of(store, SUSPENDED), aliases
     )
-    assert outcome.verdict == "consistent"
     assert outcome.notes == ["registration status is suspended (暂停执业)"]
+
+
+async def test_registration_not_in_force_is_never_consistent(
+    store: Store, aliases: AliasTable
+) -> None:
+    outcome = compare(
+        request(cert_no=SUSPENDED, name="王小明"), await row_of(store, SUSPENDED), aliases
+    )
+    assert (outcome.verdict, outcome.fields["status"]) == ("mismatch", "mismatch")
 
 
 def test_missing_record_is_not_found(aliases: AliasTable) -> None:
@@ -252,10 +260,10 @@ async def test_receipt_payload_states_verdict_and_version(
 
 def test_receipt_payload_is_canonical_json(receipts: ReceiptSigner) -> None:
     as_of = datetime(2026, 11, 22, 4, 10, 0, 123456, tzinfo=UTC)
-    receipt = receipts.sign(receipt_payload("consistent", CERT, 3, as_of))
+    receipt = receipts.sign(receipt_payload("consistent", CERT, 3, as_of, status="active"))
     assert receipt["payload"] == (
         '{"as_of":"2026-11-22T04:10:00.123Z","cert_no":"500000000000001",'
-        '"record_version":3,"verdict":"consistent"}'
+        '"record_version":3,"status":"active","verdict":"consistent"}'
     )
 
 
