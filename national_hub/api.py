@@ -4,36 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import logging
 import math
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from datetime import date, datetime
 from typing import Any
 
 import orjson
 from aiohttp import web
 
-from national_hub import explain, query_api
-from national_hub.appkeys import INGESTOR, METRICS, SETTINGS, STORE
+from national_hub import explain, query_api, sync_api
+from national_hub.appkeys import INGESTOR, METRICS, SETTINGS, STORE, SYNC
 from national_hub.config import HubSettings
 from national_hub.consumer import Ingestor
 from national_hub.errors import (
     Conflict,
-    Forbidden,
     HubError,
     InvalidParameter,
     NotFound,
     ServiceUnavailable,
-    Unauthorized,
 )
+from national_hub.http_util import json_response, require_ops
 from national_hub.metrics import CONTENT_TYPE_LATEST, HubMetrics
 from national_hub.store import Store
 from schemas.errors import RegsyncError, SchemaError
-from schemas.timestamps import format_utc
 
 log = logging.getLogger(__name__)
 
@@ -58,26 +53,6 @@ _HTTP_CODES = {
 }
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def _default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return format_utc(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    raise TypeError(f"cannot serialise {type(value).__name__}")
-
-
-def json_response(
-    body: Any, *, status: int = 200, headers: Mapping[str, str] | None = None
-) -> web.Response:
-    """JSON with the wire's timestamp form (…T04:10:00.123Z)."""
-    return web.Response(
-        body=orjson.dumps(body, default=_default, option=orjson.OPT_PASSTHROUGH_DATETIME),
-        status=status,
-        content_type="application/json",
-        headers=headers,
-    )
 
 
 def error_response(
@@ -138,18 +113,6 @@ def _cert_no(request: web.Request) -> str:
     if not _CERT_NO.match(cert_no):
         raise InvalidParameter("cert_no", "must be 15 digits")
     return cert_no
-
-
-def require_ops(request: web.Request) -> None:
-    """Allow only a Bearer token whose sha256 is hub.ops_token_sha256."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
-        raise Unauthorized("this endpoint needs the ops token: Authorization: Bearer <token>")
-    digest = hashlib.sha256(token.encode("utf-8")).hexdigest()
-    if not hmac.compare_digest(digest, request.app[SETTINGS].ops_token_sha256):
-        raise Forbidden("the token presented is not the ops token")
 
 
 def _int_param(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
@@ -217,7 +180,6 @@ async def get_physician(request: web.Request) -> web.Response:
     wait = _wait_param(request)
     app = request.app
     store = app[STORE]
-    settings = app[SETTINGS]
     if token is not None:
         province, seq = token
         if not store.is_seq_applied(province, seq):
@@ -227,9 +189,7 @@ async def get_physician(request: web.Request) -> web.Response:
                 raise Conflict(
                     f"sync token {province}:{seq} is not applied at the national hub yet",
                     code="not_yet_applied",
-                    extra={
-                        "explanation": await explain.explain_token(store, settings, province, seq)
-                    },
+                    extra={"explanation": await explain.for_app(app).token(province, seq)},
                 )
     row = await store.fetch_one(
         "SELECT province, record_version, synced_at, record, superseded_by_province,"
@@ -239,7 +199,7 @@ async def get_physician(request: web.Request) -> web.Response:
     if row is None:
         raise NotFound(
             f"no physician with certificate {cert_no} at the national hub",
-            extra={"explanation": await explain.explain_cert(store, settings, cert_no)},
+            extra={"explanation": await explain.for_app(app).cert(cert_no)},
         )
     return json_response(public_record(row))
 
@@ -259,9 +219,7 @@ async def get_history(request: web.Request) -> web.Response:
     ):
         raise NotFound(
             f"no physician with certificate {cert_no} at the national hub",
-            extra={
-                "explanation": await explain.explain_cert(store, request.app[SETTINGS], cert_no)
-            },
+            extra={"explanation": await explain.for_app(request.app).cert(cert_no)},
         )
     return json_response({"cert_no": cert_no, "items": rows})
 
@@ -316,18 +274,10 @@ async def readyz(request: web.Request) -> web.Response:
 
 def _refresh_live_gauges(app: web.Application) -> None:
     """Gauges computed from in-memory state: cheap enough for every scrape."""
-    metrics = app.get(METRICS)
-    store = app.get(STORE)
-    ingestor = app.get(INGESTOR)
-    if metrics is None or store is None:
-        return
-    if ingestor is not None:
-        for province, lag in ingestor.consumer_lag().items():
-            metrics.consumer_lag.labels(province).set(lag)
-    now = time.time()
-    for province, hb in store.heartbeats().items():
-        metrics.heartbeat_age.labels(province).set(max(0.0, now - hb.received_at.timestamp()))
-        metrics.outbox_backlog.labels(province).set(hb.heartbeat.outbox_backlog)
+    monitor = app.get(SYNC)
+    if monitor is not None:
+        # Freshness, status, heartbeat age, outbox backlog and consumer lag per province.
+        monitor.update_metrics()
 
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -393,4 +343,6 @@ def create_app(settings: HubSettings) -> web.Application:
     app.router.add_get("/healthz", healthz, name="healthz")
     app.router.add_get("/readyz", readyz, name="readyz")
     query_api.setup_routes(app)
+    # After ingest in cleanup_ctx: its loops read the store and the ingestor.
+    sync_api.setup_routes(app)
     return app

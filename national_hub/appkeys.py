@@ -9,10 +9,20 @@ from aiohttp import web
 if TYPE_CHECKING:
     from national_hub.config import HubSettings
     from national_hub.consumer import Ingestor
+    from national_hub.explain import Explainer
+    from national_hub.lag_history import LagHistory, LagSampler
     from national_hub.metrics import HubMetrics
+    from national_hub.node_client import NodeClient, NodePoller
     from national_hub.store import Store
+    from national_hub.sync_status import SyncMonitor
 
 SETTINGS: web.AppKey[HubSettings] = web.AppKey("settings")
 STORE: web.AppKey[Store] = web.AppKey("store")
 INGESTOR: web.AppKey[Ingestor] = web.AppKey("ingestor")
 METRICS: web.AppKey[HubMetrics] = web.AppKey("metrics")
+NODES: web.AppKey[NodeClient] = web.AppKey("nodes")
+NODE_POLLER: web.AppKey[NodePoller] = web.AppKey("node_poller")
+SYNC: web.AppKey[SyncMonitor] = web.AppKey("sync_monitor")
+EXPLAINER: web.AppKey[Explainer] = web.AppKey("explainer")
+LAG_HISTORY: web.AppKey[LagHistory] = web.AppKey("lag_history")
+LAG_SAMPLER: web.AppKey[LagSampler] = web.AppKey("lag_sampler")

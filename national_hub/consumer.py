@@ -9,7 +9,7 @@ import multiprocessing
 import os
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -43,6 +43,11 @@ FETCH_RECORDS = 5_000
 MAX_BATCH = 50_000
 # Below this many messages, decoding in a thread here beats the round trip to a worker process.
 _PARALLEL_DECODE_MIN = 200
+# While event partitions are paused nothing is fetched from them, so their end offsets (the
+# consumer lag shown to operators) are asked for explicitly this often.
+_PAUSED_HIGHWATER_INTERVAL = 1.0
+
+ApplyListener = Callable[[ApplyResult], None]
 
 
 def kafka_client_kwargs(k: KafkaSection) -> dict[str, Any]:
@@ -160,6 +165,12 @@ class Ingestor:
         self._highwater: dict[tuple[str, int], int] = {}
         self._ready = asyncio.Event()
         self._progress_event = asyncio.Event()
+        self._listeners: list[ApplyListener] = []
+        # Operator pause of event partitions (heartbeats keep flowing); what the loop has
+        # actually applied to the consumer, and who waits for it to catch up.
+        self._paused = False
+        self._pause_applied = False
+        self._pause_synced = asyncio.Event()
         self._stopped = False
         self.last_error: str | None = None
         self.last_apply_at: float | None = None
@@ -175,6 +186,20 @@ class Ingestor:
         self._stopped = False
         self._decode_pool = self._new_pool()
         self._task = asyncio.create_task(self._run(), name="hub-ingest")
+        self._task.add_done_callback(self._on_loop_exit)
+
+    def _on_loop_exit(self, task: asyncio.Task[None]) -> None:
+        """Say so loudly if the ingest loop ends other than by stop(): the hub would go stale."""
+        if self._stopped:
+            return
+        self._ready.clear()
+        if task.cancelled():
+            self.last_error = "the ingest loop was cancelled"
+            log.error("ingest: the loop was cancelled unexpectedly; nothing is consumed now")
+        else:
+            exc = task.exception()
+            self.last_error = f"the ingest loop ended: {exc!r}"
+            log.error("ingest: the loop ended unexpectedly", exc_info=exc)
 
     async def stop(self) -> None:
         """Stop consuming and wait for the in-flight apply; safe to call twice."""
@@ -210,6 +235,31 @@ class Ingestor:
         """Partitions currently read."""
         return self._assignment
 
+    def add_listener(self, listener: ApplyListener) -> None:
+        """Call listener(result) on the event loop after every applied batch."""
+        self._listeners.append(listener)
+
+    @property
+    def paused(self) -> bool:
+        """Whether an operator paused applying events (heartbeats are still read)."""
+        return self._paused
+
+    async def set_paused(self, paused: bool, seconds: float = 5.0) -> bool:
+        """Pause or resume reading event partitions; True once the consumer follows.
+
+        Events fetched before a pause may still be applied; nothing is fetched after it.
+        Without a Kafka connection the setting takes effect when the consumer is assigned.
+        """
+        self._paused = paused
+        if self._pause_applied == paused or not self.ready:
+            return self._pause_applied == paused
+        self._pause_synced.clear()
+        try:
+            await asyncio.wait_for(self._pause_synced.wait(), seconds)
+        except TimeoutError:
+            return False
+        return True
+
     # ---- state for the API -----------------------------------------------------------------
 
     def highwater(self) -> Mapping[tuple[str, int], int]:
@@ -231,7 +281,10 @@ class Ingestor:
         return lag
 
     async def wait_applied(self, province: str, seq: int, seconds: float) -> bool:
-        """Wait up to `seconds` until the province's seq is applied; False if it is not."""
+        """Wait up to `seconds` until the province's seq is applied; False if it is not.
+
+        Woken by each applied batch (not polled), so it returns moments after the commit.
+        """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
         while not self._store.is_seq_applied(province, seq):
@@ -262,9 +315,19 @@ class Ingestor:
         """Stop the Kafka consumer, if any, ignoring its errors."""
         consumer, self._consumer = self._consumer, None
         self._assignment = frozenset()
-        if consumer is not None:
-            with contextlib.suppress(Exception):
-                await consumer.stop()
+        if consumer is None:
+            return
+        try:
+            await consumer.stop()
+        except asyncio.CancelledError:
+            # After a broker outage aiokafka's fetcher re-raises the cancellation of its own
+            # fetch tasks from stop(); swallowed, unless this task itself is being cancelled,
+            # or the ingest loop would end silently and never reconnect.
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
+        except Exception:
+            log.debug("ingest: closing the consumer failed", exc_info=True)
 
     async def _run(self) -> None:
         """Connect, consume, and on any failure reconnect with backoff."""
@@ -304,7 +367,37 @@ class Ingestor:
             for tp, end in ends.items():
                 self._highwater[(tp.topic, tp.partition)] = end
         self._assignment = frozenset(tps)
+        # assign() forgets paused partitions: apply the operator's pause afresh.
+        self._pause_applied = False
+        self._sync_pause(consumer)
         log.info("ingest: reading %d partitions", len(tps))
+
+    def _event_partitions(self) -> list[TopicPartition]:
+        """Assigned partitions of province event topics (not heartbeats)."""
+        hb = self._settings.kafka.heartbeats_topic
+        return sorted(tp for tp in self._assignment if tp.topic != hb)
+
+    def _sync_pause(self, consumer: AIOKafkaConsumer) -> None:
+        """Make the consumer's paused partitions match the operator's setting."""
+        if self._paused != self._pause_applied:
+            tps = self._event_partitions()
+            if self._paused:
+                consumer.pause(*tps)
+                log.info("ingest: paused by an operator (%d event partitions)", len(tps))
+            else:
+                consumer.resume(*tps)
+                log.info("ingest: resumed by an operator")
+            self._pause_applied = self._paused
+        self._pause_synced.set()
+
+    async def _refresh_paused_highwater(self, consumer: AIOKafkaConsumer) -> None:
+        """End offsets of the paused event partitions, so consumer lag stays true."""
+        tps = self._event_partitions()
+        if not tps:
+            return
+        ends = await consumer.end_offsets(tps)
+        for tp, end in ends.items():
+            self._highwater[(tp.topic, tp.partition)] = end
 
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
         """Fetch, decode and apply in a pipeline until cancelled or failing."""
@@ -315,8 +408,13 @@ class Ingestor:
         inflight: asyncio.Task[ApplyResult] | None = None
         pending = Batch()
         next_refresh = time.monotonic() + self._next_refresh_delay(complete)
+        next_highwater = 0.0
         try:
             while True:
+                self._sync_pause(consumer)
+                if self._pause_applied and time.monotonic() >= next_highwater:
+                    next_highwater = time.monotonic() + _PAUSED_HIGHWATER_INTERVAL
+                    await self._refresh_paused_highwater(consumer)
                 if time.monotonic() >= next_refresh:
                     tps, complete = await _discover(consumer, self._settings)
                     next_refresh = time.monotonic() + self._next_refresh_delay(complete)
@@ -350,6 +448,9 @@ class Ingestor:
                     inflight = None
                 if inflight is None and len(pending):
                     inflight = asyncio.ensure_future(self._store.apply(pending))
+                    # Wake sync-token waiters the moment the commit lands, not when this
+                    # loop next looks at the future (up to a fetch later).
+                    inflight.add_done_callback(self._wake_waiters)
                     pending = Batch()
         finally:
             if inflight is not None:
@@ -412,6 +513,16 @@ class Ingestor:
             self._metrics.observe_rejected(result.rejected_counts)
         if result.dead_letters or result.rejected_counts:
             self._log_rejects(result)
+        for listener in self._listeners:
+            try:
+                listener(result)
+            except Exception:
+                # A listener is bookkeeping (freshness, status); it must never stop ingest.
+                log.exception("ingest: apply listener failed")
+        self._wake_waiters()
+
+    def _wake_waiters(self, _: object = None) -> None:
+        """Wake everything in wait_applied() to look at the progress mirror again."""
         old, self._progress_event = self._progress_event, asyncio.Event()
         old.set()
 

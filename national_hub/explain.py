@@ -1,26 +1,77 @@
-"""Why a record is or is not visible at the hub, from what the hub itself knows."""
+"""Why a record or a sync token is or is not visible at the hub, with evidence (CONTRACT §5).
+
+States: applied, in_transit, not_published, unknown_to_province, province_unreachable, rejected,
+transferred. The hub answers from its own store first (records, dead letters, transfer links,
+applied seqs); what only the province knows (does it hold this cert_no, has the change left its
+outbox) it asks the province node over HTTP, all nodes concurrently with a short timeout when
+the province is not given. Without a node token (hub.node_token_file) nodes are not asked and
+an unknown cert_no reads unknown_to_province.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import orjson
+from aiohttp import web
 
+from national_hub.appkeys import EXPLAINER, SETTINGS, STORE
 from national_hub.config import HubSettings
+from national_hub.node_client import NodeClient, NodeRecord, NodeStatus, NodeUnreachable
 from national_hub.store import HeartbeatState, Store
+from national_hub.sync_status import HEARTBEAT_STALE, STALLED, SyncMonitor
 from schemas.timestamps import format_utc
 from schemas.vocab import PROVINCES
 
+APPLIED = "applied"
+IN_TRANSIT = "in_transit"
+NOT_PUBLISHED = "not_published"
+UNKNOWN_TO_PROVINCE = "unknown_to_province"
+PROVINCE_UNREACHABLE = "province_unreachable"
+REJECTED = "rejected"
+TRANSFERRED = "transferred"
+STATES = (
+    APPLIED,
+    IN_TRANSIT,
+    NOT_PUBLISHED,
+    UNKNOWN_TO_PROVINCE,
+    PROVINCE_UNREACHABLE,
+    REJECTED,
+    TRANSFERRED,
+)
 
-def _province_name(settings: HubSettings, code: str | None) -> str:
-    if code is None:
-        return "an unknown province"
-    p = settings.provinces.get(code)
-    return f"{p.name if p else PROVINCES.get(code, code)} ({code})"
+# A dead letter's seq is read from its stored bytes: rejected messages may not even be JSON.
+_DEAD_BY_SEQ = (
+    'SELECT province, reason, topic, partition, "offset" FROM dead_letters'
+    " WHERE province = ? AND try(json_extract_string(try(decode(raw)), '$.seq')) = ?"
+    " ORDER BY received_at DESC LIMIT 1"
+)
 
 
-def evidence(store: Store, province: str | None, event_seq: int | None = None) -> dict[str, Any]:
-    """The sync facts behind an explanation, as far as the hub knows them locally."""
+def _answer(
+    *,
+    visible: bool,
+    state: str,
+    reason: str,
+    province: str | None,
+    ev: dict[str, Any],
+    eta: float | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """An explanation in the contract's shape."""
+    return {
+        "visible": visible,
+        "state": state,
+        "reason": reason,
+        "province": province,
+        "eta_seconds": eta,
+        "evidence": ev,
+        **extra,
+    }
+
+
+def _local_evidence(store: Store, province: str | None, event_seq: int | None) -> dict[str, Any]:
+    """Evidence from the store alone, for a hub without a sync monitor (tests, tools)."""
     hb: HeartbeatState | None = store.heartbeats().get(province) if province else None
     return {
         "event_seq": event_seq,
@@ -33,46 +84,162 @@ def evidence(store: Store, province: str | None, event_seq: int | None = None) -
     }
 
 
-def _answer(
-    *,
-    visible: bool,
-    state: str,
-    reason: str,
-    province: str | None,
-    ev: dict[str, Any],
-    **extra: Any,
-) -> dict[str, Any]:
-    """An explanation in the contract's shape."""
+def _rejection(dead: dict[str, Any]) -> dict[str, Any]:
     return {
-        "visible": visible,
-        "state": state,
-        "reason": reason,
-        "province": province,
-        "eta_seconds": None,
-        "evidence": ev,
-        **extra,
+        "reason": dead["reason"],
+        "topic": dead["topic"],
+        "partition": dead["partition"],
+        "offset": dead["offset"],
     }
 
 
-async def explain_cert(
-    store: Store, settings: HubSettings, cert_no: str, province: str | None = None
-) -> dict[str, Any]:
-    """Explain a cert_no: applied, transferred, rejected or unknown_to_province."""
-    row = await store.fetch_one(
-        "SELECT province, status, seq, record_version, record, superseded_by_province,"
-        " superseded_by_cert_no FROM records WHERE cert_no = ?",
-        [cert_no],
-    )
-    if row is not None:
+class Explainer:
+    """Builds explanations from the store, the sync monitor and, when needed, the nodes."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: HubSettings,
+        monitor: SyncMonitor | None = None,
+        nodes: NodeClient | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.monitor = monitor
+        self.nodes = nodes if nodes is not None and nodes.enabled else None
+
+    def label(self, code: str | None) -> str:
+        """'重庆市 (50)', or 'an unknown province'."""
+        if code is None:
+            return "an unknown province"
+        p = self.settings.provinces.get(code)
+        return f"{p.name if p else PROVINCES.get(code, code)} ({code})"
+
+    def evidence(self, province: str | None, event_seq: int | None) -> dict[str, Any]:
+        """The evidence object for a province and event seq."""
+        if province is not None and self.monitor is not None:
+            return self.monitor.view(province).evidence(event_seq)
+        return _local_evidence(self.store, province, event_seq)
+
+    # ---- by certificate number -------------------------------------------------------------
+
+    async def cert(self, cert_no: str, province: str | None = None) -> dict[str, Any]:
+        """Explain a cert_no, optionally as registered by a given province."""
+        row = await self.store.fetch_one(
+            "SELECT province, status, seq, record_version, record, superseded_by_province,"
+            " superseded_by_cert_no FROM records WHERE cert_no = ?",
+            [cert_no],
+        )
+        if row is not None and (province is None or row["province"] == province):
+            return await self._held(cert_no, row)
+
+        dead_sql = (
+            'SELECT province, reason, topic, partition, "offset" FROM dead_letters'
+            " WHERE key = ?"
+            + (" AND province = ?" if province else "")
+            + " ORDER BY received_at DESC LIMIT 1"
+        )
+        dead = await self.store.fetch_one(dead_sql, [cert_no, province] if province else [cert_no])
+        if dead is not None:
+            prov = dead["province"]
+            return _answer(
+                visible=False,
+                state=REJECTED,
+                reason=f"The event for certificate {cert_no} from {self.label(prov)} reached "
+                f"the national hub but was rejected ({dead['reason']}); the province's "
+                f"operators must correct and re-send it.",
+                province=prov,
+                ev=self.evidence(prov, None),
+                rejection=_rejection(dead),
+            )
+
+        link_sql = (
+            "SELECT old_province, new_province, new_cert_no FROM transfer_links"
+            " WHERE old_cert_no = ?" + (" AND old_province = ?" if province else "") + " LIMIT 1"
+        )
+        link = await self.store.fetch_one(link_sql, [cert_no, province] if province else [cert_no])
+        if link is not None:
+            to_p, to_c = link["new_province"], link["new_cert_no"]
+            return _answer(
+                visible=False,
+                state=TRANSFERRED,
+                reason=f"This registration moved to {self.label(to_p)} under certificate "
+                f"{to_c}; look up that certificate for the current record.",
+                province=link["old_province"],
+                ev=self.evidence(link["old_province"], None),
+                transferred_to={"province": to_p, "cert_no": to_c},
+            )
+
+        held_elsewhere = (
+            f" (the hub holds it from {self.label(row['province'])})" if row is not None else ""
+        )
+        if self.nodes is None:
+            return _answer(
+                visible=False,
+                state=UNKNOWN_TO_PROVINCE,
+                reason=f"No province has published a registration with certificate {cert_no} "
+                f"to the national hub{held_elsewhere}; check the number as printed, or ask "
+                f"the issuing province (this hub does not query province nodes).",
+                province=province,
+                ev=self.evidence(province, None),
+            )
+        return await self._ask_nodes(cert_no, province, held_elsewhere)
+
+    async def _ask_nodes(
+        self, cert_no: str, province: str | None, held_elsewhere: str
+    ) -> dict[str, Any]:
+        """Ask the owning node (or every node) whether it holds the cert_no."""
+        assert self.nodes is not None
+        codes = [province] if province else list(self.settings.province_codes)
+        answers = await self.nodes.records_everywhere(cert_no, codes)
+        for code in codes:
+            got = answers[code]
+            if isinstance(got, NodeRecord) and got.exists and got.latest_seq is not None:
+                return await self.token(code, got.latest_seq, node_record=got, cert_no=cert_no)
+        silent = {c: a for c, a in answers.items() if isinstance(a, NodeUnreachable)}
+        if silent:
+            first = next(iter(silent))
+            names = ", ".join(self.label(c) for c in silent)
+            others = (
+                f"; none of the other {len(codes) - len(silent)} province(s) holds it"
+                if len(codes) > len(silent)
+                else ""
+            )
+            return _answer(
+                visible=False,
+                state=PROVINCE_UNREACHABLE,
+                reason=f"The node of {names} does not answer ({silent[first]}), so the hub "
+                f"cannot tell whether it holds certificate {cert_no}{others}; retry once the "
+                f"province is back online.",
+                province=first if len(silent) == 1 else province,
+                ev=self.evidence(first, None),
+                unreachable=sorted(silent),
+            )
+        where = (
+            f"{self.label(province)} has no registration"
+            if province
+            else f"None of the {len(codes)} provinces has a registration"
+        )
+        return _answer(
+            visible=False,
+            state=UNKNOWN_TO_PROVINCE,
+            reason=f"{where} with certificate {cert_no}{held_elsewhere}; check the number as "
+            f"printed, or the issuing province.",
+            province=province,
+            ev=self.evidence(province, None),
+        )
+
+    async def _held(self, cert_no: str, row: dict[str, Any]) -> dict[str, Any]:
+        """Explain a record the hub holds: transferred, applied, or a newer change on the way."""
         prov = row["province"]
-        ev = evidence(store, prov, row["seq"])
+        ev = self.evidence(prov, row["seq"])
         if row["superseded_by_province"] is not None:
             to_p, to_c = row["superseded_by_province"], row["superseded_by_cert_no"]
             return _answer(
                 visible=True,
-                state="transferred",
-                reason=f"This registration moved to {_province_name(settings, to_p)} under "
-                f"certificate {to_c}; look up that certificate for the current record.",
+                state=TRANSFERRED,
+                reason=f"This registration moved to {self.label(to_p)} under certificate "
+                f"{to_c}; look up that certificate for the current record.",
                 province=prov,
                 ev=ev,
                 transferred_to={"province": to_p, "cert_no": to_c},
@@ -81,111 +248,188 @@ async def explain_cert(
             to_p = (orjson.loads(row["record"]).get("transfer") or {}).get("to_province")
             return _answer(
                 visible=True,
-                state="transferred",
-                reason=f"This registration was transferred out to "
-                f"{_province_name(settings, to_p)}, which has not yet registered it at the "
-                f"national hub; search there by name once it does.",
+                state=TRANSFERRED,
+                reason=f"This registration was transferred out to {self.label(to_p)}, which "
+                f"has not yet registered it at the national hub; search there by name once "
+                f"it does.",
                 province=prov,
                 ev=ev,
                 transferred_to={"province": to_p, "cert_no": None},
             )
+        caveat = ""
+        if self.nodes is not None:
+            # The hub's copy may be older than the province's: say so if a change is on the way.
+            try:
+                latest = await self.nodes.record(prov, cert_no)
+            except NodeUnreachable as exc:
+                latest = None
+                caveat = (
+                    f"; {self.label(prov)} cannot be asked right now ({exc}), so a newer "
+                    f"change there may not have arrived"
+                )
+            if (
+                latest is not None
+                and latest.exists
+                and latest.latest_seq is not None
+                and latest.latest_seq > row["seq"]
+                and not self.store.is_seq_applied(prov, latest.latest_seq)
+            ):
+                newer = await self.token(prov, latest.latest_seq, node_record=latest)
+                newer["visible"] = True
+                newer["reason"] = (
+                    f"The hub shows record version {row['record_version']}; a newer change "
+                    f"(version {latest.record_version}) is on the way: {newer['reason']}"
+                )
+                return newer
         return _answer(
             visible=True,
-            state="applied",
+            state=APPLIED,
             reason=f"The record is at the national hub (record version "
-            f"{row['record_version']} from {_province_name(settings, prov)}).",
+            f"{row['record_version']} from {self.label(prov)}){caveat}.",
             province=prov,
             ev=ev,
         )
 
-    dead = await store.fetch_one(
-        'SELECT province, reason, topic, partition, "offset", epoch_ms(received_at) AS at_ms'
-        " FROM dead_letters WHERE key = ? ORDER BY received_at DESC LIMIT 1",
-        [cert_no],
-    )
-    if dead is not None:
-        prov = dead["province"]
+    # ---- by sync token ---------------------------------------------------------------------
+
+    async def token(
+        self,
+        province: str,
+        seq: int,
+        *,
+        node_record: NodeRecord | None = None,
+        cert_no: str | None = None,
+    ) -> dict[str, Any]:
+        """Explain the province's change `seq` (a sync token, or a record's latest event)."""
+        name = self.label(province)
+        what = f"Change {seq} from {name}" + (f" (certificate {cert_no})" if cert_no else "")
+        dead = await self.store.fetch_one(_DEAD_BY_SEQ, [province, str(seq)])
+        if dead is not None:
+            return _answer(
+                visible=False,
+                state=REJECTED,
+                reason=f"{what} reached the national hub but was rejected ({dead['reason']}); "
+                f"the province's operators must correct and re-send it.",
+                province=province,
+                ev=self.evidence(province, seq),
+                rejection=_rejection(dead),
+            )
+        if self.store.is_seq_applied(province, seq):
+            return _answer(
+                visible=True,
+                state=APPLIED,
+                reason=f"{what} is applied at the national hub.",
+                province=province,
+                ev=self.evidence(province, seq),
+            )
+
+        view = self.monitor.view(province) if self.monitor is not None else None
+        ev = self.evidence(province, seq)
+        published = (ev["province_published_seq"] or 0) >= seq
+        committed = (ev["province_committed_seq"] or 0) >= seq
+        if node_record is not None and node_record.latest_seq == seq:
+            # The node's answer is fresher than the last heartbeat or poll: evidence follows it.
+            committed = True
+            ev["province_committed_seq"] = max(ev["province_committed_seq"] or 0, seq)
+            if node_record.published:
+                published = True
+                ev["province_published_seq"] = max(ev["province_published_seq"] or 0, seq)
+        live: NodeStatus | None = None
+        unreachable: NodeUnreachable | None = None
+        if not published and self.nodes is not None:
+            # The reports may be a second old: ask the node itself about its outbox now.
+            try:
+                live = await self.nodes.status(province)
+            except NodeUnreachable as exc:
+                unreachable = exc
+            if live is not None:
+                ev["province_committed_seq"] = max(
+                    live.committed_seq, ev["province_committed_seq"] or 0
+                )
+                ev["province_published_seq"] = max(
+                    live.published_seq, ev["province_published_seq"] or 0
+                )
+                ev["outbox_backlog"] = live.outbox_backlog
+                published = published or live.published_seq >= seq
+                committed = committed or live.committed_seq >= seq
+
+        if published:
+            eta = self.monitor.eta_seconds(province, seq) if self.monitor is not None else None
+            if self.monitor is not None and self.monitor.ingestor is not None:
+                paused = self.monitor.ingestor.paused
+            else:
+                paused = False
+            if paused:
+                tail = (
+                    "ingest is paused by an operator; once resumed it should be applied in "
+                    f"about {eta:g} s"
+                    if eta is not None
+                    else "ingest is paused by an operator"
+                )
+            elif view is not None and view.status == STALLED:
+                tail = f"but the hub is not advancing: {view.reason}"
+            else:
+                tail = "retry shortly" + (f" (expected in about {eta:g} s)" if eta else "")
+            return _answer(
+                visible=False,
+                state=IN_TRANSIT,
+                reason=f"{what} is published to Kafka and waiting to be applied at the "
+                f"national hub; {tail}.",
+                province=province,
+                ev=ev,
+                eta=eta,
+            )
+        if committed:
+            backlog = ev["outbox_backlog"]
+            kafka_error = (
+                live.kafka_error if live is not None and not live.kafka_connected else None
+            )
+            if kafka_error is None and view is not None and view.facts.kafka_connected is False:
+                kafka_error = view.facts.kafka_error
+            why = (
+                f"its node cannot reach Kafka ({kafka_error})"
+                if kafka_error
+                else "it reaches the hub once the province publishes it to Kafka"
+            )
+            return _answer(
+                visible=False,
+                state=NOT_PUBLISHED,
+                reason=f"{what} is committed at the province but still in its outbox "
+                f"({backlog if backlog is not None else 'some'} waiting): {why}.",
+                province=province,
+                ev=ev,
+            )
+        # Fresh heartbeats that do not reach `seq` say more than a node that does not answer.
+        beating = (
+            view is not None
+            and view.heartbeat_age_seconds is not None
+            and view.heartbeat_age_seconds <= HEARTBEAT_STALE
+        )
+        if (view is not None and view.unreachable) or (unreachable is not None and not beating):
+            cause = str(unreachable) if unreachable is not None else view.reason if view else ""
+            return _answer(
+                visible=False,
+                state=PROVINCE_UNREACHABLE,
+                reason=f"{name} sends no heartbeat and its node does not answer ({cause}); "
+                f"the hub cannot tell where change {seq} is until the province is back.",
+                province=province,
+                ev=ev,
+            )
+        committed_seq = ev["province_committed_seq"]
         return _answer(
             visible=False,
-            state="rejected",
-            reason=f"The event for this certificate from {_province_name(settings, prov)} "
-            f"reached the national hub but was rejected ({dead['reason']}); the province's "
-            f"operators must correct and re-send it.",
-            province=prov,
-            ev=evidence(store, prov),
-            rejection={
-                "reason": dead["reason"],
-                "topic": dead["topic"],
-                "partition": dead["partition"],
-                "offset": dead["offset"],
-            },
-        )
-
-    link = await store.fetch_one(
-        "SELECT old_province, new_province, new_cert_no FROM transfer_links"
-        " WHERE old_cert_no = ? LIMIT 1",
-        [cert_no],
-    )
-    if link is not None:
-        to_p, to_c = link["new_province"], link["new_cert_no"]
-        return _answer(
-            visible=False,
-            state="transferred",
-            reason=f"This registration moved to {_province_name(settings, to_p)} under "
-            f"certificate {to_c}; look up that certificate for the current record.",
-            province=link["old_province"],
-            ev=evidence(store, link["old_province"]),
-            transferred_to={"province": to_p, "cert_no": to_c},
-        )
-
-    return _answer(
-        visible=False,
-        state="unknown_to_province",
-        reason="No province has published a registration with this certificate number to "
-        "the national hub; check the number as printed, or ask the issuing province.",
-        province=province,
-        ev=evidence(store, province),
-    )
-
-
-async def explain_token(
-    store: Store, settings: HubSettings, province: str, seq: int
-) -> dict[str, Any]:
-    """Explain a sync token `<province>:<seq>`: applied, in transit or not yet published."""
-    ev = evidence(store, province, seq)
-    name = _province_name(settings, province)
-    if store.is_seq_applied(province, seq):
-        return _answer(
-            visible=True,
-            state="applied",
-            reason=f"Change {seq} from {name} is applied at the national hub.",
+            state=UNKNOWN_TO_PROVINCE,
+            reason=f"{name} has not reported committing change {seq}"
+            + (f" (it has committed up to {committed_seq})" if committed_seq is not None else "")
+            + "; check the sync token.",
             province=province,
             ev=ev,
         )
-    hb = store.heartbeats().get(province)
-    if hb is not None and seq <= hb.heartbeat.published_seq:
-        return _answer(
-            visible=False,
-            state="in_transit",
-            reason=f"Change {seq} from {name} is published to Kafka and waiting to be applied "
-            f"at the national hub; retry shortly.",
-            province=province,
-            ev=ev,
-        )
-    if hb is not None and seq <= hb.heartbeat.committed_seq:
-        return _answer(
-            visible=False,
-            state="not_published",
-            reason=f"Change {seq} is committed at {name} but still in its outbox "
-            f"({hb.heartbeat.outbox_backlog} waiting); it reaches the hub once the province "
-            f"can publish to Kafka.",
-            province=province,
-            ev=ev,
-        )
-    return _answer(
-        visible=False,
-        state="unknown_to_province",
-        reason=f"{name} has not reported committing change {seq}; check the sync token.",
-        province=province,
-        ev=ev,
-    )
+
+
+def for_app(app: web.Application) -> Explainer:
+    """The app's explainer, or one over its store alone when none was set up."""
+    explainer = app.get(EXPLAINER)
+    if explainer is None:
+        explainer = Explainer(app[STORE], app[SETTINGS])
+    return explainer

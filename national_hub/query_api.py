@@ -204,7 +204,7 @@ def _valid(adapter: TypeAdapter[str], field: str, value: str) -> str:
 async def _explain(
     app: web.Application, cert_no: str, province: str | None = None
 ) -> dict[str, Any]:
-    return await explain.explain_cert(app[STORE], app[SETTINGS], cert_no, province)
+    return await explain.for_app(app).cert(cert_no, province)
 
 
 _LOOKUP = f"SELECT {ROW_COLUMNS} FROM records WHERE cert_no = ?"

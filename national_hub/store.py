@@ -252,6 +252,11 @@ class ApplyResult:
     latencies: list[float] = field(default_factory=list)
     offsets: dict[tuple[str, int], int] = field(default_factory=dict)
     progress: dict[str, int] = field(default_factory=dict)
+    # Every valid heartbeat of the batch, in consumption order (not only each province's last).
+    beats: list[Heartbeat] = field(default_factory=list)
+    # Per province, committed_at of the batch's seqs at or above the new frontier: what the
+    # freshness estimate needs once the frontier reaches them (usually one seq per province).
+    commit_times: dict[str, dict[int, datetime]] = field(default_factory=dict)
     seconds: float = 0.0
 
 
@@ -287,6 +292,31 @@ def _advance(prev: Progress, seqs: Sequence[int]) -> Progress:
         frontier += 1
         pending.discard(frontier)
     return Progress(frontier, top, frozenset(pending))
+
+
+def _commit_times(
+    ev: pa.Table, progress: Mapping[str, Progress], seqs: Mapping[str, Sequence[int]]
+) -> dict[str, dict[int, datetime]]:
+    """committed_at of each province's batch seqs at or above its new applied frontier."""
+    out: dict[str, dict[int, datetime]] = {}
+    if not ev.num_rows:
+        return out
+    provinces = ev.column("province")
+    seq = ev.column("seq")
+    for prov in seqs:
+        frontier = progress[prov].applied_seq if prov in progress else 0
+        # Filtered in Arrow: only these few rows become Python objects, not the whole batch.
+        mask = pc.and_(pc.equal(provinces, prov), pc.greater_equal(seq, frontier))
+        sub = ev.filter(mask)
+        if sub.num_rows:
+            out[prov] = dict(
+                zip(
+                    sub.column("seq").to_pylist(),
+                    sub.column("committed_at").to_pylist(),
+                    strict=True,
+                )
+            )
+    return out
 
 
 class Store:
@@ -685,6 +715,8 @@ class Store:
         result.latencies = latencies
         result.offsets = dict(batch.offsets)
         result.progress = {p: progress[p].applied_seq for p in seqs}
+        result.beats = [h.heartbeat for h in batch.heartbeats]
+        result.commit_times = _commit_times(ev, progress, seqs)
         return result, (offsets, progress, heartbeats, next_apply_id)
 
     def _write_records(

@@ -1,0 +1,225 @@
+"""How fresh the hub's copy of each province is: the time up to which it is complete, and lag.
+
+The hub is complete for province P up to the latest time T such that every event P committed
+by T is applied. Evidence for T, all kept in memory only:
+
+- committed_at of the frontier event (the contiguous applied_seq): everything committed up to
+  then is applied;
+- observations "committed_seq was C at time t" from P's heartbeats (t = sent_at, the node's
+  clock) and from the hub's polls of P's node (t = when the request left, the hub's clock):
+  when C <= applied_seq, everything P committed by t is applied.
+
+T is the largest such time, capped below committed_at of event applied_seq + 1 when known (the
+node reports it as oldest_unpublished_at while that event waits in its outbox). lag = now - T.
+An idle province with flowing heartbeats therefore shows about one heartbeat interval of lag,
+and a province whose events are stuck shows the age of its oldest unapplied commit.
+
+After a restart the history is empty; it is seeded from the store's last heartbeat and fills
+again within a heartbeat interval, so nothing new is persisted.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from national_hub.store import ApplyResult, Progress
+from schemas.events import Heartbeat
+from schemas.timestamps import utc_now
+
+# ~20 minutes of one-second heartbeats: enough to find the last "complete" observation when
+# the hub is that far behind; older evidence would only give a lower bound on a larger lag.
+OBSERVATIONS_KEPT = 1200
+# Commit times of seqs above the frontier, per province; beyond this the lowest are dropped
+# (the estimate then falls back on observations, still a valid lower bound).
+COMMIT_TIMES_KEPT = 200_000
+# Apply-rate window and the assumptions used before anything was measured.
+RATE_WINDOW_SECONDS = 60.0
+DEFAULT_APPLY_RATE = 2000.0  # events per second of apply transaction time
+# What a single event costs end to end when nothing is queued before it: the consumer's fetch
+# wait (200 ms) plus decoding and one small apply transaction.
+PIPELINE_SECONDS = 0.3
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """At time `at`, the province had committed up to `committed_seq`."""
+
+    at: datetime
+    committed_seq: int
+
+
+@dataclass(slots=True)
+class _Province:
+    """Everything remembered about one province's freshness."""
+
+    # Separate streams because each is ordered by its own clock (node vs hub).
+    heartbeats: deque[Observation] = field(default_factory=lambda: deque(maxlen=OBSERVATIONS_KEPT))
+    polls: deque[Observation] = field(default_factory=lambda: deque(maxlen=OBSERVATIONS_KEPT))
+    commit_times: dict[int, datetime] = field(default_factory=dict)
+    # The province's latest (published_seq, oldest_unpublished_at) as reported.
+    published_seq: int = 0
+    oldest_unpublished_at: datetime | None = None
+    reported_at: datetime | None = None
+    # The frontier last seen, and time.time() when it last moved (None: not since start).
+    frontier: int | None = None
+    advanced_at: float | None = None
+
+
+def _latest_complete(obs: deque[Observation], applied_seq: int) -> datetime | None:
+    """The newest observation time at which the province had committed nothing unapplied."""
+    # committed_seq never decreases within one stream, so the first match from the end is the
+    # newest; usually that is the very last observation.
+    for o in reversed(obs):
+        if o.committed_seq <= applied_seq:
+            return o.at
+    return None
+
+
+class FreshnessTracker:
+    """Per-province completeness time and lag, fed by applied batches, heartbeats and polls."""
+
+    def __init__(self, progress: Mapping[str, Progress] | None = None) -> None:
+        self._p: dict[str, _Province] = {}
+        self._progress: Mapping[str, Progress] = progress or {}
+        # (time.time(), events, apply seconds) per applied batch, for the apply rate.
+        self._batches: deque[tuple[float, int, float]] = deque(maxlen=1000)
+
+    def _get(self, province: str) -> _Province:
+        p = self._p.get(province)
+        if p is None:
+            p = self._p[province] = _Province()
+        return p
+
+    # ---- feeding ---------------------------------------------------------------------------
+
+    def seed(self, heartbeats: Iterable[Heartbeat], progress: Mapping[str, Progress]) -> None:
+        """Start from what the store remembers (after a restart)."""
+        self._progress = progress
+        for province, prog in progress.items():
+            self._get(province).frontier = prog.applied_seq
+        for hb in heartbeats:
+            self.observe_heartbeat(hb)
+
+    def observe_heartbeat(self, hb: Heartbeat) -> None:
+        """A heartbeat: committed_seq at sent_at, and the outbox head."""
+        p = self._get(hb.province)
+        last = p.heartbeats[-1] if p.heartbeats else None
+        if last is None or hb.sent_at >= last.at:
+            p.heartbeats.append(Observation(hb.sent_at, hb.committed_seq))
+        self._report(p, hb.sent_at, hb.published_seq, hb.oldest_unpublished_at)
+
+    def observe_poll(
+        self,
+        province: str,
+        at: datetime,
+        committed_seq: int,
+        published_seq: int,
+        oldest_unpublished_at: datetime | None,
+    ) -> None:
+        """A node status answer to a request sent at `at` (hub clock)."""
+        p = self._get(province)
+        last = p.polls[-1] if p.polls else None
+        if last is None or at >= last.at:
+            p.polls.append(Observation(at, committed_seq))
+        self._report(p, at, published_seq, oldest_unpublished_at)
+
+    @staticmethod
+    def _report(p: _Province, at: datetime, published_seq: int, oldest: datetime | None) -> None:
+        if p.reported_at is None or at >= p.reported_at:
+            p.reported_at = at
+            p.published_seq = published_seq
+            p.oldest_unpublished_at = oldest
+
+    def observe_apply(self, result: ApplyResult, progress: Mapping[str, Progress]) -> None:
+        """An applied batch: new frontiers, commit times of their events, heartbeats in it."""
+        now = time.time()
+        self._progress = progress
+        if result.events:
+            self._batches.append((now, result.events, result.seconds))
+        for hb in result.beats:
+            self.observe_heartbeat(hb)
+        for province, times in result.commit_times.items():
+            self._get(province).commit_times.update(times)
+        for province in set(result.progress) | set(result.commit_times):
+            p = self._get(province)
+            frontier = progress[province].applied_seq if province in progress else 0
+            if p.frontier != frontier:
+                p.frontier = frontier
+                p.advanced_at = now
+            if p.commit_times:
+                # Only the frontier and what lies above it can matter again.
+                p.commit_times = {s: t for s, t in p.commit_times.items() if s >= frontier}
+                if len(p.commit_times) > COMMIT_TIMES_KEPT:
+                    keep = sorted(p.commit_times)[-COMMIT_TIMES_KEPT:]
+                    p.commit_times = {s: p.commit_times[s] for s in keep}
+
+    # ---- answers ---------------------------------------------------------------------------
+
+    def applied_seq(self, province: str) -> int:
+        """The contiguous applied frontier as of the last apply seen."""
+        prog = self._progress.get(province)
+        return prog.applied_seq if prog else 0
+
+    def complete_until(self, province: str) -> datetime | None:
+        """T: every event the province committed by T is applied (None: no evidence yet)."""
+        p = self._p.get(province)
+        if p is None:
+            return None
+        applied = self.applied_seq(province)
+        candidates = [
+            t
+            for t in (
+                p.commit_times.get(applied) if applied else None,
+                _latest_complete(p.heartbeats, applied),
+                _latest_complete(p.polls, applied),
+            )
+            if t is not None
+        ]
+        if not candidates:
+            return None
+        complete = max(candidates)
+        # Event applied+1 exists and is not applied: nothing from its commit on is complete.
+        if (
+            p.published_seq == applied
+            and p.oldest_unpublished_at is not None
+            and p.oldest_unpublished_at <= complete
+        ):
+            complete = p.oldest_unpublished_at - timedelta(milliseconds=1)
+        return complete
+
+    def lag_seconds(self, province: str, now: datetime | None = None) -> float | None:
+        """now - T in seconds, never negative; None without evidence."""
+        complete = self.complete_until(province)
+        if complete is None:
+            return None
+        now = now or utc_now()
+        return max(0.0, (now - complete).total_seconds())
+
+    def last_advance(self, province: str) -> float | None:
+        """time.time() when the province's frontier last moved (None: not since start)."""
+        p = self._p.get(province)
+        return p.advanced_at if p is not None else None
+
+    def apply_rate(self, now: float | None = None) -> float:
+        """Recent events applied per second of apply time (DEFAULT_APPLY_RATE if unmeasured)."""
+        now = time.time() if now is None else now
+        events = 0
+        seconds = 0.0
+        for at, n, secs in reversed(self._batches):
+            if now - at > RATE_WINDOW_SECONDS:
+                break
+            events += n
+            seconds += secs
+        if events < 50 or seconds <= 0:
+            # A few tiny batches measure transaction overhead, not throughput.
+            return DEFAULT_APPLY_RATE
+        return events / seconds
+
+    def eta_seconds(self, province: str, event_seq: int) -> float:
+        """Seconds until the province's event is likely applied, once ingest runs."""
+        behind = max(1, event_seq - self.applied_seq(province))
+        return round(PIPELINE_SECONDS + behind / self.apply_rate(), 2)

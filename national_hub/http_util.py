@@ -1,0 +1,48 @@
+"""Small HTTP helpers shared by the hub's route modules: JSON bodies and the ops token."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from national_hub.appkeys import SETTINGS
+from national_hub.errors import Forbidden, Unauthorized
+from schemas.timestamps import format_utc
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return format_utc(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def json_response(
+    body: Any, *, status: int = 200, headers: Mapping[str, str] | None = None
+) -> web.Response:
+    """JSON with the wire's timestamp form (…T04:10:00.123Z)."""
+    return web.Response(
+        body=orjson.dumps(body, default=_default, option=orjson.OPT_PASSTHROUGH_DATETIME),
+        status=status,
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+def require_ops(request: web.Request) -> None:
+    """Allow only a Bearer token whose sha256 is hub.ops_token_sha256."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("this endpoint needs the ops token: Authorization: Bearer <token>")
+    digest = hashlib.sha256(token.encode("utf-8")).hexdigest()
+    if not hmac.compare_digest(digest, request.app[SETTINGS].ops_token_sha256):
+        raise Forbidden("the token presented is not the ops token")

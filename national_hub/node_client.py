@@ -1,0 +1,267 @@
+"""The hub asking province nodes directly over HTTP (role `hub`): sync status and records.
+
+Heartbeats travel through Kafka, so when a province's Kafka path is down they stop, and the hub
+would only see silence. Polling the node's own /v1/sync/status tells a growing outbox (the
+node is up, Kafka is not) from a dead node. The token is the plain `hub`-role token from
+`hub.node_token_file`; without it nothing is polled and explanations cannot ask nodes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+
+from national_hub.config import HubSettings
+from schemas.timestamps import utc_now
+
+log = logging.getLogger(__name__)
+
+POLL_INTERVAL = 1.0
+# A node that takes longer than this is treated as not answering: explanations must stay fast.
+REQUEST_TIMEOUT = 1.0
+
+
+class NodeUnreachable(Exception):
+    """The node did not give a usable answer; the message says why, in one line."""
+
+
+def _parse_ts(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class NodeStatus:
+    """A node's /v1/sync/status answer, requested at `at` (hub clock)."""
+
+    province: str
+    at: datetime
+    committed_seq: int
+    published_seq: int
+    outbox_backlog: int
+    oldest_unpublished_at: datetime | None
+    kafka_connected: bool | None
+    kafka_error: str | None
+
+    @classmethod
+    def from_json(cls, province: str, at: datetime, body: Mapping[str, Any]) -> NodeStatus:
+        """Parse the body; NodeUnreachable if it is not the contract's shape."""
+        try:
+            kafka = body.get("kafka") or {}
+            committed = int(body["committed_seq"])
+            published = int(body["published_seq"])
+            return cls(
+                province=province,
+                at=at,
+                committed_seq=committed,
+                published_seq=published,
+                outbox_backlog=int(body.get("outbox_backlog", committed - published)),
+                oldest_unpublished_at=_parse_ts(body.get("oldest_unpublished_at")),
+                kafka_connected=kafka.get("connected"),
+                kafka_error=kafka.get("last_error"),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise NodeUnreachable(f"unexpected sync status answer: {exc}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class NodeRecord:
+    """A node's /v1/sync/records/{cert_no} answer."""
+
+    province: str
+    exists: bool
+    latest_seq: int | None
+    record_version: int | None
+    committed_at: datetime | None
+    published: bool
+    published_at: datetime | None
+
+    @classmethod
+    def from_json(cls, province: str, body: Mapping[str, Any]) -> NodeRecord:
+        """Parse the body; NodeUnreachable if it is not the contract's shape."""
+        try:
+            return cls(
+                province=province,
+                exists=bool(body["exists"]),
+                latest_seq=None if body.get("latest_seq") is None else int(body["latest_seq"]),
+                record_version=(
+                    None if body.get("record_version") is None else int(body["record_version"])
+                ),
+                committed_at=_parse_ts(body.get("committed_at")),
+                published=bool(body.get("published")),
+                published_at=_parse_ts(body.get("published_at")),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise NodeUnreachable(f"unexpected sync record answer: {exc}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class PollState:
+    """What the poller knows of one node: its last answer and its last attempt."""
+
+    status: NodeStatus | None
+    last_ok_at: datetime | None
+    last_attempt_at: datetime
+    error: str | None  # None when the last attempt succeeded
+
+
+class NodeClient:
+    """HTTP access to the province nodes with the hub token; start() and stop() bracket it."""
+
+    def __init__(self, settings: HubSettings, timeout: float = REQUEST_TIMEOUT) -> None:
+        self._settings = settings
+        self._timeout = timeout
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def enabled(self) -> bool:
+        """Whether the hub has a token to present (hub.node_token_file)."""
+        return self._settings.node_token is not None
+
+    async def start(self) -> None:
+        """Open the HTTP session."""
+        if self._session is None and self.enabled:
+            self._session = aiohttp.ClientSession(
+                headers={"Authorization": f"Bearer {self._settings.node_token}"},
+                timeout=aiohttp.ClientTimeout(total=self._timeout),
+                # Each node gets its own connection; a hanging one must not block the others.
+                connector=aiohttp.TCPConnector(limit_per_host=4),
+            )
+
+    async def stop(self) -> None:
+        """Close the HTTP session; safe to call twice."""
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    async def _get(self, province: str, path: str) -> Any:
+        session = self._session
+        if session is None:
+            raise NodeUnreachable("the hub does not poll nodes (no hub.node_token_file)")
+        p = self._settings.provinces.get(province)
+        if p is None:
+            raise NodeUnreachable(f"province {province} is not in the federation")
+        url = f"{p.node_url}{path}"
+        try:
+            async with session.get(url) as resp:
+                if resp.status != 200:
+                    raise NodeUnreachable(f"{url} answered HTTP {resp.status}")
+                return await resp.json(content_type=None)
+        except TimeoutError:
+            raise NodeUnreachable(f"{url} did not answer within {self._timeout:g} s") from None
+        except aiohttp.ClientConnectorError as exc:
+            raise NodeUnreachable(f"cannot connect to {p.node_url}: {exc.os_error}") from None
+        except (aiohttp.ClientError, ValueError) as exc:
+            raise NodeUnreachable(f"{url}: {type(exc).__name__}: {exc}") from None
+
+    async def status(self, province: str) -> NodeStatus:
+        """The node's sync status now."""
+        at = utc_now()
+        body = await self._get(province, "/v1/sync/status")
+        return NodeStatus.from_json(province, at, body)
+
+    async def record(self, province: str, cert_no: str) -> NodeRecord:
+        """Whether the node holds cert_no and how far its latest event got."""
+        body = await self._get(province, f"/v1/sync/records/{cert_no}")
+        return NodeRecord.from_json(province, body)
+
+    async def records_everywhere(
+        self, cert_no: str, provinces: Iterable[str]
+    ) -> dict[str, NodeRecord | NodeUnreachable]:
+        """Ask every given node concurrently; each answer or why it did not come."""
+        codes = list(provinces)
+
+        async def one(code: str) -> NodeRecord | NodeUnreachable:
+            try:
+                return await self.record(code, cert_no)
+            except NodeUnreachable as exc:
+                return exc
+
+        answers = await asyncio.gather(*(one(c) for c in codes))
+        return dict(zip(codes, answers, strict=True))
+
+
+StatusListener = Callable[[NodeStatus], None]
+
+
+class NodePoller:
+    """Polls every node's sync status each POLL_INTERVAL; start() and stop() bracket it."""
+
+    def __init__(
+        self, settings: HubSettings, client: NodeClient, interval: float = POLL_INTERVAL
+    ) -> None:
+        self._settings = settings
+        self._client = client
+        self._interval = interval
+        self._state: dict[str, PollState] = {}
+        self._listeners: list[StatusListener] = []
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def enabled(self) -> bool:
+        """Whether nodes are polled at all."""
+        return self._client.enabled
+
+    def add_listener(self, listener: StatusListener) -> None:
+        """Call listener(status) for every successful poll."""
+        self._listeners.append(listener)
+
+    def state(self, province: str) -> PollState | None:
+        """The node's last poll state; None if not polled (yet, or at all)."""
+        return self._state.get(province)
+
+    async def start(self) -> None:
+        """Start polling, if the hub has a node token."""
+        if self._task is None and self.enabled:
+            self._task = asyncio.create_task(self._run(), name="hub-node-poller")
+
+    async def stop(self) -> None:
+        """Stop polling; safe to call twice."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def poll_once(self) -> None:
+        """Ask every node once, concurrently."""
+        await asyncio.gather(*(self._poll(code) for code in self._settings.provinces))
+
+    async def _poll(self, code: str) -> None:
+        at = utc_now()
+        prev = self._state.get(code)
+        try:
+            status = await self._client.status(code)
+        except NodeUnreachable as exc:
+            if prev is None or prev.error is None:
+                log.warning("node %s: %s", code, exc)
+            self._state[code] = PollState(
+                prev.status if prev else None, prev.last_ok_at if prev else None, at, str(exc)
+            )
+            return
+        if prev is not None and prev.error is not None:
+            log.info("node %s answers again", code)
+        self._state[code] = PollState(status, at, at, None)
+        for listener in self._listeners:
+            try:
+                listener(status)
+            except Exception:
+                log.exception("node poll listener failed")
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            started = loop.time()
+            await self.poll_once()
+            await asyncio.sleep(max(0.05, self._interval - (loop.time() - started)))

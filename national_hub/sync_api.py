@@ -1,0 +1,207 @@
+"""Sync transparency routes: status, explain, lag history, anomalies, ingest pause, dashboard.
+
+Also owns, through one cleanup context, the background pieces they read: the node client and
+poller, the sync monitor (freshness, status, gauges) and the lag sampler.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import orjson
+from aiohttp import web
+
+from national_hub.anomalies import find_anomalies
+from national_hub.appkeys import (
+    EXPLAINER,
+    INGESTOR,
+    LAG_HISTORY,
+    LAG_SAMPLER,
+    METRICS,
+    NODE_POLLER,
+    NODES,
+    SETTINGS,
+    STORE,
+    SYNC,
+)
+from national_hub.errors import InvalidParameter, ServiceUnavailable
+from national_hub.explain import Explainer
+from national_hub.freshness import FreshnessTracker
+from national_hub.http_util import json_response, require_ops
+from national_hub.lag_history import LagHistory, LagSampler
+from national_hub.node_client import NodeClient, NodePoller
+from national_hub.query_api import FRESHNESS
+from national_hub.sync_status import SyncMonitor
+from schemas.timestamps import utc_now
+
+STATIC_DIR = Path(__file__).parent / "static"
+_CERT_NO = re.compile(r"^[0-9]{15}$")
+_TOKEN = re.compile(r"^([0-9]{2}):([0-9]{1,18})$")
+
+
+def _monitor(app: web.Application) -> SyncMonitor:
+    monitor = app.get(SYNC)
+    if monitor is None:
+        raise ServiceUnavailable("sync status is not running yet", code="not_ready")
+    return monitor
+
+
+def _province_param(request: web.Request, name: str = "province") -> str | None:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return None
+    if raw not in request.app[SETTINGS].provinces:
+        raise InvalidParameter(name, f"province {raw} is not in the federation")
+    return raw
+
+
+async def sync_status(request: web.Request) -> web.Response:
+    """GET /v1/sync/status: every province's status, reason, lag and positions."""
+    now = utc_now()
+    views = _monitor(request.app).views(now)
+    return json_response({"generated_at": now, "provinces": [v.as_json() for v in views]})
+
+
+async def sync_explain(request: web.Request) -> web.Response:
+    """GET /v1/sync/explain?cert_no=..[&province=..] or ?token=50:1234."""
+    explainer = request.app[EXPLAINER]
+    token = request.query.get("token")
+    cert_no = request.query.get("cert_no")
+    if (token is None) == (cert_no is None):
+        raise InvalidParameter("cert_no", "give either cert_no (and optionally province) or token")
+    if token is not None:
+        m = _TOKEN.match(token.strip())
+        if not m:
+            raise InvalidParameter("token", 'must be "<province>:<seq>", e.g. "50:1234"')
+        province, seq = m.group(1), int(m.group(2))
+        if province not in request.app[SETTINGS].provinces:
+            raise InvalidParameter("token", f"province {province} is not in the federation")
+        if seq < 1:
+            raise InvalidParameter("token", "seq must be at least 1")
+        return json_response(await explainer.token(province, seq))
+    assert cert_no is not None
+    if not _CERT_NO.match(cert_no):
+        raise InvalidParameter("cert_no", "must be 15 digits")
+    return json_response(await explainer.cert(cert_no, _province_param(request)))
+
+
+def _int_query(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidParameter(name, "must be an integer") from None
+    if not lo <= value <= hi:
+        raise InvalidParameter(name, f"must be between {lo} and {hi}")
+    return value
+
+
+async def lag_history(request: web.Request) -> web.Response:
+    """GET /v1/sync/lag-history?minutes=15: sampled lag per province, oldest first."""
+    history = request.app[LAG_HISTORY]
+    minutes = _int_query(request, "minutes", 15, 1, history.retention_minutes)
+    now = utc_now()
+    return json_response(
+        {
+            "generated_at": now,
+            "interval_seconds": history.interval,
+            "provinces": history.since(minutes, now),
+        }
+    )
+
+
+async def anomalies(request: web.Request) -> web.Response:
+    """GET /v1/anomalies (ops): one person in two provinces; a cert_no claimed twice."""
+    require_ops(request)
+    limit = _int_query(request, "limit", 100, 1, 1000)
+    body = await find_anomalies(request.app[STORE], limit)
+    return json_response({"generated_at": utc_now(), **body})
+
+
+def _ingest_state(request: web.Request, in_effect: bool | None = None) -> web.Response:
+    ingestor = request.app[INGESTOR]
+    return json_response(
+        {
+            "paused": ingestor.paused,
+            "in_effect": in_effect if in_effect is not None else ingestor.ready,
+            "ready": ingestor.ready,
+            "last_error": ingestor.last_error,
+        }
+    )
+
+
+async def get_ingest(request: web.Request) -> web.Response:
+    """GET /v1/ops/ingest (ops): whether applying events is paused."""
+    require_ops(request)
+    return _ingest_state(request)
+
+
+async def set_ingest(request: web.Request) -> web.Response:
+    """POST /v1/ops/ingest {"paused": true|false} (ops): pause or resume applying events.
+
+    Heartbeats keep being read while paused, so sync status and explanations stay current.
+    Not persisted: a restarted hub ingests.
+    """
+    require_ops(request)
+    try:
+        body = orjson.loads(await request.read())
+    except orjson.JSONDecodeError:
+        raise InvalidParameter("paused", 'send {"paused": true} or {"paused": false}') from None
+    if not isinstance(body, dict) or not isinstance(body.get("paused"), bool):
+        raise InvalidParameter("paused", "must be true or false")
+    in_effect = await request.app[INGESTOR].set_paused(body["paused"])
+    return _ingest_state(request, in_effect)
+
+
+async def dashboard(request: web.Request) -> web.FileResponse:
+    """GET /dashboard: the ops page (static; it polls the sync endpoints)."""
+    return web.FileResponse(STATIC_DIR / "dashboard.html", headers={"Cache-Control": "no-cache"})
+
+
+async def _sync_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Node polling, sync monitor and lag sampling for the app's lifetime."""
+    settings, store = app[SETTINGS], app[STORE]
+    # Separate clients: a burst of explanations (each may ask nodes) fills its own connection
+    # pool, never the poller's, so it cannot make healthy nodes look silent.
+    nodes = NodeClient(settings)
+    poll_client = NodeClient(settings)
+    await nodes.start()
+    await poll_client.start()
+    poller = NodePoller(settings, poll_client)
+    monitor = SyncMonitor(
+        settings, store, FreshnessTracker(), app.get(INGESTOR), poller, app.get(METRICS)
+    )
+    history = LagHistory()
+    sampler = LagSampler(history, lambda: {v.province: v.lag_seconds for v in monitor.views()})
+    app[NODES], app[NODE_POLLER], app[SYNC] = nodes, poller, monitor
+    app[LAG_HISTORY], app[LAG_SAMPLER] = history, sampler
+    app[EXPLAINER] = Explainer(store, settings, monitor, nodes)
+    app[FRESHNESS] = monitor.freshness_summary
+    await monitor.start()
+    await poller.start()
+    await sampler.start()
+    try:
+        yield
+    finally:
+        await sampler.stop()
+        await poller.stop()
+        await monitor.stop()
+        await poll_client.stop()
+        await nodes.stop()
+
+
+def setup_routes(app: web.Application) -> None:
+    """Add the sync transparency routes and the context running their background loops."""
+    app.cleanup_ctx.append(_sync_ctx)
+    app.router.add_get("/v1/sync/status", sync_status, name="sync_status")
+    app.router.add_get("/v1/sync/explain", sync_explain, name="sync_explain")
+    app.router.add_get("/v1/sync/lag-history", lag_history, name="lag_history")
+    app.router.add_get("/v1/anomalies", anomalies, name="anomalies")
+    app.router.add_get("/v1/ops/ingest", get_ingest, name="ops_ingest")
+    app.router.add_post("/v1/ops/ingest", set_ingest, name="ops_ingest_set")
+    app.router.add_get("/dashboard", dashboard, name="dashboard")
+    app.router.add_static("/static/", STATIC_DIR, name="static")

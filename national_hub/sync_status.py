@@ -1,0 +1,440 @@
+"""Each province's sync health: a status with a one-sentence reason, and the facts behind it.
+
+Statuses (CONTRACT §5), decided on time windows rather than on counts of commits:
+
+- ok: the hub is complete for the province up to at most LAGGING_AFTER seconds ago;
+- lagging: further behind, but the applied frontier moved within STALL_AFTER seconds;
+- stalled: events are known to exist (committed or published beyond what is applied) and the
+  frontier has not moved for STALL_AFTER seconds;
+- publishing_blocked: the node reports it cannot reach Kafka, or an event has waited in its
+  outbox for more than BLOCKED_AFTER seconds;
+- offline: no heartbeat for HEARTBEAT_STALE seconds and the node does not answer the hub's polls
+  (or is not polled at all, when the hub has no node token);
+- unknown: the hub has heard nothing from the province yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from national_hub.config import HubSettings
+from national_hub.consumer import Ingestor
+from national_hub.freshness import FreshnessTracker
+from national_hub.metrics import SYNC_STATUSES, HubMetrics
+from national_hub.node_client import NodePoller, NodeStatus
+from national_hub.store import Store
+from schemas.errors import RegsyncError
+from schemas.timestamps import format_utc, utc_now
+from schemas.vocab import PROVINCES
+
+log = logging.getLogger(__name__)
+
+# Windows, in seconds. Heartbeats come every second and polls every second, so five missed in
+# a row is an outage, not jitter; ten seconds of lag or standstill is beyond normal batching.
+HEARTBEAT_STALE = 5.0
+NODE_STALE = 5.0
+BLOCKED_AFTER = 10.0
+LAGGING_AFTER = 10.0
+STALL_AFTER = 10.0
+REFRESH_INTERVAL = 2.0
+
+OK = "ok"
+LAGGING = "lagging"
+STALLED = "stalled"
+PUBLISHING_BLOCKED = "publishing_blocked"
+OFFLINE = "offline"
+UNKNOWN = "unknown"
+assert (OK, LAGGING, STALLED, PUBLISHING_BLOCKED, OFFLINE, UNKNOWN) == SYNC_STATUSES
+
+
+def _secs(value: float) -> str:
+    """A duration for a reason sentence: '0.4 s', '42 s', '3 min 5 s'."""
+    if value < 9.95:
+        return f"{max(0.0, value):.1f} s"
+    v = round(value)
+    if v < 120:
+        return f"{v} s"
+    if v < 7200:
+        return f"{v // 60} min {v % 60} s"
+    return f"{v // 3600} h {(v % 3600) // 60} min"
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """Everything the status of one province is decided on, at one instant."""
+
+    label: str  # "重庆市 (50)"
+    lag_seconds: float | None
+    applied_seq: int
+    committed_seq: int | None
+    published_seq: int | None
+    outbox_backlog: int | None
+    oldest_unpublished_age: float | None
+    consumer_lag: int
+    heartbeat_age: float | None  # None: never received
+    polling: bool  # whether the hub polls nodes at all
+    node_polled: bool  # whether a poll of this node has completed
+    node_ok_age: float | None  # seconds since the node last answered; None: never
+    node_error: str | None  # why the last poll failed; None if it succeeded
+    kafka_connected: bool | None  # as the node reports it
+    kafka_error: str | None
+    since_advance: float | None  # seconds since the frontier last moved; None: not seen
+    ingest_paused: bool
+    ingest_ready: bool
+    ingest_error: str | None
+
+
+def decide(f: Facts) -> tuple[str, str]:
+    """The province's status and a sentence a person can act on."""
+    hb_fresh = f.heartbeat_age is not None and f.heartbeat_age <= HEARTBEAT_STALE
+    node_up = f.node_ok_age is not None and f.node_ok_age <= NODE_STALE and f.node_error is None
+    if not hb_fresh and not node_up:
+        if f.heartbeat_age is None and not f.node_polled:
+            why = (
+                "no heartbeat has arrived yet"
+                if f.polling
+                else "no heartbeat has arrived yet and nodes are not polled"
+            )
+            return UNKNOWN, f"The hub has heard nothing from {f.label} yet: {why}."
+        silent = (
+            f"no heartbeat from {f.label} for {_secs(f.heartbeat_age)}"
+            if f.heartbeat_age is not None
+            else f"no heartbeat from {f.label} has ever arrived"
+        )
+        if not f.polling:
+            return OFFLINE, (
+                f"Offline: {silent}; the hub does not poll nodes (no hub.node_token_file), so "
+                f"it cannot tell a stopped node from a broken Kafka path."
+            )
+        return OFFLINE, (
+            f"Offline: {silent} and its node does not answer ({f.node_error or 'no answer'}); "
+            f"check that the node is running and reachable."
+        )
+
+    backlog = f.outbox_backlog or 0
+    if node_up and f.kafka_connected is False and f.kafka_error:
+        waiting = (
+            f"{backlog} change(s) wait in its outbox"
+            + (
+                f", the oldest for {_secs(f.oldest_unpublished_age)}"
+                if f.oldest_unpublished_age is not None
+                else ""
+            )
+            if backlog
+            else "nothing waits yet, but new changes will not reach the hub"
+        )
+        return PUBLISHING_BLOCKED, (
+            f"{f.label}'s node cannot reach Kafka ({f.kafka_error}); {waiting}."
+        )
+    if (
+        backlog
+        and f.oldest_unpublished_age is not None
+        and f.oldest_unpublished_age > BLOCKED_AFTER
+    ):
+        return PUBLISHING_BLOCKED, (
+            f"{backlog} change(s) have waited in {f.label}'s outbox for "
+            f"{_secs(f.oldest_unpublished_age)}: the node is not getting them into Kafka."
+        )
+
+    lag = f.lag_seconds
+    if lag is None:
+        return UNKNOWN, f"No commit-time evidence from {f.label} yet to measure its lag."
+    if lag <= LAGGING_AFTER:
+        return (
+            OK,
+            f"Up to date: the hub holds everything {f.label} committed until {_secs(lag)} ago.",
+        )
+    in_kafka = max(f.consumer_lag, (f.published_seq or 0) - f.applied_seq)
+    known = max(in_kafka, (f.committed_seq or 0) - f.applied_seq)
+    progressing = f.since_advance is not None and f.since_advance <= STALL_AFTER
+    if progressing or known <= 0:
+        detail = (
+            f"{in_kafka} message(s) still to apply"
+            if in_kafka > 0
+            else "waiting for fresh evidence from the province"
+        )
+        return LAGGING, f"{_secs(lag)} behind {f.label} and catching up: {detail}."
+    if f.ingest_paused:
+        why = "ingest is paused by an operator (POST /v1/ops/ingest to resume)"
+    elif not f.ingest_ready:
+        why = "the hub is not consuming from Kafka" + (
+            f" ({f.ingest_error})" if f.ingest_error else ""
+        )
+    elif in_kafka > 0:
+        why = (
+            f"the hub is stuck at seq {f.applied_seq} (seq {f.applied_seq + 1} has not "
+            f"arrived; see the dead letters)"
+        )
+    else:
+        why = "the changes have not reached Kafka yet"
+    stuck = (
+        f"for {_secs(f.since_advance)}" if f.since_advance is not None else "since the hub started"
+    )
+    return STALLED, (
+        f"{known} change(s) from {f.label} are known to exist but nothing was applied "
+        f"{stuck}: {why}."
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ProvinceSync:
+    """One province's sync state as served by /v1/sync/status and used as evidence."""
+
+    province: str
+    name: str
+    status: str
+    reason: str
+    lag_seconds: float | None
+    applied_seq: int
+    province_committed_seq: int | None
+    province_published_seq: int | None
+    outbox_backlog: int | None
+    consumer_lag_messages: int
+    last_heartbeat_at: datetime | None
+    heartbeat_age_seconds: float | None
+    dead_letters: int
+    facts: Facts
+
+    @property
+    def unreachable(self) -> bool:
+        """No heartbeat and the node does not answer (or is not polled)."""
+        return self.status == OFFLINE
+
+    def as_json(self) -> dict[str, Any]:
+        """The entry of GET /v1/sync/status."""
+        return {
+            "province": self.province,
+            "name": self.name,
+            "status": self.status,
+            "reason": self.reason,
+            "lag_seconds": None if self.lag_seconds is None else round(self.lag_seconds, 3),
+            "applied_seq": self.applied_seq,
+            "province_committed_seq": self.province_committed_seq,
+            "province_published_seq": self.province_published_seq,
+            "outbox_backlog": self.outbox_backlog,
+            "consumer_lag_messages": self.consumer_lag_messages,
+            "last_heartbeat_at": (
+                format_utc(self.last_heartbeat_at) if self.last_heartbeat_at else None
+            ),
+            "dead_letters": self.dead_letters,
+        }
+
+    def evidence(self, event_seq: int | None) -> dict[str, Any]:
+        """The evidence object of an explanation (CONTRACT §5)."""
+        return {
+            "event_seq": event_seq,
+            "hub_applied_seq": self.applied_seq,
+            "province_committed_seq": self.province_committed_seq,
+            "province_published_seq": self.province_published_seq,
+            "consumer_lag_messages": self.consumer_lag_messages,
+            "outbox_backlog": self.outbox_backlog,
+            "last_heartbeat_at": (
+                format_utc(self.last_heartbeat_at) if self.last_heartbeat_at else None
+            ),
+        }
+
+
+class SyncMonitor:
+    """Joins store, ingest, heartbeats, node polls and freshness into per-province status.
+
+    start() runs a loop that refreshes dead-letter counts and the sync gauges every
+    REFRESH_INTERVAL; everything else is computed on demand from memory.
+    """
+
+    def __init__(
+        self,
+        settings: HubSettings,
+        store: Store,
+        freshness: FreshnessTracker,
+        ingestor: Ingestor | None = None,
+        poller: NodePoller | None = None,
+        metrics: HubMetrics | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.freshness = freshness
+        self.ingestor = ingestor
+        self.poller = poller
+        self.metrics = metrics
+        self._dead_letters: Mapping[str, int] = {}
+        self._task: asyncio.Task[None] | None = None
+        if ingestor is not None:
+            ingestor.add_listener(lambda r: freshness.observe_apply(r, store.progress()))
+        if poller is not None:
+            poller.add_listener(self._on_poll)
+
+    def _on_poll(self, s: NodeStatus) -> None:
+        self.freshness.observe_poll(
+            s.province, s.at, s.committed_seq, s.published_seq, s.oldest_unpublished_at
+        )
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Seed freshness from the store and start the refresh loop."""
+        self.freshness.seed(
+            (h.heartbeat for h in self.store.heartbeats().values()), self.store.progress()
+        )
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="hub-sync-monitor")
+
+    async def stop(self) -> None:
+        """Stop the refresh loop; safe to call twice."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self) -> None:
+        while True:
+            await self.refresh()
+            await asyncio.sleep(REFRESH_INTERVAL)
+
+    async def refresh(self) -> None:
+        """Re-count dead letters per province and update the gauges."""
+        try:
+            rows = await self.store.fetch(
+                "SELECT province, count(*) AS n FROM dead_letters"
+                " WHERE province IS NOT NULL GROUP BY province"
+            )
+            self._dead_letters = {r["province"]: int(r["n"]) for r in rows}
+        except RegsyncError as exc:
+            log.warning("sync status: cannot count dead letters: %s", exc)
+        self.update_metrics()
+
+    # ---- answers ---------------------------------------------------------------------------
+
+    def label(self, province: str) -> str:
+        """'重庆市 (50)'."""
+        p = self.settings.provinces.get(province)
+        return f"{p.name if p else PROVINCES.get(province, province)} ({province})"
+
+    def _consumer_lag(self) -> Mapping[str, int]:
+        return self.ingestor.consumer_lag() if self.ingestor is not None else {}
+
+    def view(
+        self,
+        province: str,
+        now: datetime | None = None,
+        consumer_lag: Mapping[str, int] | None = None,
+    ) -> ProvinceSync:
+        """The province's sync state now (consumer_lag: per province, if already measured)."""
+        now = now or utc_now()
+        wall = now.timestamp()
+        store = self.store
+        hb = store.heartbeats().get(province)
+        poll = self.poller.state(province) if self.poller is not None else None
+        node = poll.status if poll is not None else None
+        applied = store.applied_seq(province)
+        ingestor = self.ingestor
+        lags = self._consumer_lag() if consumer_lag is None else consumer_lag
+        province_lag = lags.get(province, 0)
+
+        committed: list[int] = []
+        published: list[int] = []
+        if hb is not None:
+            committed.append(hb.heartbeat.committed_seq)
+            published.append(hb.heartbeat.published_seq)
+        if node is not None:
+            committed.append(node.committed_seq)
+            published.append(node.published_seq)
+        # The outbox head from whichever report reached the hub last.
+        backlog: int | None = None
+        oldest: datetime | None = None
+        if hb is not None and (node is None or hb.received_at >= node.at):
+            backlog, oldest = hb.heartbeat.outbox_backlog, hb.heartbeat.oldest_unpublished_at
+        elif node is not None:
+            backlog, oldest = node.outbox_backlog, node.oldest_unpublished_at
+        advanced = self.freshness.last_advance(province)
+        facts = Facts(
+            label=self.label(province),
+            lag_seconds=self.freshness.lag_seconds(province, now),
+            applied_seq=applied,
+            committed_seq=max(committed) if committed else None,
+            published_seq=max(published) if published else None,
+            outbox_backlog=backlog,
+            oldest_unpublished_age=(
+                max(0.0, (now - oldest).total_seconds()) if oldest is not None and backlog else None
+            ),
+            consumer_lag=province_lag,
+            heartbeat_age=(
+                max(0.0, (now - hb.received_at).total_seconds()) if hb is not None else None
+            ),
+            polling=self.poller is not None and self.poller.enabled,
+            node_polled=poll is not None,
+            node_ok_age=(
+                max(0.0, (now - poll.last_ok_at).total_seconds())
+                if poll is not None and poll.last_ok_at is not None
+                else None
+            ),
+            node_error=poll.error if poll is not None else None,
+            kafka_connected=node.kafka_connected if node is not None else None,
+            kafka_error=node.kafka_error if node is not None else None,
+            since_advance=max(0.0, wall - advanced) if advanced is not None else None,
+            ingest_paused=ingestor.paused if ingestor is not None else False,
+            ingest_ready=ingestor.ready if ingestor is not None else False,
+            ingest_error=ingestor.last_error if ingestor is not None else None,
+        )
+        status, reason = decide(facts)
+        p = self.settings.provinces.get(province)
+        return ProvinceSync(
+            province=province,
+            name=p.name if p else PROVINCES.get(province, province),
+            status=status,
+            reason=reason,
+            lag_seconds=facts.lag_seconds,
+            applied_seq=applied,
+            province_committed_seq=facts.committed_seq,
+            province_published_seq=facts.published_seq,
+            outbox_backlog=backlog,
+            consumer_lag_messages=province_lag,
+            last_heartbeat_at=hb.received_at if hb is not None else None,
+            heartbeat_age_seconds=facts.heartbeat_age,
+            dead_letters=self._dead_letters.get(province, 0),
+            facts=facts,
+        )
+
+    def views(self, now: datetime | None = None) -> list[ProvinceSync]:
+        """Every configured province, in file order."""
+        now = now or utc_now()
+        lags = self._consumer_lag()
+        return [self.view(code, now, lags) for code in self.settings.province_codes]
+
+    def freshness_summary(self) -> dict[str, dict[str, Any]]:
+        """{"50": {"lag_seconds", "status"}} for the `freshness` of search responses."""
+        return {
+            v.province: {
+                "lag_seconds": None if v.lag_seconds is None else round(v.lag_seconds, 3),
+                "status": v.status,
+            }
+            for v in self.views()
+        }
+
+    def eta_seconds(self, province: str, event_seq: int) -> float:
+        """Estimated seconds until a published event of the province is applied."""
+        return self.freshness.eta_seconds(province, event_seq)
+
+    def update_metrics(self) -> None:
+        """Set the per-province sync gauges (CONTRACT §6) from the current views."""
+        metrics = self.metrics
+        if metrics is None:
+            return
+        for v in self.views():
+            code = v.province
+            metrics.freshness_lag.labels(code).set(
+                math.nan if v.lag_seconds is None else v.lag_seconds
+            )
+            metrics.set_sync_status(code, v.status)
+            metrics.consumer_lag.labels(code).set(v.consumer_lag_messages)
+            if v.heartbeat_age_seconds is not None:
+                metrics.heartbeat_age.labels(code).set(v.heartbeat_age_seconds)
+            if v.outbox_backlog is not None:
+                metrics.outbox_backlog.labels(code).set(v.outbox_backlog)

@@ -1,0 +1,122 @@
+"""FreshnessTracker: the time up to which the hub is complete for a province, and the ETA."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from national_hub.freshness import DEFAULT_APPLY_RATE, PIPELINE_SECONDS, FreshnessTracker
+from national_hub.store import ApplyResult, Progress
+from schemas.events import Heartbeat
+
+T0 = datetime(2026, 11, 22, 4, 0, 0, tzinfo=UTC)
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def beat(committed: int, published: int | None = None, *, sent: float, oldest: float | None = None
+         ) -> Heartbeat:  # fmt: skip
+    published = committed if published is None else published
+    return Heartbeat(
+        province="50",
+        committed_seq=committed,
+        published_seq=published,
+        outbox_backlog=committed - published,
+        oldest_unpublished_at=at(oldest) if oldest is not None else None,
+        sent_at=at(sent),
+    )
+
+
+def applied(tracker: FreshnessTracker, frontier: int, commits: dict[int, float]) -> None:
+    """Tell the tracker a batch brought the frontier to `frontier`."""
+    result = ApplyResult(
+        events=len(commits),
+        progress={"50": frontier},
+        commit_times={"50": {s: at(t) for s, t in commits.items()}},
+    )
+    tracker.observe_apply(result, {"50": Progress(frontier, frontier)})
+
+
+def test_nothing_known_means_no_lag() -> None:
+    assert FreshnessTracker().lag_seconds("50", at(10)) is None
+
+
+def test_idle_province_lags_by_the_heartbeat_age_not_a_growing_number() -> None:
+    tracker = FreshnessTracker()
+    applied(tracker, 7, {7: 0.0})
+    for second in range(1, 100):
+        tracker.observe_heartbeat(beat(7, sent=second))
+    assert tracker.lag_seconds("50", at(99.8)) == pytest.approx(0.8)
+
+
+def test_unapplied_commit_makes_the_lag_grow_from_the_last_complete_heartbeat() -> None:
+    tracker = FreshnessTracker()
+    applied(tracker, 7, {7: 0.0})
+    tracker.observe_heartbeat(beat(7, sent=10))
+    # Seq 8 committed between 10 and 11 and is published; the hub has not applied it.
+    for second in range(11, 30):
+        tracker.observe_heartbeat(beat(8, sent=second))
+    assert tracker.complete_until("50") == at(10)
+    assert tracker.lag_seconds("50", at(40)) == pytest.approx(30)
+
+
+def test_frontier_commit_time_counts_when_heartbeats_are_behind() -> None:
+    tracker = FreshnessTracker()
+    tracker.observe_heartbeat(beat(3, sent=1))
+    tracker.observe_heartbeat(beat(12, sent=20))
+    applied(tracker, 10, {9: 14.0, 10: 15.0})
+    assert tracker.complete_until("50") == at(15)
+
+
+def test_poll_observations_count_like_heartbeats() -> None:
+    tracker = FreshnessTracker()
+    applied(tracker, 5, {5: 0.0})
+    tracker.observe_poll("50", at(50), 5, 5, None)
+    assert tracker.complete_until("50") == at(50)
+
+
+def test_known_next_commit_caps_completeness() -> None:
+    tracker = FreshnessTracker()
+    applied(tracker, 5, {5: 0.0})
+    # A poll at 50 claims nothing new, but the heartbeat says seq 6 waits since 40.
+    tracker.observe_poll("50", at(50), 5, 5, None)
+    tracker.observe_heartbeat(beat(6, 5, sent=51, oldest=40))
+    complete = tracker.complete_until("50")
+    assert complete is not None and complete < at(40)
+
+
+def test_pending_seq_commit_time_is_used_once_the_gap_fills() -> None:
+    tracker = FreshnessTracker()
+    applied(tracker, 4, {4: 1.0, 6: 9.0})  # 6 arrived before 5
+    applied(tracker, 6, {5: 8.0})
+    assert tracker.complete_until("50") == at(9)
+
+
+def test_last_advance_moves_only_with_the_frontier() -> None:
+    tracker = FreshnessTracker()
+    tracker.seed([], {"50": Progress(4, 4)})
+    assert tracker.last_advance("50") is None
+    applied(tracker, 4, {})
+    assert tracker.last_advance("50") is None
+    applied(tracker, 5, {5: 1.0})
+    assert tracker.last_advance("50") is not None
+
+
+def test_eta_uses_the_default_rate_before_anything_was_measured() -> None:
+    tracker = FreshnessTracker()
+    applied(tracker, 10, {10: 0.0})
+    expected = PIPELINE_SECONDS + 5 / DEFAULT_APPLY_RATE
+    assert tracker.eta_seconds("50", 15) == pytest.approx(expected, abs=0.01)
+
+
+def test_eta_follows_the_measured_apply_rate() -> None:
+    tracker = FreshnessTracker()
+    tracker.observe_apply(
+        ApplyResult(events=1000, seconds=2.0, progress={"50": 1000}),
+        {"50": Progress(1000, 1000)},
+    )
+    assert tracker.apply_rate() == pytest.approx(500)
+    assert tracker.eta_seconds("50", 1500) == pytest.approx(PIPELINE_SECONDS + 1.0, abs=0.01)

@@ -1,0 +1,102 @@
+"""decide(): a province's sync status and reason from time-windowed facts."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from national_hub.sync_status import Facts, decide
+
+HEALTHY = Facts(
+    label="重庆市 (50)",
+    lag_seconds=0.8,
+    applied_seq=100,
+    committed_seq=100,
+    published_seq=100,
+    outbox_backlog=0,
+    oldest_unpublished_age=None,
+    consumer_lag=0,
+    heartbeat_age=0.5,
+    polling=True,
+    node_polled=True,
+    node_ok_age=0.4,
+    node_error=None,
+    kafka_connected=True,
+    kafka_error=None,
+    since_advance=None,
+    ingest_paused=False,
+    ingest_ready=True,
+    ingest_error=None,
+)
+NODE_DOWN = {"node_ok_age": 30.0, "node_error": "cannot connect"}
+KAFKA_DOWN = {"heartbeat_age": 20.0, "kafka_connected": False, "kafka_error": "timed out"}
+
+
+@pytest.mark.parametrize(
+    ("changes", "status", "words"),
+    [
+        ({}, "ok", "Up to date"),
+        (
+            {"heartbeat_age": None, "node_polled": False, "node_ok_age": None, "lag_seconds": None},
+            "unknown",
+            "heard nothing",
+        ),
+        ({"heartbeat_age": 7.0, **NODE_DOWN}, "offline", "does not answer"),
+        (
+            {"heartbeat_age": 7.0, "polling": False, "node_polled": False, "node_ok_age": None},
+            "offline",
+            "does not poll nodes",
+        ),
+        ({**KAFKA_DOWN, "outbox_backlog": 3, "oldest_unpublished_age": 12.0},
+         "publishing_blocked", "3 change(s) wait"),
+        ({**KAFKA_DOWN}, "publishing_blocked", "cannot reach Kafka"),
+        (
+            {"committed_seq": 104, "outbox_backlog": 4, "oldest_unpublished_age": 11.0},
+            "publishing_blocked",
+            "not getting them into Kafka",
+        ),
+        (
+            {"lag_seconds": 40.0, "published_seq": 900, "consumer_lag": 800,
+             "since_advance": 0.5},
+            "lagging",
+            "catching up",
+        ),
+        (
+            {"lag_seconds": 40.0, "published_seq": 101, "consumer_lag": 1,
+             "since_advance": 30.0},
+            "stalled",
+            "stuck at seq 100",
+        ),
+        (
+            {"lag_seconds": 40.0, "published_seq": 101, "consumer_lag": 1,
+             "since_advance": 30.0, "ingest_paused": True},
+            "stalled",
+            "paused by an operator",
+        ),
+        (
+            {"lag_seconds": 40.0, "published_seq": 101, "since_advance": None,
+             "ingest_ready": False, "ingest_error": "KafkaError"},
+            "stalled",
+            "not consuming from Kafka (KafkaError)",
+        ),
+    ],
+)  # fmt: skip
+def test_status_and_reason(changes: dict[str, object], status: str, words: str) -> None:
+    got, reason = decide(replace(HEALTHY, **changes))
+    assert got == status, reason
+    assert words in reason
+
+
+def test_fresh_heartbeats_with_a_dead_node_are_not_offline() -> None:
+    assert decide(replace(HEALTHY, **NODE_DOWN))[0] == "ok"
+
+
+def test_a_silent_kafka_path_with_an_answering_idle_node_is_not_offline() -> None:
+    facts = replace(HEALTHY, heartbeat_age=60.0, kafka_connected=True)
+    assert decide(facts)[0] == "ok"
+
+
+def test_reason_is_one_sentence() -> None:
+    _, reason = decide(replace(HEALTHY, lag_seconds=40.0, published_seq=101, since_advance=30.0))
+    assert reason.endswith(".") and reason.count(". ") == 0
