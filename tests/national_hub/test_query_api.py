@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,6 @@ from aiohttp.test_utils import TestClient, TestServer
 from national_hub.api import error_middleware
 from national_hub.appkeys import SETTINGS, STORE
 from national_hub.config import HubSettings, ProvinceSettings
-from national_hub.names import normalise_name, pinyin_key
 from national_hub.query_api import (
     FRESHNESS,
     RATE_LIMITER,
@@ -27,12 +26,12 @@ from national_hub.query_api import (
 from national_hub.receipts import verify_receipt
 from national_hub.store import Store
 from national_hub.tables import RECORDS_DDL
-from schemas.canonical import canonical_bytes
 from schemas.federation import ConfigError, KafkaSection
 from schemas.record import PracticeSite, Record
 from schemas.samples import PRIMARY_INSTITUTION, SECOND_INSTITUTION, sample_record
 from schemas.signing import Signer, generate_keypair
 from schemas.vocab import PROVINCES, Category, Status
+from tests.national_hub.records import insert_record
 
 MISSING = "509999999999999"
 RECORDS: list[tuple[str, Record]] = [
@@ -64,31 +63,7 @@ RECORDS: list[tuple[str, Record]] = [
 
 
 def insert(con: duckdb.DuckDBPyConnection, province: str, record: Record) -> None:
-    """Insert a record the way ingest does: name keys from names.py, JSON as published."""
-    con.execute(
-        "INSERT INTO records VALUES (?, ?, 2, 2, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-        "NULL, NULL)",
-        [
-            record.cert_no,
-            province,
-            record.status.value,
-            record.name,
-            normalise_name(record.name),
-            pinyin_key(record.name),
-            record.gender.value,
-            record.level.value,
-            record.category.value,
-            list(record.scopes),
-            record.primary_institution.org_code,
-            record.primary_institution.name,
-            record.primary_institution.region_code,
-            [s.org_code for s in record.practice_sites],
-            record.person_ref,
-            canonical_bytes(record).decode(),
-            datetime(2026, 11, 22, 4, 0, tzinfo=UTC),
-            datetime(2026, 11, 22, 4, 0, 1, tzinfo=UTC),
-        ],
-    )
+    insert_record(con, province, record, version=2)
 
 
 def hub_settings(tmp_path: Path) -> HubSettings:

@@ -12,14 +12,13 @@ import pytest
 
 from national_hub.aliases import AliasTable
 from national_hub.errors import BadRequest
-from national_hub.names import normalise_name, pinyin_key
 from national_hub.search import SearchParams, public_item, run_search
 from national_hub.store import Store
 from national_hub.tables import RECORDS_DDL
-from schemas.canonical import canonical_bytes
 from schemas.record import Institution, PracticeSite, Record
 from schemas.samples import PRIMARY_INSTITUTION, SECOND_INSTITUTION, credit_code, sample_record
 from schemas.vocab import Category, Status
+from tests.national_hub.records import insert_record
 
 PUMCH = Institution(
     org_code=credit_code("12100000400000011"), name="北京协和医院", region_code="110101"
@@ -63,30 +62,12 @@ ROWS: list[tuple[str, Record]] = [
 
 
 def insert(con: duckdb.DuckDBPyConnection, province: str, record: Record) -> None:
-    """Insert a record the way ingest does: name keys from names.py, JSON as published."""
-    con.execute(
-        "INSERT INTO records VALUES (?, ?, 1, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-        "NULL, NULL)",
-        [
-            record.cert_no,
-            province,
-            record.status.value,
-            record.name,
-            normalise_name(record.name),
-            pinyin_key(record.name),
-            record.gender.value,
-            record.level.value,
-            record.category.value,
-            list(record.scopes),
-            record.primary_institution.org_code,
-            record.primary_institution.name,
-            record.primary_institution.region_code,
-            [s.org_code for s in record.practice_sites],
-            record.person_ref,
-            canonical_bytes(record).decode(),
-            datetime(2026, 11, 22, 4, 0, tzinfo=UTC),
-            datetime(2026, 11, 22, 4, 0, 1, 500000, tzinfo=UTC),
-        ],
+    insert_record(
+        con,
+        province,
+        record,
+        version=1,
+        synced_at=datetime(2026, 11, 22, 4, 0, 1, 500000, tzinfo=UTC),
     )
 
 

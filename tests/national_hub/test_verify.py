@@ -12,16 +12,15 @@ import pytest
 
 from national_hub.aliases import AliasTable
 from national_hub.errors import BadRequest
-from national_hub.names import normalise_name, pinyin_key
 from national_hub.receipts import ReceiptSigner, receipt_payload, verify_receipt
 from national_hub.store import Store
 from national_hub.tables import RECORDS_DDL
 from national_hub.verify import UnprocessableBody, VerifyRequest, compare, verify_certificate
-from schemas.canonical import canonical_bytes
 from schemas.record import PendingChange, PracticeSite, Record
 from schemas.samples import PRIMARY_INSTITUTION, SECOND_INSTITUTION, credit_code, sample_record
 from schemas.signing import Signer, generate_keypair
 from schemas.vocab import Status
+from tests.national_hub.records import insert_record
 
 CERT = "500000000000001"
 CHANGING = "500000000000002"
@@ -61,31 +60,7 @@ EXPLANATION = {"visible": False, "state": "unknown_to_province", "reason": "stub
 
 
 def insert(con: duckdb.DuckDBPyConnection, province: str, record: Record) -> None:
-    """Insert a record the way ingest does: name keys from names.py, JSON as published."""
-    con.execute(
-        "INSERT INTO records VALUES (?, ?, 3, 3, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-        "NULL, NULL)",
-        [
-            record.cert_no,
-            province,
-            record.status.value,
-            record.name,
-            normalise_name(record.name),
-            pinyin_key(record.name),
-            record.gender.value,
-            record.level.value,
-            record.category.value,
-            list(record.scopes),
-            record.primary_institution.org_code,
-            record.primary_institution.name,
-            record.primary_institution.region_code,
-            [s.org_code for s in record.practice_sites],
-            record.person_ref,
-            canonical_bytes(record).decode(),
-            datetime(2026, 11, 22, 4, 0, tzinfo=UTC),
-            datetime(2026, 11, 22, 4, 0, 1, tzinfo=UTC),
-        ],
-    )
+    insert_record(con, province, record, version=3)
 
 
 @pytest.fixture(scope="module")
