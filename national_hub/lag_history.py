@@ -7,13 +7,13 @@ chart starts empty, which the page shows as "no lag history yet".
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from schemas.tasks import cancel_task
 from schemas.timestamps import format_utc, utc_now
 
 log = logging.getLogger(__name__)
@@ -72,10 +72,7 @@ class LagSampler:
     async def stop(self) -> None:
         """Stop sampling; safe to call twice."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_task(task)
 
     def sample(self) -> None:
         """Take one sample now."""

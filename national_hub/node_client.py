@@ -9,7 +9,6 @@ node is up, Kafka is not) from a dead node. The token is the plain `hub`-role to
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Any
 import aiohttp
 
 from national_hub.config import HubSettings
+from schemas.tasks import cancel_task
 from schemas.timestamps import utc_now
 
 log = logging.getLogger(__name__)
@@ -229,10 +229,7 @@ class NodePoller:
     async def stop(self) -> None:
         """Stop polling; safe to call twice."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_task(task)
 
     async def poll_once(self) -> None:
         """Ask every node once, concurrently."""

@@ -14,6 +14,7 @@ from province_node.publisher import KafkaHealth, Relay, new_producer
 from schemas.canonical import canonical_bytes
 from schemas.events import Heartbeat
 from schemas.signing import Signer
+from schemas.tasks import cancel_task
 from schemas.timestamps import utc_now
 from schemas.wire import signed_headers
 
@@ -59,10 +60,7 @@ class HeartbeatLoop:
     async def stop(self) -> None:
         """Stop beating and close the producer; safe to call twice."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_task(task)
         producer, self._producer = self._producer, None
         if producer is not None:
             with contextlib.suppress(Exception):

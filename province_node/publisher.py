@@ -24,6 +24,7 @@ from province_node import outbox
 from province_node.config import NodeSettings, kafka_client_kwargs
 from province_node.metrics import NodeMetrics
 from province_node.registry import Registry, WriteContext
+from schemas.tasks import cancel_task
 from schemas.timestamps import format_utc, utc_now
 from schemas.wire import signature_headers
 
@@ -159,10 +160,7 @@ class Relay:
     async def stop(self) -> None:
         """Stop relaying and close the producer; safe to call twice."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_task(task)
         await self._drop_producer(3.0)
 
     def wake(self) -> None:
