@@ -191,6 +191,14 @@ async def get_physician(request: web.Request) -> web.Response:
                     code="not_yet_applied",
                     extra={"explanation": await explain.for_app(app).token(province, seq)},
                 )
+        # Processed but refused (e.g. a cert_no another province holds): reading now would
+        # show someone else's record, not the change the token stands for.
+        if store.is_seq_rejected(province, seq):
+            raise Conflict(
+                f"sync token {province}:{seq} was rejected by the national hub",
+                code="token_rejected",
+                extra={"explanation": await explain.for_app(app).token(province, seq)},
+            )
     row = await store.fetch_one(
         "SELECT province, record_version, synced_at, record, superseded_by_province,"
         " superseded_by_cert_no FROM records WHERE cert_no = ?",

@@ -46,6 +46,11 @@ _DEAD_BY_SEQ = (
     " WHERE province = ? AND try(json_extract_string(try(decode(raw)), '$.seq')) = ?"
     " ORDER BY received_at DESC LIMIT 1"
 )
+# A seq the hub processed but refused (cert_conflict).
+_REJECTED_SEQ = (
+    'SELECT province, reason, topic, partition, "offset" FROM rejected_seqs'
+    " WHERE province = ? AND seq = ?"
+)
 
 
 def _answer(
@@ -303,7 +308,15 @@ class Explainer:
         """Explain the province's change `seq` (a sync token, or a record's latest event)."""
         name = self.label(province)
         what = f"Change {seq} from {name}" + (f" (certificate {cert_no})" if cert_no else "")
-        dead = await self.store.fetch_one(_DEAD_BY_SEQ, [province, str(seq)])
+        rejected = self.store.is_seq_rejected(province, seq)
+        applied = self.store.is_seq_applied(province, seq)
+        dead: dict[str, Any] | None = None
+        if rejected:
+            dead = await self.store.fetch_one(_REJECTED_SEQ, [province, seq])
+        if dead is None and not applied:
+            # A refused copy that never counted (bad signature, wrong key...): unless a valid
+            # copy was applied since, that refusal is why the change is missing.
+            dead = await self.store.fetch_one(_DEAD_BY_SEQ, [province, str(seq)])
         if dead is not None:
             return _answer(
                 visible=False,
@@ -314,7 +327,7 @@ class Explainer:
                 ev=self.evidence(province, seq),
                 rejection=_rejection(dead),
             )
-        if self.store.is_seq_applied(province, seq):
+        if applied:
             return _answer(
                 visible=True,
                 state=APPLIED,

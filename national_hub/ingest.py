@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import signal
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +32,44 @@ KID_MISMATCH = "kid_mismatch"
 BAD_SIGNATURE = "bad_signature"
 CERT_CONFLICT = "cert_conflict"
 UNKNOWN_TOPIC = "unknown_topic"
+WRONG_KEY = "wrong_key"
+
+# A refused message's bytes are kept for ops, but an ID number must never reach the hub's file.
+_ID_KEY = "id_number"
+_REDACTED = "[redacted]"
+# For bytes that are not JSON: the value after an "id_number" key, quoted or bare.
+_ID_VALUE = re.compile(rb'("id_number"\s*:\s*)("(?:[^"\\]|\\.)*"|[^,}\]\s]+)')
+
+
+def _redact_value(value: Any) -> bool:
+    """Replace every `id_number` value at any depth, in place; True if there was one."""
+    found = False
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if k == _ID_KEY:
+                value[k] = _REDACTED
+                found = True
+            elif _redact_value(v):
+                found = True
+    elif isinstance(value, list):
+        for v in value:
+            if _redact_value(v):
+                found = True
+    return found
+
+
+def redact_id_numbers(raw: bytes) -> tuple[bytes, bool]:
+    """The bytes with every `id_number` value replaced by "[redacted]", and whether any was."""
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        if b"id_number" not in raw:
+            return raw, False
+        out, n = _ID_VALUE.subn(rb'\1"[redacted]"', raw)
+        return out, n > 0
+    if not _redact_value(doc):
+        return raw, False
+    return orjson.dumps(doc), True
 
 
 class RawMessage(Protocol):
@@ -127,6 +166,12 @@ class DeadLetter:
     raw: bytes
     province: str | None
     is_heartbeat: bool = False
+
+    def __post_init__(self) -> None:
+        # Done here so no way of building a dead letter can keep an ID number in its bytes.
+        self.raw, redacted = redact_id_numbers(self.raw)
+        if redacted:
+            self.detail += " (id_number redacted from the stored bytes)"
 
     @property
     def reason(self) -> str:
@@ -261,6 +306,11 @@ def _key_text(key: bytes | None) -> str | None:
     if key is None:
         return None
     return key.decode("utf-8", errors="replace")
+
+
+def _describe_key(key: bytes | None) -> str:
+    """'message key "…"' or 'no message key', for a wrong_key reason."""
+    return "no message key" if key is None else f"message key {_key_text(key)!r}"
 
 
 def _header(headers: Sequence[tuple[str, bytes]], name: str) -> bytes | None:
@@ -424,6 +474,13 @@ class Decoder:
         bad = self._check_signature(msg, province)
         if bad is not None:
             return bad
+        if msg.key != event.cert_no.encode():
+            return self._dead(
+                msg,
+                WRONG_KEY,
+                f"{_describe_key(msg.key)}, not its cert_no {event.cert_no}",
+                province,
+            )
         # Parsed again only to cut out the record exactly as published, keys sorted.
         record_json = orjson.dumps(orjson.loads(raw)["record"], option=orjson.OPT_SORT_KEYS)
         rec = event.record
@@ -482,6 +539,14 @@ class Decoder:
         bad = self._check_signature(msg, hb.province, True)
         if bad is not None:
             return bad
+        if msg.key != hb.province.encode():
+            return self._dead(
+                msg,
+                WRONG_KEY,
+                f"{_describe_key(msg.key)}, not its province {hb.province}",
+                hb.province,
+                True,
+            )
         return HeartbeatMsg(
             topic=msg.topic, partition=msg.partition, offset=msg.offset, heartbeat=hb
         )

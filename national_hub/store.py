@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -110,6 +111,19 @@ _DDL = (
         PRIMARY KEY (province, type)
     )
     """,
+    # Seqs the hub processed but refused (cert_conflict): they count towards the frontier, yet a
+    # sync token naming one must not read as applied.
+    """
+    CREATE TABLE IF NOT EXISTS rejected_seqs (
+        province  VARCHAR NOT NULL,
+        seq       BIGINT NOT NULL,
+        reason    VARCHAR NOT NULL,
+        topic     VARCHAR NOT NULL,
+        partition INTEGER NOT NULL,
+        "offset"  BIGINT NOT NULL,
+        PRIMARY KEY (province, seq)
+    )
+    """,
     # old (province, cert_no) -> new one: known from a transfer-in, whichever record came first.
     """
     CREATE TABLE IF NOT EXISTS transfer_links (
@@ -133,6 +147,7 @@ TABLES = (
     "heartbeats",
     "applied_counts",
     "transfer_links",
+    "rejected_seqs",
 )
 
 _RECORD_COLUMNS = (
@@ -222,12 +237,81 @@ _HISTORY_SCHEMA = pa.schema(
 
 
 @dataclass(frozen=True, slots=True)
+class SeqRanges:
+    """An immutable set of seqs as sorted, disjoint, non-adjacent closed ranges.
+
+    Seqs applied above a gap are nearly always one run, so memory and the per-batch copy grow
+    with the number of gaps, not with how many seqs wait behind them.
+    """
+
+    starts: tuple[int, ...] = ()
+    ends: tuple[int, ...] = ()
+
+    @classmethod
+    def of(cls, seqs: Iterable[int]) -> SeqRanges:
+        """The set of these seqs."""
+        return cls().union(seqs)
+
+    def __contains__(self, seq: object) -> bool:
+        if not isinstance(seq, int):
+            return False
+        i = bisect.bisect_right(self.starts, seq) - 1
+        return i >= 0 and seq <= self.ends[i]
+
+    def __iter__(self) -> Iterator[int]:
+        for lo, hi in zip(self.starts, self.ends, strict=True):
+            yield from range(lo, hi + 1)
+
+    def __len__(self) -> int:
+        return sum(hi - lo + 1 for lo, hi in zip(self.starts, self.ends, strict=True))
+
+    def __bool__(self) -> bool:
+        return bool(self.starts)
+
+    def union(self, seqs: Iterable[int]) -> SeqRanges:
+        """This set with the seqs added."""
+        new = sorted(set(seqs))
+        if not new:
+            return self
+        # Only ranges the new seqs may touch are walked; those below and above are sliced.
+        first = max(0, bisect.bisect_right(self.starts, new[0]) - 1)
+        last = bisect.bisect_right(self.starts, new[-1] + 1)
+        starts: list[int] = []
+        ends: list[int] = []
+
+        def put(lo: int, hi: int) -> None:
+            if ends and lo <= ends[-1] + 1:
+                if hi > ends[-1]:
+                    ends[-1] = hi
+            else:
+                starts.append(lo)
+                ends.append(hi)
+
+        i = first
+        for s in new:
+            while i < last and self.starts[i] <= s:
+                put(self.starts[i], self.ends[i])
+                i += 1
+            put(s, s)
+        for j in range(i, last):
+            put(self.starts[j], self.ends[j])
+        return SeqRanges(
+            self.starts[:first] + tuple(starts) + self.starts[last:],
+            self.ends[:first] + tuple(ends) + self.ends[last:],
+        )
+
+    def drop_first(self) -> SeqRanges:
+        """This set without its lowest range."""
+        return SeqRanges(self.starts[1:], self.ends[1:])
+
+
+@dataclass(frozen=True, slots=True)
 class Progress:
     """How far the hub has applied one province's seqs: contiguous frontier and the rest."""
 
     applied_seq: int = 0
     max_seq: int = 0
-    pending: frozenset[int] = frozenset()
+    pending: SeqRanges = SeqRanges()
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,19 +363,21 @@ class _Stored:
 
 
 def _advance(prev: Progress, seqs: Sequence[int]) -> Progress:
-    """Fold newly applied seqs into a province's progress; duplicates change nothing."""
+    """Fold newly applied seqs into a province's progress; duplicates change nothing.
+
+    Costs the batch's seqs plus the number of gaps, never the number of pending seqs.
+    """
     frontier = prev.applied_seq
-    pending = set(prev.pending)
-    top = prev.max_seq
-    for s in seqs:
-        if s > frontier:
-            pending.add(s)
-            if s > top:
-                top = s
-    while frontier + 1 in pending:
-        frontier += 1
-        pending.discard(frontier)
-    return Progress(frontier, top, frozenset(pending))
+    above = [s for s in seqs if s > frontier]
+    if not above:
+        return prev
+    pending = prev.pending.union(above)
+    top = max(prev.max_seq, max(above))
+    # Ranges never touch, so at most the lowest one joins the frontier.
+    if pending.starts and pending.starts[0] == frontier + 1:
+        frontier = pending.ends[0]
+        pending = pending.drop_first()
+    return Progress(frontier, top, pending)
 
 
 def _commit_times(
@@ -337,6 +423,7 @@ class Store:
         self._offsets: Mapping[tuple[str, int], int] = MappingProxyType({})
         self._progress: Mapping[str, Progress] = MappingProxyType({})
         self._heartbeats: Mapping[str, HeartbeatState] = MappingProxyType({})
+        self._rejected: Mapping[str, frozenset[int]] = MappingProxyType({})
         self._next_apply_id = 1
         self._load_state()
 
@@ -420,12 +507,12 @@ class Store:
                 ).fetchall()
             }
         )
-        pending: dict[str, set[int]] = {}
+        pending: dict[str, list[int]] = {}
         for prov, seq in con.execute("SELECT province, seq FROM progress_pending").fetchall():
-            pending.setdefault(prov, set()).add(seq)
+            pending.setdefault(prov, []).append(seq)
         self._progress = MappingProxyType(
             {
-                prov: Progress(applied, top, frozenset(pending.get(prov, ())))
+                prov: Progress(applied, top, SeqRanges.of(pending.get(prov, ())))
                 for prov, applied, top in con.execute(
                     "SELECT province, applied_seq, max_seq FROM progress"
                 ).fetchall()
@@ -450,6 +537,10 @@ class Store:
             )
             hbs[row["province"]] = HeartbeatState(hb, row["received_at"])
         self._heartbeats = MappingProxyType(hbs)
+        rejected: dict[str, set[int]] = {}
+        for prov, seq in con.execute("SELECT province, seq FROM rejected_seqs").fetchall():
+            rejected.setdefault(prov, set()).add(seq)
+        self._rejected = MappingProxyType({p: frozenset(s) for p, s in rejected.items()})
         top = con.execute("SELECT coalesce(max(apply_id), 0) FROM history").fetchone()
         self._next_apply_id = (top[0] if top else 0) + 1
 
@@ -469,9 +560,14 @@ class Store:
         return p.applied_seq if p else 0
 
     def is_seq_applied(self, province: str, seq: int) -> bool:
-        """Whether the hub has processed the province's event with this seq."""
+        """Whether the hub has processed the province's event with this seq (or refused it:
+        see is_seq_rejected)."""
         p = self._progress.get(province)
         return p is not None and (seq <= p.applied_seq or seq in p.pending)
+
+    def is_seq_rejected(self, province: str, seq: int) -> bool:
+        """Whether the hub processed the province's event with this seq but refused it."""
+        return seq in self._rejected.get(province, ())
 
     def heartbeats(self) -> Mapping[str, HeartbeatState]:
         """Latest valid heartbeat per province."""
@@ -510,9 +606,10 @@ class Store:
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(self._readers, self.fetch_sync, sql, params)
-        except duckdb.Error as exc:
+        except duckdb.Error:
+            # The detail (DuckDB's text, the SQL) is for the log; clients learn only that it failed.
             log.exception("store query failed: %s", sql)
-            raise StoreError(f"query failed: {exc}") from exc
+            raise StoreError("the hub's store could not answer; its log has the details") from None
 
     async def fetch_one(
         self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
@@ -547,7 +644,13 @@ class Store:
             con.rollback()
             raise
         # Only now, with the transaction durable, do readers of the mirrors see the change.
-        self._offsets, self._progress, self._heartbeats, self._next_apply_id = commit_state
+        (
+            self._offsets,
+            self._progress,
+            self._heartbeats,
+            self._rejected,
+            self._next_apply_id,
+        ) = commit_state
         result.seconds = time.perf_counter() - t0
         return result
 
@@ -588,6 +691,7 @@ class Store:
             Mapping[tuple[str, int], int],
             Mapping[str, Progress],
             Mapping[str, HeartbeatState],
+            Mapping[str, frozenset[int]],
             int,
         ],
     ]:
@@ -636,6 +740,8 @@ class Store:
         new_links: dict[tuple[str, str], tuple[str, str]] = {}
         hist: list[int] = []
         seqs: dict[str, list[int]] = {}
+        refused: list[DeadLetter] = []
+        refused_seqs: list[int] = []
         applied_counts: Counter[tuple[str, str]] = Counter()
         for i in range(n):
             cert = certs[i]
@@ -658,21 +764,24 @@ class Store:
                 result.skipped += 1  # the old province's events after a same-code transfer
                 continue
             else:
+                # Processed (its seq still counts towards the frontier) but refused: kept as
+                # a dead letter and as a rejected seq, so its sync token never reads applied.
                 rejected[(province, CERT_CONFLICT)] += 1
                 row = ev.slice(i, 1).to_pylist()[0]
-                dead.append(
-                    DeadLetter(
-                        topic=row["topic"],
-                        partition=row["partition"],
-                        offset=row["offset"],
-                        key=row["key"],
-                        code=CERT_CONFLICT,
-                        detail=f"cert_no {cert} is held by province {cur[0]}, and this "
-                        f"event is not a transfer from it",
-                        raw=batch.raws[i] if i < len(batch.raws) else b"",
-                        province=province,
-                    )
+                letter = DeadLetter(
+                    topic=row["topic"],
+                    partition=row["partition"],
+                    offset=row["offset"],
+                    key=row["key"],
+                    code=CERT_CONFLICT,
+                    detail=f"cert_no {cert} is held by province {cur[0]}, and this "
+                    f"event is not a transfer from it",
+                    raw=batch.raws[i] if i < len(batch.raws) else b"",
+                    province=province,
                 )
+                dead.append(letter)
+                refused.append(letter)
+                refused_seqs.append(seq_col[i])
                 continue
             state[cert] = (province, version)
             winners[cert] = i
@@ -690,6 +799,7 @@ class Store:
             self._write_dead_letters(con, now, dead)
         heartbeats = self._write_heartbeats(con, now, latest_hb)
         progress = self._write_progress(con, now, seqs)
+        rejected_seqs = self._write_rejected_seqs(con, refused, refused_seqs)
         if applied_counts:
             con.register(
                 "_ac",
@@ -717,7 +827,7 @@ class Store:
         result.progress = {p: progress[p].applied_seq for p in seqs}
         result.beats = [h.heartbeat for h in batch.heartbeats]
         result.commit_times = _commit_times(ev, progress, seqs)
-        return result, (offsets, progress, heartbeats, next_apply_id)
+        return result, (offsets, progress, heartbeats, rejected_seqs, next_apply_id)
 
     def _write_records(
         self,
@@ -913,6 +1023,42 @@ class Store:
         con.execute("INSERT OR IGNORE INTO dead_letters SELECT * FROM _d")
         con.unregister("_d")
 
+    def _write_rejected_seqs(
+        self, con: duckdb.DuckDBPyConnection, letters: list[DeadLetter], seqs: list[int]
+    ) -> Mapping[str, frozenset[int]]:
+        """Remember the seqs processed but refused; return the new mirror."""
+        if not letters:
+            return self._rejected
+        # One row per (province, seq): a batch may carry the same refused event twice.
+        firsts: dict[tuple[str, int], DeadLetter] = {}
+        for d, s in zip(letters, seqs, strict=True):
+            firsts.setdefault((d.province or "", s), d)
+        letters = list(firsts.values())
+        seqs = [s for _, s in firsts]
+        con.register(
+            "_r",
+            pa.table(
+                {
+                    "province": [p for p, _ in firsts],
+                    "seq": pa.array(seqs, pa.int64()),
+                    "reason": [d.reason for d in letters],
+                    "topic": [d.topic for d in letters],
+                    "partition": pa.array([d.partition for d in letters], pa.int32()),
+                    "offset": pa.array([d.offset for d in letters], pa.int64()),
+                }
+            ),
+        )
+        # A replay refuses the same events again; keep the first sighting.
+        con.execute("INSERT OR IGNORE INTO rejected_seqs SELECT * FROM _r")
+        con.unregister("_r")
+        merged = dict(self._rejected)
+        added: dict[str, set[int]] = {}
+        for prov, s in firsts:
+            added.setdefault(prov, set()).add(s)
+        for prov, new in added.items():
+            merged[prov] = merged.get(prov, frozenset()) | new
+        return MappingProxyType(merged)
+
     def _write_heartbeats(
         self, con: duckdb.DuckDBPyConnection, now: datetime, latest: dict[str, Heartbeat]
     ) -> Mapping[str, HeartbeatState]:
@@ -971,16 +1117,16 @@ class Store:
             rows_p.append(prov)
             rows_a.append(new.applied_seq)
             rows_m.append(new.max_seq)
-            if new.applied_seq > prev.applied_seq and any(
-                s <= new.applied_seq for s in prev.pending
-            ):
+            if prev.pending and prev.pending.starts[0] <= new.applied_seq:
                 con.execute(
                     "DELETE FROM progress_pending WHERE province = ? AND seq <= ?",
                     [prov, new.applied_seq],
                 )
-            for s in new.pending - prev.pending:
-                add_p.append(prov)
-                add_s.append(s)
+            # Only the batch's own seqs can be new, so this never walks the pending set.
+            for s in sorted(set(batch_seqs)):
+                if s > new.applied_seq and s not in prev.pending:
+                    add_p.append(prov)
+                    add_s.append(s)
         if rows_p:
             con.register(
                 "_p",

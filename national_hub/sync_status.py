@@ -36,6 +36,13 @@ from schemas.vocab import PROVINCES
 
 log = logging.getLogger(__name__)
 
+# The newest dead letter of a province whose bytes carry a given seq (they may not be JSON).
+_DEAD_BY_SEQ = (
+    "SELECT reason FROM dead_letters"
+    " WHERE province = ? AND try(json_extract_string(try(decode(raw)), '$.seq')) = ?"
+    " ORDER BY received_at DESC LIMIT 1"
+)
+
 # Windows, in seconds. Heartbeats come every second and polls every second, so five missed in
 # a row is an outage, not jitter; ten seconds of lag or standstill is beyond normal batching.
 HEARTBEAT_STALE = 5.0
@@ -89,6 +96,8 @@ class Facts:
     ingest_paused: bool
     ingest_ready: bool
     ingest_error: str | None
+    # Why seq applied_seq + 1 was refused, when it reached the hub and was dead-lettered.
+    next_seq_rejection: str | None = None
 
 
 def decide(f: Facts) -> tuple[str, str]:
@@ -161,7 +170,12 @@ def decide(f: Facts) -> tuple[str, str]:
             else "waiting for fresh evidence from the province"
         )
         return LAGGING, f"{_secs(lag)} behind {f.label} and catching up: {detail}."
-    if f.ingest_paused:
+    if f.next_seq_rejection is not None:
+        why = (
+            f"seq {f.applied_seq + 1} reached the hub but was rejected "
+            f"({f.next_seq_rejection}); the province must re-send it correctly signed"
+        )
+    elif f.ingest_paused:
         why = "ingest is paused by an operator (POST /v1/ops/ingest to resume)"
     elif not f.ingest_ready:
         why = "the hub is not consuming from Kafka" + (
@@ -264,6 +278,8 @@ class SyncMonitor:
         self.poller = poller
         self.metrics = metrics
         self._dead_letters: Mapping[str, int] = {}
+        # Per province: (seq, reason) of the dead letter of the seq just above its frontier.
+        self._blocking: Mapping[str, tuple[int, str]] = {}
         self._task: asyncio.Task[None] | None = None
         if ingestor is not None:
             ingestor.add_listener(lambda r: freshness.observe_apply(r, store.progress()))
@@ -306,9 +322,29 @@ class SyncMonitor:
                 " WHERE province IS NOT NULL GROUP BY province"
             )
             self._dead_letters = {r["province"]: int(r["n"]) for r in rows}
+            self._blocking = await self._blocking_rejections()
         except RegsyncError as exc:
             log.warning("sync status: cannot count dead letters: %s", exc)
         self.update_metrics()
+
+    async def _blocking_rejections(self) -> dict[str, tuple[int, str]]:
+        """For provinces known to have seqs beyond the frontier: a refusal of the next seq."""
+        out: dict[str, tuple[int, str]] = {}
+        progress = self.store.progress()
+        heartbeats = self.store.heartbeats()
+        for code, n in self._dead_letters.items():
+            applied = self.store.applied_seq(code)
+            prog = progress.get(code)
+            hb = heartbeats.get(code)
+            beyond = (prog is not None and prog.max_seq > applied) or (
+                hb is not None and hb.heartbeat.published_seq > applied
+            )
+            if not n or not beyond:
+                continue
+            row = await self.store.fetch_one(_DEAD_BY_SEQ, [code, str(applied + 1)])
+            if row is not None:
+                out[code] = (applied + 1, row["reason"])
+        return out
 
     # ---- answers ---------------------------------------------------------------------------
 
@@ -354,6 +390,7 @@ class SyncMonitor:
         elif node is not None:
             backlog, oldest = node.outbox_backlog, node.oldest_unpublished_at
         advanced = self.freshness.last_advance(province)
+        blocking = self._blocking.get(province)
         facts = Facts(
             label=self.label(province),
             lag_seconds=self.freshness.lag_seconds(province, now),
@@ -382,6 +419,9 @@ class SyncMonitor:
             ingest_paused=ingestor.paused if ingestor is not None else False,
             ingest_ready=ingestor.ready if ingestor is not None else False,
             ingest_error=ingestor.last_error if ingestor is not None else None,
+            next_seq_rejection=(
+                blocking[1] if blocking is not None and blocking[0] == applied + 1 else None
+            ),
         )
         status, reason = decide(facts)
         p = self.settings.provinces.get(province)

@@ -381,6 +381,7 @@ SNAPSHOT_ORDER = {
     "progress_pending": "province, seq",
     "applied_counts": "province, type",
     "transfer_links": "old_province, old_cert_no",
+    "rejected_seqs": "province, seq",
     "offsets": "topic, partition",
 }
 

@@ -7,9 +7,20 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from hubkit import HubEnv, cert, get_json, make_event, running_hub, send_events, wait_version
+from hubkit import (
+    HubEnv,
+    cert,
+    get_json,
+    make_event,
+    running_hub,
+    send_events,
+    signed,
+    wait_version,
+)
 
 from national_hub.api import create_app
+from national_hub.ingest import Batch, Decoder, DecoderSpec, Raw
+from national_hub.store import Store
 
 
 @pytest.fixture
@@ -124,3 +135,26 @@ async def test_lookup_waits_for_a_sync_token(kafka_env: HubEnv) -> None:
         metrics = await (await client.get("/metrics")).text()
     assert 'regsync_hub_records{province="50",status="suspended"}' in metrics
     assert 'regsync_hub_consumer_lag_messages{province="50"} 0.0' in metrics
+
+
+async def test_token_of_a_refused_cert_conflict_is_409_rejected(hub_env: HubEnv) -> None:
+    c = cert("50", 30)
+    held = make_event(hub_env, "registered", "50", c, 1)
+    claim = make_event(hub_env, "registered", "11", c, 1)
+    decoder = Decoder(DecoderSpec.from_settings(hub_env.settings()))
+    store = Store.open(hub_env.db)
+    try:
+        for ev in (held, claim):
+            m = signed(hub_env, ev)
+            batch = Batch()
+            batch.extend([decoder.decode(Raw(m.topic, 0, 0, m.key, m.value, m.headers))])
+            store.apply_batch(batch)
+    finally:
+        store.close()
+    async with TestClient(TestServer(create_app(hub_env.settings()))) as client:
+        body = await get_json(client, f"/v1/physicians/{c}?min_token=11:{claim.seq}", 409)
+        ok = await get_json(client, f"/v1/physicians/{c}?min_token=50:{held.seq}")
+    assert body["error"]["code"] == "token_rejected"
+    assert body["explanation"]["state"] == "rejected"
+    assert body["explanation"]["rejection"]["reason"].startswith("cert_conflict")
+    assert ok["province"] == "50"

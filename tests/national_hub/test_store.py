@@ -111,7 +111,14 @@ def test_progress_is_gap_aware() -> None:
     p = _advance(Progress(), [1, 2, 5, 4])
     assert (p.applied_seq, p.max_seq, sorted(p.pending)) == (2, 5, [4, 5])
     p = _advance(p, [3, 2])
-    assert (p.applied_seq, p.pending) == (5, frozenset())
+    assert (p.applied_seq, list(p.pending)) == (5, [])
+
+
+def test_pending_seqs_behind_a_gap_are_kept_as_one_range() -> None:
+    p = _advance(Progress(), range(3, 100_003))
+    p = _advance(p, range(100_003, 200_003))
+    assert (p.applied_seq, p.pending.starts, p.pending.ends) == (0, (3,), (200_002,))
+    assert 150_000 in p.pending and 2 not in p.pending
 
 
 def test_progress_survives_reopen_with_pending_seqs(hub_env: HubEnv) -> None:
@@ -185,6 +192,51 @@ def test_a_second_province_claiming_a_cert_is_dead_lettered(hub_env: HubEnv, sto
         ("cert_conflict", c)
     ]
     assert store.is_seq_applied("11", 1)
+
+
+def test_a_conflicting_seq_stays_rejected_after_reopen(hub_env: HubEnv) -> None:
+    feed = Feeder(hub_env)
+    c = cert("50", 6)
+    store = Store.open(hub_env.db)
+    try:
+        store.apply_batch(feed.events([make_event(hub_env, "registered", "50", c, 1)]))
+        claim = make_event(hub_env, "registered", "11", c, 1)
+        store.apply_batch(feed.events([claim, claim]))
+    finally:
+        store.close()
+    store = Store.open(hub_env.db)
+    try:
+        assert store.applied_seq("11") == claim.seq  # processed: the frontier moved on
+        assert store.is_seq_rejected("11", claim.seq)
+        assert not store.is_seq_rejected("50", 1)
+    finally:
+        store.close()
+
+
+def test_an_untrusted_event_does_not_move_the_frontier(hub_env: HubEnv, store: Store) -> None:
+    feed = Feeder(hub_env)
+    evs = [make_event(hub_env, "registered", "50", cert("50", n), 1) for n in range(1, 4)]
+    forged = signed(hub_env, evs[1], signer=hub_env.signers["11"])
+    store.apply_batch(feed.batch([signed(hub_env, evs[0]), forged, signed(hub_env, evs[2])]))
+    assert store.applied_seq("50") == evs[0].seq
+    assert not store.is_seq_applied("50", evs[1].seq)
+    assert not store.is_seq_rejected("50", evs[1].seq)
+
+
+def test_dead_letter_bytes_never_keep_an_id_number(hub_env: HubEnv, store: Store) -> None:
+    feed = Feeder(hub_env)
+    value = b'{"province": "50", "record": {"person": {"id_number": "110101199001011234"}}}'
+    store.apply_batch(feed.batch([Message(hub_env.topic("50"), b"k", value, [])]))
+    (raw, reason), *_ = rows(store, "SELECT raw, reason FROM dead_letters")
+    assert b"110101199001011234" not in raw
+    assert b'"id_number":"[redacted]"' in raw
+    assert reason.startswith("schema:") and "id_number redacted" in reason
+
+
+async def test_a_failed_query_does_not_show_duckdb_text(store: Store) -> None:
+    with pytest.raises(StoreError) as err:
+        await store.fetch("SELECT * FROM no_such_table")
+    assert "no_such_table" not in str(err.value) and "Catalog" not in str(err.value)
 
 
 def test_heartbeats_keep_the_latest_per_province(hub_env: HubEnv, store: Store) -> None:

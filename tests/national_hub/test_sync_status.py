@@ -5,8 +5,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from hubkit import HubEnv, Message, cert, make_event, signed
 
-from national_hub.sync_status import Facts, decide
+from national_hub.freshness import FreshnessTracker
+from national_hub.ingest import Batch, Decoder, DecoderSpec, Raw
+from national_hub.store import Store
+from national_hub.sync_status import Facts, SyncMonitor, decide
 
 HEALTHY = Facts(
     label="重庆市 (50)",
@@ -100,3 +104,44 @@ def test_a_silent_kafka_path_with_an_answering_idle_node_is_not_offline() -> Non
 def test_reason_is_one_sentence() -> None:
     _, reason = decide(replace(HEALTHY, lag_seconds=40.0, published_seq=101, since_advance=30.0))
     assert reason.endswith(".") and reason.count(". ") == 0
+
+
+def test_stalled_reason_names_the_rejected_next_seq() -> None:
+    status, reason = decide(
+        replace(
+            HEALTHY,
+            lag_seconds=40.0,
+            published_seq=105,
+            since_advance=30.0,
+            next_seq_rejection="bad_signature: signature does not verify",
+        )
+    )
+    assert status == "stalled"
+    assert "seq 101 reached the hub but was rejected (bad_signature:" in reason
+
+
+def _batch(env: HubEnv, messages: list[Message]) -> Batch:
+    decoder = Decoder(DecoderSpec.from_settings(env.settings()))
+    batch = Batch()
+    batch.extend(
+        decoder.decode_many(
+            [Raw(m.topic, 0, i, m.key, m.value, m.headers) for i, m in enumerate(messages)]
+        )
+    )
+    return batch
+
+
+async def test_monitor_finds_the_rejection_just_above_the_frontier(hub_env: HubEnv) -> None:
+    evs = [make_event(hub_env, "registered", "50", cert("50", n), 1) for n in range(1, 4)]
+    forged = signed(hub_env, evs[1], signer=hub_env.signers["44"])
+    store = Store.open(hub_env.db)
+    try:
+        store.apply_batch(
+            _batch(hub_env, [signed(hub_env, evs[0]), forged, signed(hub_env, evs[2])])
+        )
+        monitor = SyncMonitor(hub_env.settings(), store, FreshnessTracker())
+        await monitor.refresh()
+        rejection = monitor.view("50").facts.next_seq_rejection
+    finally:
+        store.close()
+    assert rejection is not None and rejection.startswith("kid_mismatch")
