@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 import signal
 from collections.abc import Iterable, Mapping, Sequence
@@ -18,7 +16,8 @@ from national_hub.config import HubSettings
 from national_hub.names import normalise_name, pinyin_key
 from schemas.errors import SchemaError
 from schemas.events import Heartbeat, RegisteredEvent, parse_event, parse_heartbeat
-from schemas.signing import SIGNATURE_LENGTH, Verifier
+from schemas.signing import Verifier
+from schemas.wire import decode_signature
 
 # Reason codes: the `reason` label of regsync_hub_events_rejected_total and the first word of a
 # dead letter's reason text, so ops can group them.
@@ -320,17 +319,6 @@ def _header(headers: Sequence[tuple[str, bytes]], name: str) -> bytes | None:
     return None
 
 
-def _signature(raw: bytes) -> bytes | None:
-    """The raw signature from a `sig` header: base64 text (the norm) or raw 64 bytes."""
-    if len(raw) == SIGNATURE_LENGTH:
-        return raw
-    try:
-        sig = base64.b64decode(raw, validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    return sig if len(sig) == SIGNATURE_LENGTH else None
-
-
 @dataclass(frozen=True, slots=True)
 class DecoderSpec:
     """What a Decoder needs, as plain data so it can be sent to a worker process."""
@@ -417,7 +405,7 @@ class Decoder:
                 province,
                 hb,
             )
-        sig = _signature(sig_raw)
+        sig = decode_signature(sig_raw)
         if sig is None:
             return self._dead(
                 msg, BAD_SIGNATURE, "sig header is not a base64 64-byte signature", province, hb

@@ -16,7 +16,6 @@ Statuses (CONTRACT §5), decided on time windows rather than on counts of commit
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 from collections.abc import Mapping
@@ -31,6 +30,7 @@ from national_hub.metrics import SYNC_STATUSES, HubMetrics
 from national_hub.node_client import NodePoller, NodeStatus
 from national_hub.store import Store
 from schemas.errors import RegsyncError
+from schemas.tasks import cancel_task
 from schemas.timestamps import format_utc, utc_now
 from schemas.vocab import PROVINCES
 
@@ -304,10 +304,7 @@ class SyncMonitor:
     async def stop(self) -> None:
         """Stop the refresh loop; safe to call twice."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_task(task)
 
     async def _run(self) -> None:
         while True:
