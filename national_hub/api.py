@@ -25,7 +25,7 @@ from national_hub.errors import (
     NotFound,
     ServiceUnavailable,
 )
-from national_hub.http_util import json_response, require_ops
+from national_hub.http_util import int_param, json_response, require_ops
 from national_hub.metrics import CONTENT_TYPE_LATEST, HubMetrics
 from national_hub.store import Store
 from schemas.errors import RegsyncError, SchemaError
@@ -113,19 +113,6 @@ def _cert_no(request: web.Request) -> str:
     if not _CERT_NO.match(cert_no):
         raise InvalidParameter("cert_no", "must be 15 digits")
     return cert_no
-
-
-def _int_param(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidParameter(name, "must be an integer") from None
-    if not lo <= value <= hi:
-        raise InvalidParameter(name, f"must be between {lo} and {hi}")
-    return value
 
 
 def _min_token(request: web.Request) -> tuple[str, int] | None:
@@ -235,7 +222,7 @@ async def get_history(request: web.Request) -> web.Response:
 async def get_dead_letters(request: web.Request) -> web.Response:
     """GET /v1/sync/dead-letters (ops): rejected messages, newest first."""
     require_ops(request)
-    limit = _int_param(request, "limit", 100, 1, 1000)
+    limit = int_param(request, "limit", 100, 1, 1000)
     province = request.query.get("province")
     sql = 'SELECT topic, partition, "offset", key, reason, received_at, province FROM dead_letters'
     params: list[Any] = []

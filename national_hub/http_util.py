@@ -1,4 +1,4 @@
-"""Small HTTP helpers shared by the hub's route modules: JSON bodies and the ops token."""
+"""Small HTTP helpers shared by the hub's route modules: JSON bodies, the ops token, params."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import orjson
 from aiohttp import web
 
 from national_hub.appkeys import SETTINGS
-from national_hub.errors import Forbidden, Unauthorized
+from national_hub.errors import Forbidden, InvalidParameter, Unauthorized
 from schemas.timestamps import format_utc
 
 
@@ -46,3 +46,17 @@ def require_ops(request: web.Request) -> None:
     digest = hashlib.sha256(token.encode("utf-8")).hexdigest()
     if not hmac.compare_digest(digest, request.app[SETTINGS].ops_token_sha256):
         raise Forbidden("the token presented is not the ops token")
+
+
+def int_param(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
+    """An integer query parameter in [lo, hi]; 400 naming the parameter otherwise."""
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidParameter(name, "must be an integer") from None
+    if not lo <= value <= hi:
+        raise InvalidParameter(name, f"must be between {lo} and {hi}")
+    return value

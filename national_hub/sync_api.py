@@ -29,7 +29,7 @@ from national_hub.appkeys import (
 from national_hub.errors import InvalidParameter, ServiceUnavailable
 from national_hub.explain import Explainer
 from national_hub.freshness import FreshnessTracker
-from national_hub.http_util import json_response, require_ops
+from national_hub.http_util import int_param, json_response, require_ops
 from national_hub.lag_history import LagHistory, LagSampler
 from national_hub.node_client import NodeClient, NodePoller
 from national_hub.query_api import FRESHNESS
@@ -87,23 +87,10 @@ async def sync_explain(request: web.Request) -> web.Response:
     return json_response(await explainer.cert(cert_no, _province_param(request)))
 
 
-def _int_query(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidParameter(name, "must be an integer") from None
-    if not lo <= value <= hi:
-        raise InvalidParameter(name, f"must be between {lo} and {hi}")
-    return value
-
-
 async def lag_history(request: web.Request) -> web.Response:
     """GET /v1/sync/lag-history?minutes=15: sampled lag per province, oldest first."""
     history = request.app[LAG_HISTORY]
-    minutes = _int_query(request, "minutes", 15, 1, history.retention_minutes)
+    minutes = int_param(request, "minutes", 15, 1, history.retention_minutes)
     now = utc_now()
     return json_response(
         {
@@ -117,7 +104,7 @@ async def lag_history(request: web.Request) -> web.Response:
 async def anomalies(request: web.Request) -> web.Response:
     """GET /v1/anomalies (ops): one person in two provinces; a cert_no claimed twice."""
     require_ops(request)
-    limit = _int_query(request, "limit", 100, 1, 1000)
+    limit = int_param(request, "limit", 100, 1, 1000)
     body = await find_anomalies(request.app[STORE], limit)
     return json_response({"generated_at": utc_now(), **body})
 
