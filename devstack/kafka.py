@@ -385,8 +385,12 @@ class KafkaCluster:
         self.stop()
 
 
-def free_base_port(brokers: int = 1, start: int = 20000, end: int = 40000) -> int:
-    """A base port whose client and controller ports are all free right now."""
+def free_base_port(brokers: int = 1, start: int = 20000, end: int = 32000) -> int:
+    """A base port whose client and controller ports are all free right now.
+
+    The default range stays below Linux's ephemeral ports (32768+), which outgoing connections
+    may take between this check and the bind.
+    """
     rng = random.Random(os.getpid() ^ time.monotonic_ns())
     for _ in range(200):
         base = rng.randrange(start, end - 200)

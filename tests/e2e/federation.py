@@ -26,7 +26,8 @@ def free_base(own_kafka: bool = False) -> int:
     """
     rng = random.Random()
     for _ in range(200):
-        base = rng.randrange(23000, 33000)
+        # + up to 1192 stays below the ephemeral ports (32768+)
+        base = rng.randrange(23000, 31000)
         ports = [base + 80, base + 150, base + 144, base + 111]
         if own_kafka:
             ports += [base + 1092, base + 1192]
