@@ -19,24 +19,9 @@ import orjson
 
 from province_node.errors import ImportFileError, NodeError
 from province_node.registry import Skipped, Store, WriteContext
-from province_node.requests import RegistrationRequest, parse_registration
+from province_node.requests import CSV_COLUMNS, RegistrationRequest, parse_registration
 from schemas.errors import RegsyncError
 
-CSV_COLUMNS = (
-    "cert_no",
-    "name",
-    "gender",
-    "id_number",
-    "level",
-    "category",
-    "scopes",
-    "primary_org_code",
-    "primary_org_name",
-    "primary_region_code",
-    "issuing_authority_name",
-    "issuing_authority_region_code",
-    "registered_on",
-)
 # Optional, for transfer-ins: both or neither.
 CSV_OPTIONAL_COLUMNS = ("transfer_from_province", "transfer_from_cert_no")
 _PLAIN = ("cert_no", "name", "gender", "id_number", "level", "category", "registered_on")

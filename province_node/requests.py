@@ -38,6 +38,24 @@ from schemas.record import (
 )
 from schemas.vocab import CancelReason, Category, EventType, Gender, Level
 
+# The CSV form of a registration request (`province-node import`, `generate --out x.csv`):
+# one column per field, institutions flattened, scopes joined by ";".
+CSV_COLUMNS = (
+    "cert_no",
+    "name",
+    "gender",
+    "id_number",
+    "level",
+    "category",
+    "scopes",
+    "primary_org_code",
+    "primary_org_name",
+    "primary_region_code",
+    "issuing_authority_name",
+    "issuing_authority_region_code",
+    "registered_on",
+)
+
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 

@@ -47,6 +47,7 @@ from typing import Any, Literal, TypedDict
 import orjson
 
 from province_node.data.regions import REGIONS
+from province_node.requests import CSV_COLUMNS
 from schemas.checksums import credit_code_check_char
 from schemas.vocab import OTHER_SCOPE, PROVINCES, SCOPES_BY_CATEGORY, Category
 
@@ -87,21 +88,8 @@ class AuthorityInfo(TypedDict):
     region_code: str
 
 
-CSV_HEADER = (
-    "cert_no",
-    "name",
-    "gender",
-    "id_number",
-    "level",
-    "category",
-    "scopes",
-    "primary_org_code",
-    "primary_org_name",
-    "primary_region_code",
-    "issuing_authority_name",
-    "issuing_authority_region_code",
-    "registered_on",
-)
+# The import format's columns, so generated CSV always imports.
+CSV_HEADER = CSV_COLUMNS
 
 BIRTH_FIRST = date(1950, 1, 1)
 BIRTH_LAST = date(2000, 12, 31)
