@@ -150,24 +150,14 @@ TABLES = (
     "rejected_seqs",
 )
 
+# The records table's columns in order: the decoded fields sit between the envelope and the
+# JSON, so the batch's Arrow columns line up with RECORDS_DDL.
 _RECORD_COLUMNS = (
     "cert_no",
     "province",
     "record_version",
     "seq",
-    "status",
-    "name",
-    "name_norm",
-    "name_pinyin",
-    "gender",
-    "level",
-    "category",
-    "scopes",
-    "org_code",
-    "institution_name",
-    "region_code",
-    "site_org_codes",
-    "person_ref",
+    *RECORD_FIELDS,
     "record",
     "committed_at",
     "synced_at",
@@ -201,7 +191,6 @@ _RECORD_SCHEMA = pa.schema(
     ]
 )
 # Decoding hands over these columns ready-made, in table order, between seq and record.
-assert _RECORD_COLUMNS[4 : 4 + len(RECORD_FIELDS)] == RECORD_FIELDS
 # What every lifecycle event changes: updated in place for each record that keeps its lists.
 _ALWAYS = ("record_version", "seq", "committed_at", "synced_at", "status", "record")
 # Columns that rarely change, rewritten only where they did, in groups of at most three
