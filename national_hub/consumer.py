@@ -12,10 +12,8 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.helpers import create_ssl_context
 
 from national_hub.config import HubSettings
 from national_hub.ingest import (
@@ -32,7 +30,6 @@ from national_hub.ingest import (
 )
 from national_hub.metrics import HubMetrics
 from national_hub.store import ApplyResult, Store
-from schemas.federation import KafkaSection
 
 log = logging.getLogger(__name__)
 
@@ -50,26 +47,6 @@ _PAUSED_HIGHWATER_INTERVAL = 1.0
 ApplyListener = Callable[[ApplyResult], None]
 
 
-def kafka_client_kwargs(k: KafkaSection) -> dict[str, Any]:
-    """aiokafka connection arguments (bootstrap and security) from the [kafka] section."""
-    kw: dict[str, Any] = {
-        "bootstrap_servers": k.bootstrap,
-        "security_protocol": k.security_protocol,
-    }
-    if k.security_protocol in ("SSL", "SASL_SSL"):
-        kw["ssl_context"] = create_ssl_context(
-            cafile=str(k.ssl_cafile) if k.ssl_cafile else None,
-            certfile=str(k.ssl_certfile) if k.ssl_certfile else None,
-            keyfile=str(k.ssl_keyfile) if k.ssl_keyfile else None,
-        )
-    if k.sasl_mechanism is not None:
-        kw["sasl_mechanism"] = k.sasl_mechanism
-        kw["sasl_plain_username"] = k.sasl_username
-        if k.sasl_password_file is not None:
-            kw["sasl_plain_password"] = k.sasl_password_file.read_text(encoding="utf-8").strip()
-    return kw
-
-
 def _new_consumer(settings: HubSettings) -> AIOKafkaConsumer:
     """A consumer without group or auto-commit, for manual assignment."""
     # No group: positions live in DuckDB next to the data they produced, so a crash can never
@@ -84,7 +61,7 @@ def _new_consumer(settings: HubSettings) -> AIOKafkaConsumer:
         fetch_max_bytes=64 * 1024 * 1024,
         metadata_max_age_ms=5_000,
         request_timeout_ms=15_000,
-        **kafka_client_kwargs(settings.kafka),
+        **settings.kafka.client_kwargs(),
     )
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import ssl
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -164,30 +163,3 @@ def _check_keys(
                 f"{src}: {key('public_key')}: does not match {key('signing_key')} "
                 f"(kid {public.kid} vs {signer.kid})"
             )
-
-
-def kafka_client_kwargs(kafka: KafkaSection) -> dict[str, Any]:
-    """Connection and security arguments shared by the node's aiokafka clients."""
-    kwargs: dict[str, Any] = {
-        "bootstrap_servers": kafka.bootstrap,
-        "security_protocol": kafka.security_protocol,
-    }
-    if kafka.security_protocol in ("SSL", "SASL_SSL"):
-        context = ssl.create_default_context(
-            cafile=str(kafka.ssl_cafile) if kafka.ssl_cafile else None
-        )
-        if kafka.ssl_certfile:
-            context.load_cert_chain(
-                str(kafka.ssl_certfile), str(kafka.ssl_keyfile) if kafka.ssl_keyfile else None
-            )
-        kwargs["ssl_context"] = context
-    if kafka.sasl_mechanism:
-        kwargs["sasl_mechanism"] = kafka.sasl_mechanism
-        kwargs["sasl_plain_username"] = kafka.sasl_username
-        if kafka.sasl_password_file:
-            try:
-                password = kafka.sasl_password_file.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ConfigError(f"kafka.sasl_password_file: {exc.strerror}") from None
-            kwargs["sasl_plain_password"] = password
-    return kwargs

@@ -21,7 +21,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import for_code
 
 from province_node import outbox
-from province_node.config import NodeSettings, kafka_client_kwargs
+from province_node.config import NodeSettings
 from province_node.metrics import NodeMetrics
 from province_node.registry import Registry, WriteContext
 from schemas.tasks import cancel_task
@@ -85,7 +85,7 @@ def new_producer(settings: NodeSettings, **extra: Any) -> AIOKafkaProducer:
     """The producer every node message goes through: idempotent, acks=all."""
     timeout_ms = int(settings.kafka_timeout_s * 1000)
     return AIOKafkaProducer(
-        **kafka_client_kwargs(settings.kafka),
+        **settings.kafka.client_kwargs(),
         enable_idempotence=True,
         acks="all",
         request_timeout_ms=timeout_ms,
@@ -98,7 +98,7 @@ async def ensure_topics(settings: NodeSettings) -> None:
     """Create the province topic (infinite retention) and the heartbeat topic if missing."""
     kafka = settings.kafka
     admin = AIOKafkaAdminClient(
-        **kafka_client_kwargs(kafka), request_timeout_ms=int(settings.kafka_timeout_s * 1000)
+        **kafka.client_kwargs(), request_timeout_ms=int(settings.kafka_timeout_s * 1000)
     )
     await admin.start()
     try:

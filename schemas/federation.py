@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import ssl
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -86,6 +87,32 @@ class KafkaSection(_Section):
     @property
     def heartbeats_topic(self) -> str:
         return f"{self.topic_prefix}.heartbeats"
+
+    def client_kwargs(self) -> dict[str, Any]:
+        """aiokafka connection arguments (bootstrap, TLS, SASL) shared by node and hub clients."""
+        kwargs: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap,
+            "security_protocol": self.security_protocol,
+        }
+        if self.security_protocol in ("SSL", "SASL_SSL"):
+            context = ssl.create_default_context(
+                cafile=str(self.ssl_cafile) if self.ssl_cafile else None
+            )
+            if self.ssl_certfile:
+                context.load_cert_chain(
+                    str(self.ssl_certfile), str(self.ssl_keyfile) if self.ssl_keyfile else None
+                )
+            kwargs["ssl_context"] = context
+        if self.sasl_mechanism:
+            kwargs["sasl_mechanism"] = self.sasl_mechanism
+            kwargs["sasl_plain_username"] = self.sasl_username
+            if self.sasl_password_file:
+                try:
+                    password = self.sasl_password_file.read_text(encoding="utf-8").strip()
+                except OSError as exc:
+                    raise ConfigError(f"kafka.sasl_password_file: {exc.strerror}") from None
+                kwargs["sasl_plain_password"] = password
+        return kwargs
 
     @property
     def events_topic_pattern(self) -> str:

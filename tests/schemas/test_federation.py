@@ -109,3 +109,26 @@ def test_bootstrap_must_be_host_port(tmp_path: Path) -> None:
 
 def test_source_is_not_a_key_of_the_file(tmp_path: Path) -> None:
     assert "source: unknown key" in _error(tmp_path, 'source = "x"\n' + VALID)
+
+
+def test_sasl_settings_reach_the_kafka_clients(tmp_path: Path) -> None:
+    (tmp_path / "kafka.password").write_text("s3cret\n")
+    text = VALID.replace(
+        "replication_factor = 1\n",
+        'replication_factor = 1\nsecurity_protocol = "SASL_PLAINTEXT"\nsasl_mechanism = "PLAIN"\n'
+        'sasl_username = "hub"\nsasl_password_file = "kafka.password"\n',
+    )
+    kwargs = load_federation(_write(tmp_path, text)).kafka.client_kwargs()
+    assert (kwargs["security_protocol"], kwargs["sasl_plain_password"]) == (
+        "SASL_PLAINTEXT",
+        "s3cret",
+    )
+
+
+def test_missing_sasl_password_file_is_named(tmp_path: Path) -> None:
+    text = VALID.replace(
+        "replication_factor = 1\n",
+        'replication_factor = 1\nsasl_mechanism = "PLAIN"\nsasl_password_file = "absent"\n',
+    )
+    with pytest.raises(ConfigError, match=r"kafka\.sasl_password_file"):
+        load_federation(_write(tmp_path, text)).kafka.client_kwargs()
