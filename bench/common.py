@@ -1,0 +1,482 @@
+"""Shared pieces of the benchmarks: a throwaway Kafka and federation, fast signed events,
+percentiles, RSS sampling, machine facts and the one-JSON-object output.
+
+Every benchmark prints exactly one JSON object on stdout; progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from devstack.kafka import KafkaCluster, free_base_port
+from devstack.stack import Ports, Secrets, write_federation
+from province_node import lifecycle, synthetic
+from province_node import requests as rq
+from schemas.canonical import canonical_bytes
+from schemas.events import DETAILS_BY_TYPE
+from schemas.person_ref import load_secret, person_ref
+from schemas.signing import Signer
+from schemas.timestamps import format_utc, utc_now
+from schemas.vocab import PROVINCES
+from schemas.wire import signed_headers
+
+BIN = Path(sys.executable).parent
+REPO = Path(__file__).resolve().parent.parent
+# The 31 mainland provinces (11..65); 66 (XPCC) is left out.
+PROVINCES_31: tuple[str, ...] = tuple(c for c in PROVINCES if c != "66")[:31]
+PARTITIONS = 3
+
+stderr = Console(stderr=True)
+
+
+# ---- output and machine facts ----------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    """nproc, RAM, CPU model and versions: what docs/performance.md records per run."""
+    cpu = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem_kib = 0
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_kib = int(line.split()[1])
+    return {
+        "nproc": os.cpu_count(),
+        "ram_gib": round(mem_kib / 1024 / 1024, 1),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+    }
+
+
+def emit(name: str, args: Any, results: dict[str, Any]) -> None:
+    """Print the one JSON object of a run on stdout."""
+    out = {
+        "benchmark": name,
+        "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "command": " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
+        "params": vars(args),
+        "machine": machine(),
+        **results,
+    }
+    print(json.dumps(out, ensure_ascii=False, indent=2), flush=True)
+
+
+def progress() -> Progress:
+    """A rich progress bar on stderr, so stdout stays one JSON object."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=stderr,
+        transient=False,
+    )
+
+
+def percentiles(values: Sequence[float], ps: Sequence[float] = (50, 90, 99)) -> dict[str, Any]:
+    """Nearest-rank percentiles plus max and count of a list of numbers (e.g. ms)."""
+    if not values:
+        return {"n": 0}
+    s = sorted(values)
+    n = len(s)
+    out: dict[str, Any] = {"n": n}
+    for p in ps:
+        k = max(0, min(n - 1, math.ceil(p / 100 * n) - 1))
+        out[f"p{p:g}"] = round(s[k], 3)
+    out["max"] = round(s[-1], 3)
+    out["mean"] = round(sum(s) / n, 3)
+    return out
+
+
+# ---- processes and memory --------------------------------------------------------------------
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident set size of a process now, from /proc (0 if it is gone)."""
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def hwm_bytes(pid: int) -> int:
+    """Peak resident set size (VmHWM) of a live process."""
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far."""
+    with contextlib.suppress(OSError, IndexError, ValueError):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return 0.0
+
+
+def tree_pids(pid: int) -> list[int]:
+    """The process and all its live descendants (e.g. the hub's decode workers)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, ()))
+    return out
+
+
+def tree_rss_bytes(pid: int) -> int:
+    """Summed RSS of a process tree now."""
+    return sum(rss_bytes(p) for p in tree_pids(pid))
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """Summed CPU seconds of a process tree's live members."""
+    return sum(cpu_seconds(p) for p in tree_pids(pid))
+
+
+class RssSampler:
+    """Samples RSS every `interval` seconds in a thread; keeps the peak of the main process
+    (`peak`, VmHWM included) and of the whole process tree (`tree_peak`, sampled)."""
+
+    def __init__(self, pid: int, interval: float = 0.1) -> None:
+        self.pid = pid
+        self.interval = interval
+        self.peak = 0
+        self.tree_peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, rss_bytes(self.pid), hwm_bytes(self.pid))
+            self.tree_peak = max(self.tree_peak, tree_rss_bytes(self.pid))
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def spawn(cmd: list[str], cwd: Path, log: Path, env: dict[str, str] | None = None) -> Any:
+    """Start a process in its own session, output to a log file."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    with log.open("ab") as fh:
+        return subprocess.Popen(
+            cmd,
+            cwd=cwd,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=full_env,
+            start_new_session=True,
+        )
+
+
+def stop_process(proc: Any, timeout: float = 20.0) -> None:
+    """SIGTERM a process group we started, SIGKILL if it lingers."""
+    if proc is None or proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def wait_http(url: str, proc: Any = None, timeout: float = 90.0, log: Path | None = None) -> None:
+    """Poll a URL until it answers 200; fail early if the process died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            tail = log.read_text(errors="replace")[-3000:] if log else ""
+            raise RuntimeError(f"process exited with {proc.returncode} before {url}:\n{tail}")
+        with contextlib.suppress(OSError):
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer 200 within {timeout:.0f}s")
+
+
+def metric_sum(base_url: str, name: str) -> float:
+    """Sum of every sample of one Prometheus metric on /metrics."""
+    with urllib.request.urlopen(f"{base_url}/metrics", timeout=10) as resp:
+        text = resp.read().decode()
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name) and (line[len(name)] in "{ "):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+# ---- Kafka and the federation ----------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def workdir(keep: bool = False) -> Iterator[Path]:
+    """A temporary directory, removed afterwards unless `keep`."""
+    root = Path(tempfile.mkdtemp(prefix="regsync-bench-"))
+    try:
+        yield root
+    finally:
+        if keep:
+            stderr.print(f"kept {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def kafka(root: Path, heap: str = "1g") -> Iterator[KafkaCluster]:
+    """A single-broker KRaft Kafka of our own, stopped on exit."""
+    cluster = KafkaCluster(root / "kafka", brokers=1, base_port=free_base_port(1), heap=heap)
+    try:
+        stderr.print("starting Kafka ...")
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@dataclass
+class Federation:
+    """A federation.toml (as `./dev up` writes it) on a given Kafka."""
+
+    state: Path
+    provinces: tuple[str, ...]
+    ports: Ports
+    secrets: Secrets
+    bootstrap: str
+    prefix: str
+
+    @property
+    def config(self) -> Path:
+        return self.state / "federation.toml"
+
+    @property
+    def hub_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.hub}"
+
+    def node_url(self, code: str) -> str:
+        return f"http://127.0.0.1:{self.ports.province(code)}"
+
+    def topic(self, code: str) -> str:
+        return f"{self.prefix}.events.{code}"
+
+    @property
+    def heartbeats_topic(self) -> str:
+        return f"{self.prefix}.heartbeats"
+
+    def signer(self, code: str) -> Signer:
+        return Signer.load(self.state / "keys" / f"{code}.key")
+
+    @property
+    def person_secret(self) -> bytes:
+        return load_secret(self.state / "keys" / "federation.secret")
+
+    @property
+    def db(self) -> Path:
+        return self.state / "var" / "national.duckdb"
+
+
+def free_stack_base() -> int:
+    """A base port for devstack.stack.Ports whose hub and province ports are free."""
+    from devstack.kafka import port_free
+
+    for base in range(21000, 39000, 211):
+        ports = Ports(base)
+        wanted = [ports.hub] + [ports.province(c) for c in PROVINCES]
+        if all(port_free(p) for p in wanted):
+            return base
+    raise RuntimeError("no free port range for the federation")
+
+
+def federation(state: Path, provinces: Sequence[str], bootstrap: str) -> Federation:
+    """Keys, tokens and federation.toml, via devstack.stack.write_federation."""
+    ports = Ports(free_stack_base())
+    prefix = f"bench{uuid.uuid4().hex[:8]}"
+    sec = write_federation(state, list(provinces), ports, bootstrap=bootstrap, topic_prefix=prefix)
+    return Federation(state, tuple(provinces), ports, sec, bootstrap, prefix)
+
+
+async def create_topics(fed: Federation) -> None:
+    """The province topics (infinite retention) and heartbeats, as the nodes create them."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=fed.bootstrap)
+    await admin.start()
+    try:
+        topics = [
+            NewTopic(
+                fed.topic(c),
+                num_partitions=PARTITIONS,
+                replication_factor=1,
+                topic_configs={"retention.ms": "-1", "retention.bytes": "-1"},
+            )
+            for c in fed.provinces
+        ]
+        topics.append(NewTopic(fed.heartbeats_topic, num_partitions=1, replication_factor=1))
+        await admin.create_topics(topics)
+    finally:
+        await admin.close()
+
+
+# ---- events ----------------------------------------------------------------------------------
+
+
+def registered_value(province: str, seq: int, body: dict[str, Any], secret: bytes) -> bytes:
+    """The canonical bytes of a `registered` event, built as the province node builds them."""
+    req = rq.parse_registration(body)
+    t = lifecycle.register(
+        None, None, req, province=province, person_ref=person_ref(secret, req.id_number)
+    )
+    record = t.record.model_dump(mode="json")
+    details = DETAILS_BY_TYPE[t.type].model_validate(t.details).model_dump(mode="json")
+    return canonical_bytes(
+        {
+            "schema_version": 1,
+            "event_id": str(uuid.uuid4()),
+            "province": province,
+            "seq": seq,
+            "type": t.type.value,
+            "cert_no": t.record.cert_no,
+            "record_version": 1,
+            "committed_at": format_utc(utc_now()),
+            "actor": "bench",
+            "details": details,
+            "record": record,
+        }
+    )
+
+
+def split(total: int, parts: int) -> list[int]:
+    """`total` spread over `parts` as evenly as possible."""
+    base, extra = divmod(total, parts)
+    return [base + (1 if i < extra else 0) for i in range(parts)]
+
+
+async def produce_registered(
+    fed: Federation, total: int, *, seed: int = 0, start: int = 0, label: str = "producing"
+) -> dict[str, Any]:
+    """Put `total` signed `registered` events on the province topics (seq 1..n per province).
+
+    Records come from province_node.synthetic; keys are cert_no as the nodes publish them.
+    Returns timing of the fill (not part of any figure under test).
+    """
+    counts = split(total, len(fed.provinces))
+    secret = fed.person_secret
+    producer = AIOKafkaProducer(
+        bootstrap_servers=fed.bootstrap,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=20,
+        max_batch_size=1 << 20,
+        max_request_size=8 << 20,
+    )
+    await producer.start()
+    t0 = time.monotonic()
+    built = 0
+    try:
+        with progress() as bar:
+            task = bar.add_task(label, total=total)
+            for code, n in zip(fed.provinces, counts, strict=True):
+                signer = fed.signer(code)
+                topic = fed.topic(code)
+                futures = []
+                for i, body in enumerate(synthetic.registrations(code, n, seed, start), 1):
+                    value = registered_value(code, start + i, body, secret)
+                    fut = await producer.send(
+                        topic,
+                        value,
+                        key=body["cert_no"].encode(),
+                        headers=signed_headers(signer, value),
+                    )
+                    futures.append(fut)
+                    built += 1
+                    if len(futures) >= 5000:
+                        await asyncio.gather(*futures)
+                        bar.advance(task, len(futures))
+                        futures.clear()
+                await asyncio.gather(*futures)
+                bar.advance(task, len(futures))
+    finally:
+        await producer.stop()
+    elapsed = time.monotonic() - t0
+    return {"events": built, "seconds": round(elapsed, 2)}
+
+
+def hub_env() -> dict[str, str]:
+    """Environment of a benchmarked hub: no per-IP rate limit."""
+    return {"REGSYNC_HUB_RATE_LIMIT": "off"}
+
+
+def start_hub(fed: Federation, log_name: str = "hub.log") -> Any:
+    """`national-hub serve` as its own process, as deployed."""
+    return spawn(
+        [str(BIN / "national-hub"), "serve", "--config", str(fed.config)],
+        cwd=fed.state,
+        log=fed.state / log_name,
+        env=hub_env(),
+    )
+
+
+def start_node(fed: Federation, code: str) -> Any:
+    """`province-node serve` for one province."""
+    return spawn(
+        [str(BIN / "province-node"), "serve", "--config", str(fed.config), "--province", code],
+        cwd=fed.state,
+        log=fed.state / f"province-{code}.log",
+    )
