@@ -25,7 +25,7 @@ from national_hub.errors import (
     NotFound,
     ServiceUnavailable,
 )
-from national_hub.http_util import int_param, json_response, require_ops
+from national_hub.http_util import int_param, json_response, require_ops, sync_token_param
 from national_hub.metrics import CONTENT_TYPE_LATEST, HubMetrics
 from national_hub.store import Store
 from schemas.errors import RegsyncError, SchemaError
@@ -33,7 +33,6 @@ from schemas.errors import RegsyncError, SchemaError
 log = logging.getLogger(__name__)
 
 _CERT_NO = re.compile(r"^[0-9]{15}$")
-_TOKEN = re.compile(r"^([0-9]{2}):([0-9]{1,18})$")
 MAX_WAIT_SECONDS = 30.0
 GAUGE_INTERVAL = 2.0
 RECORD_COUNT_INTERVAL = 10.0
@@ -115,21 +114,6 @@ def _cert_no(request: web.Request) -> str:
     return cert_no
 
 
-def _min_token(request: web.Request) -> tuple[str, int] | None:
-    raw = request.query.get("min_token")
-    if raw is None:
-        return None
-    m = _TOKEN.match(raw.strip())
-    if not m:
-        raise InvalidParameter("min_token", 'must be "<province>:<seq>", e.g. "50:1234"')
-    province, seq = m.group(1), int(m.group(2))
-    if province not in request.app[SETTINGS].provinces:
-        raise InvalidParameter("min_token", f"province {province} is not in the federation")
-    if seq < 1:
-        raise InvalidParameter("min_token", "seq must be at least 1")
-    return province, seq
-
-
 def _wait_param(request: web.Request) -> float:
     raw = request.query.get("wait")
     if raw is None or raw == "":
@@ -163,7 +147,7 @@ def public_record(row: Mapping[str, Any]) -> dict[str, Any]:
 async def get_physician(request: web.Request) -> web.Response:
     """GET /v1/physicians/{cert_no}: the public record, or 404 with an explanation."""
     cert_no = _cert_no(request)
-    token = _min_token(request)
+    token = sync_token_param(request, "min_token")
     wait = _wait_param(request)
     app = request.app
     store = app[STORE]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
@@ -60,3 +61,22 @@ def int_param(request: web.Request, name: str, default: int, lo: int, hi: int) -
     if not lo <= value <= hi:
         raise InvalidParameter(name, f"must be between {lo} and {hi}")
     return value
+
+
+_SYNC_TOKEN = re.compile(r"^(\d{2}):(\d{1,18})$")
+
+
+def sync_token_param(request: web.Request, name: str) -> tuple[str, int] | None:
+    """A "<province>:<seq>" sync token from the query; 400 naming the parameter if malformed."""
+    raw = request.query.get(name)
+    if raw is None:
+        return None
+    m = _SYNC_TOKEN.match(raw.strip())
+    if not m:
+        raise InvalidParameter(name, 'must be "<province>:<seq>", e.g. "50:1234"')
+    province, seq = m.group(1), int(m.group(2))
+    if province not in request.app[SETTINGS].provinces:
+        raise InvalidParameter(name, f"province {province} is not in the federation")
+    if seq < 1:
+        raise InvalidParameter(name, "seq must be at least 1")
+    return province, seq

@@ -29,7 +29,7 @@ from national_hub.appkeys import (
 from national_hub.errors import InvalidParameter, ServiceUnavailable
 from national_hub.explain import Explainer
 from national_hub.freshness import FreshnessTracker
-from national_hub.http_util import int_param, json_response, require_ops
+from national_hub.http_util import int_param, json_response, require_ops, sync_token_param
 from national_hub.lag_history import LagHistory, LagSampler
 from national_hub.node_client import NodeClient, NodePoller
 from national_hub.query_api import FRESHNESS
@@ -38,7 +38,6 @@ from schemas.timestamps import utc_now
 
 STATIC_DIR = Path(__file__).parent / "static"
 _CERT_NO = re.compile(r"^[0-9]{15}$")
-_TOKEN = re.compile(r"^([0-9]{2}):([0-9]{1,18})$")
 
 
 def _monitor(app: web.Application) -> SyncMonitor:
@@ -67,20 +66,12 @@ async def sync_status(request: web.Request) -> web.Response:
 async def sync_explain(request: web.Request) -> web.Response:
     """GET /v1/sync/explain?cert_no=..[&province=..] or ?token=50:1234."""
     explainer = request.app[EXPLAINER]
-    token = request.query.get("token")
+    token = sync_token_param(request, "token")
     cert_no = request.query.get("cert_no")
     if (token is None) == (cert_no is None):
         raise InvalidParameter("cert_no", "give either cert_no (and optionally province) or token")
     if token is not None:
-        m = _TOKEN.match(token.strip())
-        if not m:
-            raise InvalidParameter("token", 'must be "<province>:<seq>", e.g. "50:1234"')
-        province, seq = m.group(1), int(m.group(2))
-        if province not in request.app[SETTINGS].provinces:
-            raise InvalidParameter("token", f"province {province} is not in the federation")
-        if seq < 1:
-            raise InvalidParameter("token", "seq must be at least 1")
-        return json_response(await explainer.token(province, seq))
+        return json_response(await explainer.token(*token))
     assert cert_no is not None
     if not _CERT_NO.match(cert_no):
         raise InvalidParameter("cert_no", "must be 15 digits")
