@@ -9,10 +9,12 @@ import itertools
 import json
 import secrets
 import socket
+import subprocess
+import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -395,3 +397,25 @@ def snapshot(db: Path, tables: Iterable[str] = SNAPSHOT_ORDER) -> dict[str, list
             .to_pylist()
             for t in tables
         }
+
+
+@contextmanager
+def store_held_elsewhere(db: Path) -> Iterator[None]:
+    """Another process holds the DuckDB file open for the duration (DuckDB allows one)."""
+    db.parent.mkdir(parents=True, exist_ok=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb,sys,time; c=duckdb.connect(sys.argv[1]); print('ok', flush=True);"
+            " time.sleep(30)",
+            str(db),
+        ],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == b"ok"
+        yield
+    finally:
+        holder.kill()
+        holder.wait()

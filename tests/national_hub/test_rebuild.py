@@ -19,6 +19,7 @@ from hubkit import (
     send,
     signed,
     snapshot,
+    store_held_elsewhere,
     wait_offsets,
 )
 
@@ -91,28 +92,13 @@ async def test_rebuild_yields_the_live_store(kafka_env: HubEnv) -> None:
 
 
 def test_rebuild_refuses_while_the_store_is_held(hub_env: HubEnv) -> None:
-    hub_env.db.parent.mkdir(parents=True, exist_ok=True)
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import duckdb,sys,time; c=duckdb.connect(sys.argv[1]); print('ok', flush=True);"
-            " time.sleep(30)",
-            str(hub_env.db),
-        ],
-        stdout=subprocess.PIPE,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == b"ok"
+    with store_held_elsewhere(hub_env.db):
         proc = subprocess.run(
             [str(BIN), "rebuild", "--config", str(hub_env.config)],
             capture_output=True,
             text=True,
             timeout=60,
         )
-    finally:
-        holder.kill()
-        holder.wait()
     assert proc.returncode == 2
     assert "in use by another process" in proc.stderr
     assert "Traceback" not in proc.stderr

@@ -7,7 +7,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from hubkit import HubEnv, Message, cert, heartbeat, lifecycle, make_event, signed
+from hubkit import (
+    HubEnv,
+    Message,
+    cert,
+    heartbeat,
+    lifecycle,
+    make_event,
+    signed,
+    store_held_elsewhere,
+)
 
 from national_hub.errors import StoreError
 from national_hub.ingest import Batch, Decoder, DecoderSpec
@@ -252,24 +261,6 @@ def test_heartbeats_keep_the_latest_per_province(hub_env: HubEnv, store: Store) 
 
 
 def test_open_refuses_a_file_another_process_holds(hub_env: HubEnv, tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
-    hub_env.db.parent.mkdir(parents=True, exist_ok=True)
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import duckdb,sys,time; c=duckdb.connect(sys.argv[1]); print('ok', flush=True);"
-            " time.sleep(30)",
-            str(hub_env.db),
-        ],
-        stdout=subprocess.PIPE,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == b"ok"
+    with store_held_elsewhere(hub_env.db):
         with pytest.raises(StoreError, match="in use by another process"):
             Store.open(hub_env.db)
-    finally:
-        holder.kill()
-        holder.wait()
