@@ -15,7 +15,7 @@ import orjson
 from aiohttp import web
 
 from national_hub import explain, query_api, sync_api
-from national_hub.appkeys import INGESTOR, METRICS, SETTINGS, STORE, SYNC
+from national_hub.appkeys import AUTH_THROTTLE, INGESTOR, METRICS, SETTINGS, STORE, SYNC
 from national_hub.config import HubSettings
 from national_hub.consumer import Ingestor
 from national_hub.errors import (
@@ -29,6 +29,7 @@ from national_hub.http_util import int_param, json_response, require_ops, sync_t
 from national_hub.metrics import CONTENT_TYPE_LATEST, HubMetrics
 from national_hub.store import Store
 from schemas.errors import RegsyncError, SchemaError
+from schemas.throttle import AuthThrottle
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except HubError as exc:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        headers = {**exc.headers, **({"WWW-Authenticate": "Bearer"} if exc.status == 401 else {})}
         return error_response(exc.status, exc.code, exc.message, exc.details, exc.extra, headers)
     except SchemaError as exc:
         return error_response(400, "invalid_request", exc.message, exc.details)
@@ -311,6 +312,7 @@ def create_app(settings: HubSettings) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=64 * 1024)
     app[SETTINGS] = settings
     app[METRICS] = HubMetrics(settings.province_codes)
+    app[AUTH_THROTTLE] = AuthThrottle.from_env()
     # Order matters: contexts unwind in reverse, so ingest stops before the store closes.
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_ingest_ctx)

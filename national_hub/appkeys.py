@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from schemas.throttle import AuthThrottle
+
 if TYPE_CHECKING:
     from national_hub.config import HubSettings
     from national_hub.consumer import Ingestor
@@ -26,3 +28,4 @@ SYNC: web.AppKey[SyncMonitor] = web.AppKey("sync_monitor")
 EXPLAINER: web.AppKey[Explainer] = web.AppKey("explainer")
 LAG_HISTORY: web.AppKey[LagHistory] = web.AppKey("lag_history")
 LAG_SAMPLER: web.AppKey[LagSampler] = web.AppKey("lag_sampler")
+AUTH_THROTTLE: web.AppKey[AuthThrottle] = web.AppKey("auth_throttle", AuthThrottle)

@@ -18,6 +18,7 @@ __all__ = [
     "NotFound",
     "ServiceUnavailable",
     "StoreError",
+    "TooManyAuthFailures",
     "Unauthorized",
 ]
 
@@ -41,6 +42,8 @@ class HubError(RegsyncError):
         self.details: list[dict[str, str]] = details or []
         # Top-level members beside "error", e.g. the 404 "explanation" of a lookup.
         self.extra: dict[str, Any] = extra or {}
+        # Response headers the error needs, e.g. Retry-After.
+        self.headers: dict[str, str] = {}
         if code is not None:
             self.code = code
 
@@ -74,6 +77,19 @@ class Forbidden(HubError):
 
     status = 403
     code = "forbidden"
+
+
+class TooManyAuthFailures(HubError):
+    """The client failed authentication too often; refused unchecked until Retry-After (429)."""
+
+    status = 429
+    code = "too_many_auth_failures"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"too many failed authentications from this client; retry after {retry_after} s"
+        )
+        self.headers["Retry-After"] = str(retry_after)
 
 
 class NotFound(HubError):

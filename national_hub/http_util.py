@@ -12,8 +12,9 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from national_hub.appkeys import SETTINGS
-from national_hub.errors import Forbidden, InvalidParameter, Unauthorized
+from national_hub.appkeys import AUTH_THROTTLE, SETTINGS
+from national_hub.errors import Forbidden, InvalidParameter, TooManyAuthFailures, Unauthorized
+from schemas.throttle import client_key
 from schemas.timestamps import format_utc
 
 
@@ -38,14 +39,27 @@ def json_response(
 
 
 def require_ops(request: web.Request) -> None:
-    """Allow only a Bearer token whose sha256 is hub.ops_token_sha256."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
+    """Allow only a Bearer token whose sha256 is hub.ops_token_sha256.
+
+    A client the AUTH_THROTTLE has locked out is refused (429) before its token is read; a
+    token presented and refused counts as one failure (sending none at all does not).
+    """
+    throttle = request.app.get(AUTH_THROTTLE)
+    client = client_key(request.remote)
+    if throttle is not None and (wait := throttle.retry_after(client)):
+        raise TooManyAuthFailures(wait)
+    header = request.headers.get("Authorization")
+    scheme, _, token = (header or "").partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
+        if header is not None and throttle is not None:
+            throttle.failed(client)
         raise Unauthorized("this endpoint needs the ops token: Authorization: Bearer <token>")
-    digest = hashlib.sha256(token.encode("utf-8")).hexdigest()
-    if not hmac.compare_digest(digest, request.app[SETTINGS].ops_token_sha256):
+    digest = hashlib.sha256(token.encode("utf-8")).hexdigest().encode("ascii")
+    # Constant time: the comparison takes as long whatever prefix the digests share.
+    if not hmac.compare_digest(digest, request.app[SETTINGS].ops_token_sha256.encode("ascii")):
+        if throttle is not None:
+            throttle.failed(client)
         raise Forbidden("the token presented is not the ops token")
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import os
 import time
@@ -23,6 +22,7 @@ from national_hub.search import ROW_COLUMNS, SearchParams, public_item, run_sear
 from national_hub.verify import VerifyRequest, verify_certificate
 from schemas.canonical import canonical_bytes
 from schemas.record import CertNo, OrgCode
+from schemas.throttle import client_key
 
 # A provider of per-province freshness ({"50": {"lag_seconds": 1.2, "status": "ok"}, ...}),
 # installed by the sync-status engine; without one every province reads "unknown".
@@ -122,22 +122,6 @@ class RateLimiter:
 
 
 RATE_LIMITER: web.AppKey[RateLimiter] = web.AppKey("rate_limiter", RateLimiter)
-
-
-def client_key(remote: str | None) -> str:
-    """The bucket of a peer address: the address itself, or its /64 for IPv6."""
-    if not remote:
-        return "unknown"
-    try:
-        address = ipaddress.ip_address(remote)
-    except ValueError:
-        return remote
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-        # One IPv6 host usually holds a whole /64; per-address buckets would not limit it.
-        return str(ipaddress.ip_network(f"{address}/64", strict=False))
-    return str(address)
 
 
 @web.middleware

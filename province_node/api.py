@@ -32,6 +32,7 @@ from province_node.metrics import CONTENT_TYPE, NodeMetrics
 from province_node.publisher import KafkaHealth, Relay
 from province_node.registry import Committed, Registry, WriteContext, sync_token
 from province_node.requests import parse_registration, parse_step
+from schemas.throttle import client_key
 from schemas.timestamps import utc_now
 from schemas.vocab import Status
 
@@ -168,7 +169,8 @@ def _too_large(request: web.Request) -> PayloadTooLarge:
 
 
 def _role(request: web.Request, allowed: frozenset[Role]) -> Role:
-    return request.app[AUTH].require(request.headers.get("Authorization"), allowed)
+    auth = request.app[AUTH]
+    return auth.require(request.headers.get("Authorization"), allowed, client_key(request.remote))
 
 
 async def _read_json(request: web.Request) -> Any:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 from collections.abc import Iterable
 from enum import StrEnum
 
-from province_node.errors import Forbidden, Unauthorized
+from province_node.errors import Forbidden, TooManyAuthFailures, Unauthorized
 from schemas.federation import Tokens
+from schemas.throttle import AuthThrottle
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="regsync"'}
 
@@ -44,23 +46,45 @@ def bearer_digest(authorization: str | None) -> str:
 class Authenticator:
     """Maps a bearer token to its roles; the node only ever holds the tokens' hashes."""
 
-    def __init__(self, tokens: Tokens) -> None:
-        roles: dict[str, set[Role]] = {}
-        for role in Role:
-            for digest in getattr(tokens, role.value):
-                roles.setdefault(digest, set()).add(role)
-        self._roles = {digest: frozenset(r) for digest, r in roles.items()}
+    def __init__(self, tokens: Tokens, throttle: AuthThrottle | None = None) -> None:
+        self._digests = tuple(
+            (digest.encode("ascii"), role) for role in Role for digest in getattr(tokens, role)
+        )
+        self.throttle = AuthThrottle.from_env() if throttle is None else throttle
 
-    def roles(self, authorization: str | None) -> frozenset[Role]:
-        """The roles of the request's token; Unauthorized if there is none or it is unknown."""
-        roles = self._roles.get(bearer_digest(authorization))
-        if roles is None:
+    def _match(self, digest: str) -> frozenset[Role]:
+        """Every role whose stored digest equals this one, comparing all in constant time."""
+        presented = digest.encode("ascii")
+        # No dict lookup and no early exit: the time taken does not depend on which stored
+        # digest (if any) shares a prefix with the presented one.
+        hits = [hmac.compare_digest(stored, presented) for stored, _ in self._digests]
+        return frozenset(role for (_, role), hit in zip(self._digests, hits, strict=True) if hit)
+
+    def roles(self, authorization: str | None, client: str) -> frozenset[Role]:
+        """The roles of the request's token; Unauthorized if there is none or it is unknown.
+
+        A client locked out by the throttle gets TooManyAuthFailures before its token is read.
+        """
+        wait = self.throttle.retry_after(client)
+        if wait:
+            raise TooManyAuthFailures(
+                f"too many failed authentications from this client; retry after {wait} s",
+                headers={"Retry-After": str(wait)},
+            )
+        try:
+            roles = self._match(bearer_digest(authorization))
+        except Unauthorized:
+            if authorization:  # sending no credentials at all is not a guess at one
+                self.throttle.failed(client)
+            raise
+        if not roles:
+            self.throttle.failed(client)
             raise Unauthorized("unknown token", headers=_CHALLENGE)
         return roles
 
-    def require(self, authorization: str | None, allowed: Iterable[Role]) -> Role:
+    def require(self, authorization: str | None, allowed: Iterable[Role], client: str) -> Role:
         """The role under which the request acts; Forbidden if the token has none allowed."""
-        roles = self.roles(authorization)
+        roles = self.roles(authorization, client)
         allowed = frozenset(allowed)
         for role in Role:  # most privileged first
             if role in roles and role in allowed:

@@ -104,6 +104,13 @@ class TooManyRequests(NodeError):
     code = "too_many_requests"
 
 
+class TooManyAuthFailures(NodeError):
+    """The client failed authentication too often; refused unchecked until Retry-After."""
+
+    status = 429
+    code = "too_many_auth_failures"
+
+
 class Unavailable(NodeError):
     """The registry cannot take writes right now (e.g. another process holds the lock)."""
 

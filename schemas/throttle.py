@@ -1,0 +1,127 @@
+"""Per-client throttling shared by node and hub: who a client is, and auth-failure lockouts."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import math
+import os
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass, field
+
+from schemas.federation import ConfigError
+
+log = logging.getLogger(__name__)
+
+AUTH_THROTTLE_ENV = "REGSYNC_AUTH_THROTTLE"
+DEFAULT_MAX_FAILURES = 20
+DEFAULT_WINDOW_S = 60.0
+DEFAULT_LOCKOUT_S = 60.0
+
+
+def client_key(remote: str | None) -> str:
+    """The bucket of a peer address: the address itself, or its /64 for IPv6."""
+    if not remote:
+        return "unknown"
+    try:
+        address = ipaddress.ip_address(remote)
+    except ValueError:
+        return remote
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        # One IPv6 host usually holds a whole /64; per-address buckets would not limit it.
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
+@dataclass(slots=True)
+class _Client:
+    """One client's recent failure times and the end of its lockout (0 when not locked)."""
+
+    failures: deque[float]
+    locked_until: float = 0.0
+
+
+@dataclass(slots=True)
+class AuthThrottle:
+    """Locks a client out for `lockout_s` after `max_failures` failed authentications in
+    `window_s`; a success changes nothing, so interleaving a valid token cannot reset it."""
+
+    max_failures: int = DEFAULT_MAX_FAILURES
+    window_s: float = DEFAULT_WINDOW_S
+    lockout_s: float = DEFAULT_LOCKOUT_S
+    _: KW_ONLY
+    enabled: bool = True
+    max_clients: int = 100_000
+    clock: Callable[[], float] = time.monotonic
+    # Least recently failing first, so the memory bound evicts idle clients before attackers.
+    _clients: OrderedDict[str, _Client] = field(default_factory=OrderedDict, init=False)
+
+    def __post_init__(self) -> None:
+        if self.max_failures < 1 or self.window_s <= 0 or self.lockout_s <= 0:
+            raise ValueError("max_failures must be >= 1, window_s and lockout_s > 0")
+
+    @classmethod
+    def from_env(cls, value: str | None = None) -> AuthThrottle:
+        """From REGSYNC_AUTH_THROTTLE: "off" or "FAILURES/WINDOW_S[/LOCKOUT_S]"; unset: 20/60/60."""
+        raw = os.environ.get(AUTH_THROTTLE_ENV, "") if value is None else value
+        text = raw.strip().lower()
+        if not text:
+            return cls()
+        if text == "off":
+            return cls(enabled=False)
+        parts = text.split("/")
+        try:
+            if not 2 <= len(parts) <= 3:
+                raise ValueError(text)
+            failures, window = int(parts[0]), float(parts[1])
+            lockout = float(parts[2]) if len(parts) == 3 else window
+            if not (math.isfinite(window) and math.isfinite(lockout)):
+                raise ValueError(text)
+            return cls(failures, window, lockout)
+        except ValueError:
+            raise ConfigError(
+                f"{AUTH_THROTTLE_ENV}={text!r}: use off or FAILURES/WINDOW_S[/LOCKOUT_S] "
+                "(e.g. 20/60/60)"
+            ) from None
+
+    def retry_after(self, client: str) -> int:
+        """Whole seconds until a locked-out client may try again; 0 if it may try now."""
+        if not self.enabled:
+            return 0
+        entry = self._clients.get(client)
+        if entry is None or not entry.locked_until:
+            return 0
+        left = entry.locked_until - self.clock()
+        if left <= 0:
+            entry.locked_until = 0.0
+            return 0
+        return max(1, math.ceil(left))
+
+    def failed(self, client: str) -> None:
+        """Count one failed authentication; the max_failures-th within window_s locks out."""
+        if not self.enabled:
+            return
+        now = self.clock()
+        entry = self._clients.get(client)
+        if entry is None:
+            entry = self._clients[client] = _Client(deque(maxlen=self.max_failures))
+            if len(self._clients) > self.max_clients:
+                self._clients.popitem(last=False)
+        else:
+            self._clients.move_to_end(client)
+        entry.failures.append(now)
+        if len(entry.failures) == self.max_failures and now - entry.failures[0] <= self.window_s:
+            entry.failures.clear()
+            entry.locked_until = now + self.lockout_s
+            # The client's address is not a secret; what it presented is never logged.
+            log.warning(
+                "%s: %d failed authentications within %g s; refused for %g s",
+                client,
+                self.max_failures,
+                self.window_s,
+                self.lockout_s,
+            )
