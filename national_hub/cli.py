@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import ssl
 import sys
 import time
 from collections.abc import Sequence
@@ -53,10 +52,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from national_hub.api import create_app
 
     settings = HubSettings.load(args.config)
-    ssl_context = None
-    if settings.tls_certfile is not None and settings.tls_keyfile is not None:
-        ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ssl_context.load_cert_chain(settings.tls_certfile, settings.tls_keyfile)
+    ssl_context = settings.server_ssl_context()
     app = create_app(settings)
     scheme = "https" if ssl_context else "http"
     print(

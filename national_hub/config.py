@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from schemas.federation import (
     require_file,
 )
 from schemas.signing import Signer, Verifier
+from schemas.tls import client_context, server_context
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,8 @@ class HubSettings:
     aliases_file: Path | None = None
     tls_certfile: Path | None = None
     tls_keyfile: Path | None = None
+    # Verifies https node_urls; built once at start so a bad CA file stops the start.
+    node_ssl_context: ssl.SSLContext | None = None
     # kid -> province code, so a message signed with the wrong key can be named in a reason.
     kid_owner: Mapping[str, str] = field(default_factory=dict)
 
@@ -111,6 +115,13 @@ class HubSettings:
         if hub.tls_certfile is not None and hub.tls_keyfile is not None:
             require_file(hub.tls_certfile, "hub.tls_certfile", src)
             require_file(hub.tls_keyfile, "hub.tls_keyfile", src)
+        if hub.node_ca_file is not None:
+            require_file(hub.node_ca_file, "hub.node_ca_file", src)
+        node_ssl = None
+        if hub.node_ca_file is not None or any(
+            p.node_url.startswith("https:") for p in provinces.values()
+        ):
+            node_ssl = client_context(hub.node_ca_file, "hub.node_ca_file", src)
         if fed.kafka.sasl_password_file is not None:
             require_file(fed.kafka.sasl_password_file, "kafka.sasl_password_file", src)
         for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
@@ -133,8 +144,16 @@ class HubSettings:
             aliases_file=hub.aliases_file,
             tls_certfile=hub.tls_certfile,
             tls_keyfile=hub.tls_keyfile,
+            node_ssl_context=node_ssl,
             kid_owner=MappingProxyType(kid_owner),
         )
+
+    def server_ssl_context(self) -> ssl.SSLContext | None:
+        """TLS for the HTTP listener when hub.tls_certfile/tls_keyfile are set, else None."""
+        if self.tls_certfile is None:
+            return None
+        key = "hub.tls_certfile/tls_keyfile"
+        return server_context(self.tls_certfile, self.tls_keyfile, key, self.source)
 
     @property
     def province_codes(self) -> tuple[str, ...]:

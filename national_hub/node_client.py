@@ -136,7 +136,11 @@ class NodeClient:
                 headers={"Authorization": f"Bearer {self._settings.node_token}"},
                 timeout=aiohttp.ClientTimeout(total=self._timeout),
                 # Each node gets its own connection; a hanging one must not block the others.
-                connector=aiohttp.TCPConnector(limit_per_host=4),
+                connector=aiohttp.TCPConnector(
+                    limit_per_host=4,
+                    # https node_urls are verified against hub.node_ca_file (or the system CAs).
+                    ssl=self._settings.node_ssl_context or True,
+                ),
             )
 
     async def stop(self) -> None:

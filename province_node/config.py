@@ -12,6 +12,7 @@ from schemas.errors import KeyFileError
 from schemas.federation import ConfigError, Federation, KafkaSection, ProvinceSection, Tokens
 from schemas.person_ref import load_secret
 from schemas.signing import Signer, Verifier
+from schemas.tls import server_context
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -115,16 +116,8 @@ class NodeSettings(BaseModel):
         """TLS for the HTTP listener when tls_certfile/tls_keyfile are set, else None."""
         if self.tls_certfile is None:
             return None
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        try:
-            context.load_cert_chain(
-                str(self.tls_certfile), str(self.tls_keyfile) if self.tls_keyfile else None
-            )
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(
-                f"{self.source}: province[{self.province}].tls_certfile: {exc}"
-            ) from None
-        return context
+        key = f"province[{self.province}].tls_certfile/tls_keyfile"
+        return server_context(self.tls_certfile, self.tls_keyfile, key, self.source)
 
 
 def _existing_file(path: Path | None, key: str, source: Path) -> Path:

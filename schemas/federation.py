@@ -135,6 +135,8 @@ class HubSection(_Section):
     aliases_file: Path | None = None
     tls_certfile: Path | None = None
     tls_keyfile: Path | None = None
+    # Optional: PEM CA bundle trusted for https node_urls (default: the system's CAs).
+    node_ca_file: Path | None = None
 
 
 class ProvinceSection(_Section):
@@ -192,6 +194,7 @@ _PATH_KEYS = {
     "sasl_password_file",
     "tls_certfile",
     "tls_keyfile",
+    "node_ca_file",
 }
 
 
