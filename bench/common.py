@@ -464,13 +464,23 @@ def hub_env() -> dict[str, str]:
 
 
 def start_hub(fed: Federation, log_name: str = "hub.log") -> Any:
-    """`national-hub serve` as its own process, as deployed."""
-    return spawn(
+    """`national-hub serve` as its own process, as deployed.
+
+    With REGSYNC_BENCH_PROFILE=FILE, `py-spy record` samples the hub (decode workers
+    included) until it exits and writes collapsed stacks to FILE.
+    """
+    hub = spawn(
         [str(BIN / "national-hub"), "serve", "--config", str(fed.config)],
         cwd=fed.state,
         log=fed.state / log_name,
         env=hub_env(),
     )
+    profile = os.environ.get("REGSYNC_BENCH_PROFILE")
+    if profile:
+        spy = [str(BIN / "py-spy"), "record", "--subprocesses", "--format", "raw"]
+        spy += ["--rate", "200", "--output", profile, "--pid", str(hub.pid)]
+        spawn(spy, cwd=fed.state, log=fed.state / "py-spy.log")
+    return hub
 
 
 def start_node(fed: Federation, code: str) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 
 from schemas.vocab import Gender
 
@@ -60,6 +61,8 @@ def credit_code_check_char(first17: str) -> str:
     return CREDIT_CODE_ALPHABET[(31 - total % 31) % 31]
 
 
+# Records repeat a few thousand institutions; the hub checks every event's codes again.
+@lru_cache(maxsize=65_536)
 def credit_code_valid(s: str) -> bool:
     """Tell whether s is an 18-character unified social credit code with the right check."""
     if len(s) != 18 or not CREDIT_CODE_CHARS.issuperset(s):

