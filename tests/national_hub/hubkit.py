@@ -24,6 +24,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.structs import RecordMetadata
 
 from national_hub.api import create_app
 from national_hub.appkeys import STORE
@@ -151,12 +152,12 @@ def free_port() -> int:
         return port
 
 
-async def create_topics(env: HubEnv, partitions: int = 3) -> None:
-    """Create every province topic (and heartbeats) as the nodes would."""
+async def create_topics(env: HubEnv, partitions: int = 3, extra: Iterable[str] = ()) -> None:
+    """Create every province topic (and heartbeats) as the nodes would, and `extra` ones."""
     admin = AIOKafkaAdminClient(bootstrap_servers=env.bootstrap)
     await admin.start()
     try:
-        names = [env.topic(c) for c in env.provinces] + [env.heartbeats_topic]
+        names = [env.topic(c) for c in env.provinces] + [env.heartbeats_topic, *extra]
         await admin.create_topics(
             [NewTopic(n, num_partitions=partitions, replication_factor=1) for n in names]
         )
@@ -271,16 +272,16 @@ async def producer(env: HubEnv) -> AsyncIterator[AIOKafkaProducer]:
         await p.stop()
 
 
-async def send(env: HubEnv, messages: Iterable[Message]) -> None:
-    """Produce messages in order and wait for every ack."""
+async def send(env: HubEnv, messages: Iterable[Message]) -> list[RecordMetadata]:
+    """Produce messages in order and wait for every ack; where each one landed."""
     async with producer(env) as p:
-        await send_with(p, messages)
+        return await send_with(p, messages)
 
 
-async def send_with(p: AIOKafkaProducer, messages: Iterable[Message]) -> None:
-    """Produce with an existing producer and wait for every ack."""
+async def send_with(p: AIOKafkaProducer, messages: Iterable[Message]) -> list[RecordMetadata]:
+    """Produce with an existing producer and wait for every ack; where each one landed."""
     futures = [await p.send(m.topic, m.value, key=m.key, headers=m.headers) for m in messages]
-    await asyncio.gather(*futures)
+    return list(await asyncio.gather(*futures))
 
 
 async def send_events(env: HubEnv, events: Iterable[Event]) -> None:
