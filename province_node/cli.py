@@ -41,6 +41,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Run the node's HTTP API, relay and heartbeat until SIGINT/SIGTERM."""
     from aiohttp import web
 
+    from province_node.access_log import PathOnlyAccessLogger
     from province_node.api import create_app
 
     settings = _settings(args.config, args.province)
@@ -62,6 +63,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             port=settings.port,
             ssl_context=ssl_context,
             access_log=logging.getLogger("aiohttp.access") if args.access_log else None,
+            access_log_class=PathOnlyAccessLogger,
             print=announce,
             shutdown_timeout=10.0,
         )
