@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from national_hub import explain, query_api, sync_api
+from national_hub import explain, openapi, query_api, sync_api
 from national_hub.appkeys import AUTH_THROTTLE, INGESTOR, METRICS, SETTINGS, STORE, SYNC
 from national_hub.config import HubSettings
 from national_hub.consumer import Ingestor
@@ -29,6 +29,7 @@ from national_hub.http_util import int_param, json_response, require_ops, sync_t
 from national_hub.metrics import CONTENT_TYPE_LATEST, HubMetrics
 from national_hub.store import Store
 from schemas.errors import RegsyncError, SchemaError
+from schemas.openapi import serve as serve_openapi
 from schemas.throttle import AuthThrottle
 
 log = logging.getLogger(__name__)
@@ -323,6 +324,7 @@ def create_app(settings: HubSettings) -> web.Application:
     app.router.add_get("/metrics", get_metrics, name="metrics")
     app.router.add_get("/healthz", healthz, name="healthz")
     app.router.add_get("/readyz", readyz, name="readyz")
+    app.router.add_get("/openapi.json", serve_openapi(openapi.document), name="openapi")
     query_api.setup_routes(app)
     # After ingest in cleanup_ctx: its loops read the store and the ingestor.
     sync_api.setup_routes(app)

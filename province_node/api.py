@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from province_node import idempotency, outbox
+from province_node import idempotency, openapi, outbox
 from province_node import registry as reg
 from province_node.auth import ANY_ROLE, READERS, WRITERS, Authenticator, Role, bearer_digest
 from province_node.config import NodeSettings
@@ -32,6 +32,7 @@ from province_node.metrics import CONTENT_TYPE, NodeMetrics
 from province_node.publisher import KafkaHealth, Relay
 from province_node.registry import Committed, Registry, WriteContext, sync_token
 from province_node.requests import parse_registration, parse_step
+from schemas.openapi import serve as serve_openapi
 from schemas.throttle import client_key
 from schemas.timestamps import utc_now
 from schemas.vocab import Status
@@ -94,6 +95,7 @@ def create_app(settings: NodeSettings) -> web.Application:
     app.router.add_get("/v1/sync/records/{cert_no}", sync_record)
     app.router.add_get("/metrics", metrics_handler)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/openapi.json", serve_openapi(openapi.document))
     return app
 
 

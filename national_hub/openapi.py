@@ -1,0 +1,612 @@
+"""The national hub's OpenAPI 3.1 document (CONTRACT §5), built from the request models and the
+answer models below; `python -m national_hub.openapi` rewrites docs/openapi/national-hub.json.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from functools import cache
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from national_hub.anomalies import CERT_CLAIMED_TWICE, PERSON_IN_TWO
+from national_hub.explain import STATES
+from national_hub.metrics import SYNC_STATUSES
+from national_hub.query_api import STATS_GROUPS
+from national_hub.search import SearchParams
+from national_hub.verify import FieldResult, Verdict, VerifyRequest
+from schemas.openapi import (
+    HTML,
+    Answer,
+    ErrorBody,
+    Operation,
+    Param,
+    Response,
+    bearer_scheme,
+    build_document,
+    error_responses,
+    regenerate,
+    service_operations,
+)
+from schemas.record import CertNo, OrgCode, ProvinceCert, ProvinceCode, Record
+from schemas.timestamps import UtcDatetime
+from schemas.vocab import Category, EventType, Status
+
+NAME = "national-hub"
+OPS = "ops"
+
+Seq = Annotated[int, Field(ge=0)]
+SyncState = Literal[SYNC_STATUSES]  # type: ignore[valid-type]
+ExplanationState = Literal[STATES]  # type: ignore[valid-type]
+
+
+# -- answers ---------------------------------------------------------------------------------------
+
+# The published record as the hub serves it: the record without person_ref, plus where from.
+PublicRecord = create_model(  # type: ignore[call-overload]
+    "PublicRecord",
+    __base__=Answer,
+    __doc__="A registration as published nationally: no person_ref, no ID number.",
+    **{n: (f.annotation, f) for n, f in Record.model_fields.items() if n != "person_ref"},
+    province=(ProvinceCode, ...),
+    synced_at=(UtcDatetime, ...),
+    record_version=(Annotated[int, Field(ge=1)], ...),
+    superseded_by=(ProvinceCert | None, ...),
+)
+
+
+class RosterItem(PublicRecord):
+    """A physician of an institution: its primary staff or one with a filed practice site."""
+
+    relation: Literal["primary", "practice_site"]
+
+
+class Freshness(Answer):
+    """How far behind one province the hub is."""
+
+    lag_seconds: float | None
+    status: SyncState
+
+
+class SearchPage(Answer):
+    """One page of a national search, with every province's freshness."""
+
+    items: list[PublicRecord]
+    next_cursor: str | None
+    freshness: dict[str, Freshness]
+
+
+class Roster(Answer):
+    """One page of an institution's physicians."""
+
+    org_code: OrgCode
+    items: list[RosterItem]
+    next_cursor: str | None
+    freshness: dict[str, Freshness]
+
+
+class Evidence(Answer):
+    """What an explanation rests on (CONTRACT §5)."""
+
+    event_seq: Seq | None
+    hub_applied_seq: Seq | None
+    province_committed_seq: Seq | None
+    province_published_seq: Seq | None
+    consumer_lag_messages: Seq | None
+    outbox_backlog: Seq | None
+    last_heartbeat_at: UtcDatetime | None
+
+
+class TransferTarget(Answer):
+    """Where a transferred registration went (cert_no null until the new one is known)."""
+
+    province: ProvinceCode
+    cert_no: CertNo | None
+
+
+class Rejection(Answer):
+    """The dead letter behind a rejected state."""
+
+    reason: str
+    topic: str
+    partition: int
+    offset: int
+
+
+class Explanation(Answer):
+    """Why a record or a sync token is or is not visible at the hub."""
+
+    visible: bool
+    state: ExplanationState
+    reason: str
+    province: ProvinceCode | None
+    eta_seconds: float | None
+    evidence: Evidence
+    transferred_to: TransferTarget | None = None
+    rejection: Rejection | None = None
+    unreachable: list[ProvinceCode] | None = None
+
+
+class ExplainedError(ErrorBody):
+    """An error with the explanation of why the record or token is not visible."""
+
+    explanation: Explanation | None = Field(
+        default=None, description="present whenever the cert_no or token was well-formed"
+    )
+
+
+class HistoryItem(Answer):
+    """One event as the hub applied it."""
+
+    type: EventType
+    seq: Annotated[int, Field(ge=1)]
+    record_version: Annotated[int, Field(ge=1)]
+    committed_at: UtcDatetime
+    applied_at: UtcDatetime
+    province: ProvinceCode
+
+
+class History(Answer):
+    """A record's applied events, oldest first."""
+
+    cert_no: CertNo
+    items: list[HistoryItem]
+
+
+class Receipt(Answer):
+    """The exact signed JSON text, its base64 Ed25519 signature and the key id."""
+
+    payload: str
+    signature: str
+    kid: str
+
+
+class VerifyAnswer(Answer):
+    """The verdict on a presented certificate, field by field, with a signed receipt."""
+
+    verdict: Verdict
+    cert_no: CertNo
+    province: ProvinceCode | None
+    record_version: Annotated[int, Field(ge=1)] | None
+    status: Status | None
+    fields: dict[str, FieldResult]
+    notes: list[str]
+    explanation: Explanation | None
+    receipt: Receipt
+
+
+class HubKey(Answer):
+    """The public key receipts are checked against."""
+
+    kid: str
+    public_key: str
+
+
+class StatsItem(Answer):
+    """One group's count; only the grouped-by members are present."""
+
+    province: ProvinceCode | None = None
+    category: Category | None = None
+    status: Status | None = None
+    count: Seq
+
+
+class Stats(Answer):
+    """Record counts, grouped as asked."""
+
+    group_by: list[Literal[STATS_GROUPS]]  # type: ignore[valid-type]
+    total: Seq
+    items: list[StatsItem]
+
+
+class ProvinceSync(Answer):
+    """One province's sync state."""
+
+    province: ProvinceCode
+    name: str
+    status: SyncState
+    reason: str
+    lag_seconds: float | None
+    applied_seq: Seq
+    province_committed_seq: Seq | None
+    province_published_seq: Seq | None
+    outbox_backlog: Seq | None
+    consumer_lag_messages: Seq
+    last_heartbeat_at: UtcDatetime | None
+    dead_letters: Seq
+    clock_offset_seconds: float | None = Field(
+        default=None, description="the province's clock minus the hub's, from heartbeats"
+    )
+
+
+class SyncStatus(Answer):
+    """Every province's sync state."""
+
+    generated_at: UtcDatetime
+    provinces: list[ProvinceSync]
+
+
+class LagSample(Answer):
+    """One sampled lag (null while unknown)."""
+
+    t: UtcDatetime
+    lag_seconds: float | None
+
+
+class LagHistory(Answer):
+    """Every province's lag, sampled every interval_seconds, oldest first."""
+
+    generated_at: UtcDatetime
+    interval_seconds: float
+    provinces: dict[str, list[LagSample]]
+
+
+class AnomalyRecord(Answer):
+    """A registration in force of the person behind a person_ref."""
+
+    province: ProvinceCode
+    cert_no: CertNo
+    name: str
+    status: Status
+
+
+class PersonInTwoProvinces(Answer):
+    """One person_ref with a registration in force in more than one province."""
+
+    kind: Literal[PERSON_IN_TWO]  # type: ignore[valid-type]
+    person_ref: str
+    records: list[AnomalyRecord]
+
+
+class CertClaimedTwice(Answer):
+    """A cert_no a second province sent without a transfer (dead-lettered as cert_conflict)."""
+
+    kind: Literal[CERT_CLAIMED_TWICE]  # type: ignore[valid-type]
+    cert_no: str
+    held_by: str | None
+    claimed_by: str | None
+    events_rejected: Seq
+    first_rejected_at: UtcDatetime
+    last_rejected_at: UtcDatetime
+    reason: str
+
+
+class Anomalies(Answer):
+    """Cross-province anomalies, at most `limit` of each kind."""
+
+    generated_at: UtcDatetime
+    items: list[Annotated[PersonInTwoProvinces | CertClaimedTwice, Field(discriminator="kind")]]
+    counts: dict[str, Seq]
+
+
+class DeadLetter(Answer):
+    """A message the hub refused, and why."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    reason: str
+    received_at: UtcDatetime
+    province: str | None
+
+
+class DeadLetters(Answer):
+    """Dead letters, newest first."""
+
+    items: list[DeadLetter]
+
+
+class IngestControl(BaseModel):
+    """Pause or resume applying events."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    paused: bool
+
+
+class IngestState(Answer):
+    """Whether applying events is paused, and whether the consumer follows."""
+
+    paused: bool
+    in_effect: bool
+    ready: bool
+    last_error: str | None
+
+
+class Health(Answer):
+    """Liveness."""
+
+    status: Literal["ok"]
+
+
+class Ready(Answer):
+    """Readiness: the store is open and ingest holds its partitions."""
+
+    status: Literal["ready"]
+    partitions: Seq
+
+
+# -- operations ------------------------------------------------------------------------------------
+
+_ERRORS = {
+    400: "A parameter or the body is malformed; the details name it.",
+    401: "No token or a malformed Authorization header.",
+    403: "The token is not the ops token.",
+    404: "No such physician at the hub; the explanation says why.",
+    409: "The sync token is not applied yet (after `wait`), or was rejected; with explanation.",
+    413: "The request body exceeds 64 KiB.",
+    422: "A JSON body whose fields do not validate; the details name each field.",
+    429: "Over the per-client rate limit, or too many failed authentications.",
+    503: "The hub cannot answer yet (store or sync status not running).",
+}
+_EXPLAINED = {404: ExplainedError, 409: ExplainedError}
+
+
+def _errors(*statuses: int) -> list[Response]:
+    return error_responses(_ERRORS, statuses, _EXPLAINED)
+
+
+def _optional(annotation: Any) -> Any:
+    """The annotation without its `| None`: a query parameter is absent, never null."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        rest = [a for a in get_args(annotation) if a is not type(None)]
+        return rest[0] if len(rest) == 1 else Union[tuple(rest)]  # noqa: UP007
+    return annotation
+
+
+def _query(model: type[BaseModel], descriptions: dict[str, str]) -> list[Param]:
+    """One query parameter per field of a query model, with the field's constraints."""
+    params = []
+    for name, info in model.model_fields.items():
+        annotation = _optional(info.annotation)
+        if info.metadata:
+            annotation = Annotated[(annotation, *info.metadata)]
+        params.append(Param(name, "query", annotation, descriptions[name]))
+    return params
+
+
+_CERT_NO = Param("cert_no", "path", CertNo, "执业证书编码, 15 digits")
+_PROVINCE = Param("province", "query", ProvinceCode, "a province code of the federation")
+_LIMIT = Param("limit", "query", Annotated[int, Field(ge=1, le=1000)], "at most this many")
+_TOKEN = Annotated[str, Field(pattern="^[0-9]{2}:[0-9]{1,18}$")]
+_SEARCH_DESCRIPTIONS = {
+    "name": "Chinese name or toneless pinyin (≥2 characters); width, spaces, middle dot ignored",
+    "province": "a province code",
+    "institution": "credit code, full name or a known abbreviation",
+    "category": "category code or Chinese label",
+    "scope": "practice scope (内科 or 内科专业)",
+    "status": "status code or Chinese label",
+    "limit": "page size, 1 to 100",
+    "cursor": "next_cursor of the previous page",
+}
+_GROUP = f"({'|'.join(STATS_GROUPS)})"
+_PUBLIC = ("public",)
+_SYNC = ("sync",)
+_OPS_TAGS = ("operations",)
+
+
+def operations() -> list[Operation]:
+    """Every documented route of the hub's app."""
+    search = _query(SearchParams, _SEARCH_DESCRIPTIONS)
+    return [
+        Operation(
+            "GET",
+            "/v1/physicians",
+            "search_physicians",
+            "Cross-province search by name and/or institution",
+            [Response(200, "One page", SearchPage), *_errors(400, 429, 503)],
+            params=search,
+            tags=_PUBLIC,
+        ),
+        Operation(
+            "GET",
+            "/v1/physicians/{cert_no}",
+            "get_physician",
+            "The public record; ?min_token=&wait= waits until a sync token is applied",
+            [Response(200, "The record", PublicRecord), *_errors(400, 404, 409, 429, 503)],
+            params=[
+                _CERT_NO,
+                Param("min_token", "query", _TOKEN, "a sync token <province>:<seq>"),
+                Param(
+                    "wait",
+                    "query",
+                    Annotated[float, Field(ge=0, le=30)],
+                    "seconds to wait for min_token",
+                ),
+            ],
+            tags=_PUBLIC,
+        ),
+        Operation(
+            "GET",
+            "/v1/physicians/{cert_no}/history",
+            "get_history",
+            "The events the hub applied, oldest first",
+            [Response(200, "The history", History), *_errors(400, 404, 429, 503)],
+            params=[_CERT_NO],
+            tags=_PUBLIC,
+        ),
+        Operation(
+            "GET",
+            "/v1/physicians/{cert_no}/fhir",
+            "physician_fhir",
+            "The record as a FHIR R4 Practitioner",
+            [
+                Response(
+                    200,
+                    "A FHIR R4 Practitioner resource",
+                    {
+                        "type": "object",
+                        "required": ["resourceType", "id", "identifier"],
+                        "properties": {"resourceType": {"const": "Practitioner"}},
+                    },
+                    "application/fhir+json",
+                ),
+                *_errors(400, 404, 429, 503),
+            ],
+            params=[_CERT_NO],
+            tags=_PUBLIC,
+        ),
+        Operation(
+            "GET",
+            "/v1/institutions/{org_code}/physicians",
+            "institution_roster",
+            "An institution's physicians: primary staff and filed practice sites",
+            [Response(200, "One page", Roster), *_errors(400, 429, 503)],
+            params=[
+                Param("org_code", "path", OrgCode, "统一社会信用代码"),
+                *(p for p in search if p.name not in ("institution", "name")),
+            ],
+            tags=_PUBLIC,
+        ),
+        Operation(
+            "POST",
+            "/v1/verify",
+            "verify",
+            "Compare the fields printed on a certificate; the answer carries a signed receipt",
+            [Response(200, "The verdict", VerifyAnswer), *_errors(400, 413, 422, 429, 503)],
+            body=VerifyRequest,
+            tags=_PUBLIC,
+        ),
+        Operation(
+            "GET",
+            "/.well-known/regsync/hub-key",
+            "hub_key",
+            "The public key receipts are signed with",
+            [Response(200, "Key id and PEM", HubKey), *_errors(429)],
+            tags=_PUBLIC,
+        ),
+        Operation(
+            "GET",
+            "/v1/stats",
+            "stats",
+            "Record counts, optionally grouped",
+            [Response(200, "Counts", Stats), *_errors(400, 429, 503)],
+            params=[
+                Param(
+                    "group_by",
+                    "query",
+                    Annotated[
+                        str,
+                        Field(
+                            pattern=f"^({'|'.join(STATS_GROUPS)})(,({'|'.join(STATS_GROUPS)}))*$"
+                        ),
+                    ],
+                    "comma-separated subset of province, category, status",
+                )
+            ],
+            tags=_PUBLIC,
+        ),
+        Operation(
+            "GET",
+            "/v1/sync/status",
+            "sync_status",
+            "Every province's sync status, reason, lag and positions",
+            [Response(200, "Sync status", SyncStatus), *_errors(429, 503)],
+            tags=_SYNC,
+        ),
+        Operation(
+            "GET",
+            "/v1/sync/explain",
+            "sync_explain",
+            "Why a record (cert_no, optional province) or a sync token (token) is or is not "
+            "visible",
+            [Response(200, "The explanation", Explanation), *_errors(400, 429, 503)],
+            params=[
+                Param("cert_no", "query", CertNo, "a certificate number (or give token)"),
+                _PROVINCE,
+                Param("token", "query", _TOKEN, "a sync token <province>:<seq> (or cert_no)"),
+            ],
+            tags=_SYNC,
+        ),
+        Operation(
+            "GET",
+            "/v1/sync/lag-history",
+            "lag_history",
+            "Every province's lag sampled every 2 s (memory only)",
+            [Response(200, "Lag samples", LagHistory), *_errors(400, 503)],
+            params=[Param("minutes", "query", Annotated[int, Field(ge=1, le=30)], "how far back")],
+            tags=_SYNC,
+        ),
+        Operation(
+            "GET",
+            "/v1/sync/dead-letters",
+            "get_dead_letters",
+            "Messages the hub refused, newest first",
+            [Response(200, "Dead letters", DeadLetters), *_errors(400, 401, 403, 429, 503)],
+            params=[_LIMIT, _PROVINCE],
+            security=[OPS],
+            tags=_OPS_TAGS,
+        ),
+        Operation(
+            "GET",
+            "/v1/anomalies",
+            "anomalies",
+            "One person in force in two provinces; a cert_no claimed by two provinces",
+            [Response(200, "Anomalies", Anomalies), *_errors(400, 401, 403, 429, 503)],
+            params=[_LIMIT],
+            security=[OPS],
+            tags=_OPS_TAGS,
+        ),
+        Operation(
+            "GET",
+            "/v1/ops/ingest",
+            "get_ingest",
+            "Whether applying events is paused",
+            [Response(200, "Ingest state", IngestState), *_errors(401, 403, 429, 503)],
+            security=[OPS],
+            tags=_OPS_TAGS,
+        ),
+        Operation(
+            "POST",
+            "/v1/ops/ingest",
+            "set_ingest",
+            "Pause or resume applying events; answers once the consumer follows",
+            [Response(200, "Ingest state", IngestState), *_errors(400, 401, 403, 413, 429, 503)],
+            body=IngestControl,
+            security=[OPS],
+            tags=_OPS_TAGS,
+        ),
+        Operation(
+            "GET",
+            "/dashboard",
+            "dashboard",
+            "The ops page (its CSS and script are under /static/)",
+            [Response(200, "HTML", {"type": "string"}, HTML)],
+            tags=_OPS_TAGS,
+        ),
+        *service_operations(Health, _OPS_TAGS),
+        Operation(
+            "GET",
+            "/readyz",
+            "readyz",
+            "Readiness: the store is open and ingest holds its partitions",
+            [Response(200, "Ready", Ready), *_errors(503)],
+            tags=_OPS_TAGS,
+        ),
+    ]
+
+
+@cache
+def document() -> dict[str, Any]:
+    """The hub's OpenAPI document."""
+    return build_document(
+        title="regsync national hub",
+        version="1",
+        description=(
+            "National search, lookup, certificate verification and sync transparency over every "
+            "province's registrations. Public routes need no token and are rate limited per "
+            'client; ops routes need the ops token. Errors are {"error": {"code", "message", '
+            '"details"}}.'
+        ),
+        operations=operations(),
+        security_schemes={
+            OPS: bearer_scheme("The ops token (hub.ops_token_sha256 is its sha256).")
+        },
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(regenerate(NAME, document, sys.argv[1:]))
