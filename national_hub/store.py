@@ -27,12 +27,16 @@ from national_hub.ingest import (
     RECORD_FIELDS,
     Batch,
     DeadLetter,
+    HeartbeatMsg,
 )
 from national_hub.tables import RECORDS_DDL
 from schemas.events import Heartbeat
 from schemas.timestamps import utc_now
 
 log = logging.getLogger(__name__)
+
+# Longest a heartbeats-only batch stays in memory before it is written (see apply_batch).
+HEARTBEAT_FLUSH_S = 5.0
 
 _TS = pa.timestamp("us", tz="UTC")
 _STR_LIST = pa.list_(pa.string())
@@ -414,6 +418,11 @@ class Store:
         self._heartbeats: Mapping[str, HeartbeatState] = MappingProxyType({})
         self._rejected: Mapping[str, frozenset[int]] = MappingProxyType({})
         self._next_apply_id = 1
+        # Heartbeats (and their offsets) applied in memory only: written with the next
+        # transaction, or by flush once HEARTBEAT_FLUSH_S passed (see apply_batch).
+        self._unsaved_heartbeats: dict[str, HeartbeatState] = {}
+        self._unsaved_offsets: dict[tuple[str, int], int] = {}
+        self._unsaved_since: float | None = None
         self._load_state()
 
     # ---- lifecycle -------------------------------------------------------------------------
@@ -455,6 +464,10 @@ class Store:
         if self._closed:
             return
         self._closed = True
+        try:
+            self._writer.submit(self._flush_unsaved).result()
+        except duckdb.Error:
+            log.exception("store: writing the last heartbeats failed")
         self._writer.shutdown(wait=True)
         self._readers.shutdown(wait=True)
         with self._cursors_lock:
@@ -622,7 +635,50 @@ class Store:
         return await loop.run_in_executor(self._writer, self.apply_batch, batch)
 
     def apply_batch(self, batch: Batch) -> ApplyResult:
-        """Apply one batch in one transaction, offsets included; call on the writer thread."""
+        """Apply one batch in one transaction, offsets included; call on the writer thread.
+
+        A batch of nothing but heartbeats is applied in memory and written later: each
+        province sends one a second, and a transaction per heartbeat kept the single writer
+        busy while events queued behind it. Losing them in a crash is harmless: their stored
+        offset is older, so they are read again, and an older heartbeat never replaces a
+        newer one.
+        """
+        if not batch.events and not batch.dead:
+            return self._apply_heartbeats(batch)
+        return self._transaction(batch)
+
+    def _apply_heartbeats(self, batch: Batch) -> ApplyResult:
+        """Apply a heartbeats-only batch to the mirrors; write it once it is old enough."""
+        t0 = time.perf_counter()
+        now = utc_now()
+        merged = self._merge_heartbeats(self._heartbeats, batch.heartbeats, now)
+        for h in batch.heartbeats:
+            state = merged[h.heartbeat.province]
+            self._unsaved_heartbeats[h.heartbeat.province] = state
+        self._unsaved_offsets.update(batch.offsets)
+        offsets = dict(self._offsets)
+        offsets.update(batch.offsets)
+        self._offsets = MappingProxyType(offsets)
+        self._heartbeats = merged
+        if self._unsaved_since is None:
+            self._unsaved_since = time.monotonic()
+        elif time.monotonic() - self._unsaved_since >= HEARTBEAT_FLUSH_S:
+            self._flush_unsaved()
+        result = ApplyResult(
+            heartbeats=len(batch.heartbeats),
+            offsets=dict(batch.offsets),
+            beats=[h.heartbeat for h in batch.heartbeats],
+        )
+        result.seconds = time.perf_counter() - t0
+        return result
+
+    def _flush_unsaved(self) -> None:
+        """Write heartbeats applied in memory only (writer thread)."""
+        if self._unsaved_since is not None:
+            self._transaction(Batch())
+
+    def _transaction(self, batch: Batch) -> ApplyResult:
+        """Apply a batch, and any heartbeats held in memory, in one transaction."""
         t0 = time.perf_counter()
         con = self._w
         con.begin()
@@ -632,6 +688,9 @@ class Store:
         except BaseException:
             con.rollback()
             raise
+        self._unsaved_heartbeats.clear()
+        self._unsaved_offsets.clear()
+        self._unsaved_since = None
         # Only now, with the transaction durable, do readers of the mirrors see the change.
         (
             self._offsets,
@@ -786,7 +845,7 @@ class Store:
             self._write_links(con, now, new_links)
         if dead:
             self._write_dead_letters(con, now, dead)
-        heartbeats = self._write_heartbeats(con, now, latest_hb)
+        heartbeats = self._write_heartbeats(con, now, latest_hb, batch.heartbeats)
         progress = self._write_progress(con, now, seqs)
         rejected_seqs = self._write_rejected_seqs(con, refused, refused_seqs)
         if applied_counts:
@@ -805,7 +864,7 @@ class Store:
                 " ON CONFLICT (province, type) DO UPDATE SET n = applied_counts.n + excluded.n"
             )
             con.unregister("_ac")
-        offsets = self._write_offsets(con, batch.offsets)
+        offsets = self._write_offsets(con, {**self._unsaved_offsets, **batch.offsets})
 
         result.applied = len(hist)
         result.dead_letters = len(dead)
@@ -1048,13 +1107,33 @@ class Store:
             merged[prov] = merged.get(prov, frozenset()) | new
         return MappingProxyType(merged)
 
-    def _write_heartbeats(
-        self, con: duckdb.DuckDBPyConnection, now: datetime, latest: dict[str, Heartbeat]
+    @staticmethod
+    def _merge_heartbeats(
+        mirror: Mapping[str, HeartbeatState], beats: Sequence[HeartbeatMsg], now: datetime
     ) -> Mapping[str, HeartbeatState]:
-        """Keep each province's newest heartbeat; return the new mirror."""
-        if not latest:
+        """The mirror with each province's newest heartbeat of beats taken in."""
+        merged = dict(mirror)
+        for h in beats:
+            hb = h.heartbeat
+            prev = merged.get(hb.province)
+            if prev is None or hb.sent_at >= prev.heartbeat.sent_at:
+                merged[hb.province] = HeartbeatState(hb, now)
+        return MappingProxyType(merged)
+
+    def _write_heartbeats(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        now: datetime,
+        latest: dict[str, Heartbeat],
+        beats: Sequence[HeartbeatMsg],
+    ) -> Mapping[str, HeartbeatState]:
+        """Keep each province's newest heartbeat (and those held in memory); the new mirror."""
+        merged = self._merge_heartbeats(self._heartbeats, beats, now)
+        states = dict(self._unsaved_heartbeats)
+        states.update((p, merged[p]) for p in latest)
+        if not states:
             return self._heartbeats
-        hbs = list(latest.values())
+        hbs = [st.heartbeat for st in states.values()]
         con.register(
             "_hb",
             pa.table(
@@ -1065,7 +1144,7 @@ class Store:
                     "outbox_backlog": pa.array([h.outbox_backlog for h in hbs], pa.int64()),
                     "oldest_unpublished_at": pa.array([h.oldest_unpublished_at for h in hbs], _TS),
                     "sent_at": pa.array([h.sent_at for h in hbs], _TS),
-                    "received_at": pa.array([now] * len(hbs), _TS),
+                    "received_at": pa.array([st.received_at for st in states.values()], _TS),
                 }
             ),
         )
@@ -1078,12 +1157,7 @@ class Store:
             " WHERE excluded.sent_at >= heartbeats.sent_at"
         )
         con.unregister("_hb")
-        merged = dict(self._heartbeats)
-        for h in hbs:
-            prev = merged.get(h.province)
-            if prev is None or h.sent_at >= prev.heartbeat.sent_at:
-                merged[h.province] = HeartbeatState(h, now)
-        return MappingProxyType(merged)
+        return merged
 
     def _write_progress(
         self, con: duckdb.DuckDBPyConnection, now: datetime, seqs: dict[str, list[int]]

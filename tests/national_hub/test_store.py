@@ -254,10 +254,30 @@ def test_heartbeats_keep_the_latest_per_province(hub_env: HubEnv, store: Store) 
     store.apply_batch(feed.batch([heartbeat(hub_env, "11", 1, 1)]))
     hbs = store.heartbeats()
     assert (hbs["50"].heartbeat.committed_seq, hbs["11"].heartbeat.published_seq) == (6, 1)
-    assert rows(store, "SELECT province, outbox_backlog FROM heartbeats ORDER BY 1") == [
-        ("11", 0),
-        ("50", 0),
-    ]
+
+
+def test_heartbeats_alone_are_written_at_close(hub_env: HubEnv) -> None:
+    feed = Feeder(hub_env)
+    store = Store.open(hub_env.db)
+    store.apply_batch(feed.batch([heartbeat(hub_env, "50", 5, 4), heartbeat(hub_env, "50", 6, 6)]))
+    assert rows(store, "SELECT count(*) FROM heartbeats") == [(0,)]
+    store.close()
+    reopened = Store.open(hub_env.db)
+    try:
+        assert rows(reopened, "SELECT province, committed_seq FROM heartbeats") == [("50", 6)]
+        assert reopened.offsets() == {(hub_env.heartbeats_topic, 0): 2}
+    finally:
+        reopened.close()
+
+
+def test_heartbeats_held_in_memory_go_with_the_next_event_batch(
+    hub_env: HubEnv, store: Store
+) -> None:
+    feed = Feeder(hub_env)
+    store.apply_batch(feed.batch([heartbeat(hub_env, "11", 1, 1)]))
+    ev = make_event(hub_env, "registered", "50", cert("50", 1), 1)
+    store.apply_batch(feed.batch([signed(hub_env, ev)]))
+    assert rows(store, "SELECT province FROM heartbeats") == [("11",)]
 
 
 def test_open_refuses_a_file_another_process_holds(hub_env: HubEnv, tmp_path: Path) -> None:
