@@ -312,11 +312,17 @@ def _describe_key(key: bytes | None) -> str:
     return "no message key" if key is None else f"message key {_key_text(key)!r}"
 
 
+class _Repeated(Exception):
+    """A header that must appear once appears more than once."""
+
+
 def _header(headers: Sequence[tuple[str, bytes]], name: str) -> bytes | None:
-    for k, v in headers:
-        if k == name:
-            return v
-    return None
+    """The value of the header `name`; _Repeated if there are several."""
+    found = [v for k, v in headers if k == name]
+    if len(found) > 1:
+        # Otherwise which of two signatures is checked would depend on header order.
+        raise _Repeated(name)
+    return found[0] if found else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -388,8 +394,12 @@ class Decoder:
         """None when the message is signed by the province's configured key; else why not."""
         headers = msg.headers or ()
         verifier = self._verifiers[province]
-        kid_raw = _header(headers, "kid")
-        sig_raw = _header(headers, "sig")
+        try:
+            kid_raw = _header(headers, "kid")
+            sig_raw = _header(headers, "sig")
+        except _Repeated as exc:
+            code = KID_MISMATCH if str(exc) == "kid" else BAD_SIGNATURE
+            return self._dead(msg, code, f"more than one {exc} header", province, hb)
         if sig_raw is None:
             return self._dead(msg, MISSING_SIGNATURE, "no sig header", province, hb)
         if kid_raw is None:
@@ -509,7 +519,10 @@ class Decoder:
     def _heartbeat(self, msg: RawMessage) -> Decoded:
         """Decode a message of the heartbeats topic."""
         raw = msg.value
-        key_province = _key_text(msg.key)
+        # Only a configured province names a rejection: a key is any bytes a sender chose,
+        # and it becomes a metric label and a log line.
+        key_text = _key_text(msg.key)
+        key_province = key_text if key_text in self._verifiers else None
         if not raw:
             return self._dead(msg, MALFORMED, "empty message value", key_province, True)
         try:

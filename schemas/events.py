@@ -36,7 +36,10 @@ from schemas.vocab import CancelReason, EventType
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
 # Strict so a JSON "12" or true is refused rather than silently turned into a sequence number.
-Seq = Annotated[int, Field(ge=1, strict=True)]
+# Bounded by the hub's columns (BIGINT seq, INTEGER record_version): a larger number could
+# never be stored, so it is a schema error rather than a stuck partition.
+Seq = Annotated[int, Field(ge=1, le=2**63 - 1, strict=True)]
+RecordVersion = Annotated[int, Field(ge=1, le=2**31 - 1, strict=True)]
 Count = Annotated[int, Field(ge=0, strict=True)]
 
 
@@ -151,7 +154,7 @@ class EventBase(BaseModel):
     province: ProvinceCode
     seq: Seq
     cert_no: CertNo
-    record_version: Seq
+    record_version: RecordVersion
     committed_at: UtcDatetime
     actor: ShortText
     record: Record

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, PlainSerializer, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 
@@ -22,6 +22,13 @@ def to_utc_ms(value: datetime) -> datetime:
     return value
 
 
+def _text_or_datetime(value: object) -> object:
+    """Refuse numbers: pydantic would read them as Unix seconds, the wire form is text."""
+    if not isinstance(value, str | datetime):
+        raise PydanticCustomError("datetime_text", "must be a date-time string")
+    return value
+
+
 def format_utc(value: datetime) -> str:
     """Format an aware datetime as the wire form, e.g. 2026-11-22T04:10:00.123Z."""
     return to_utc_ms(value).isoformat(timespec="milliseconds")[:-6] + "Z"
@@ -34,6 +41,7 @@ def utc_now() -> datetime:
 
 UtcDatetime = Annotated[
     datetime,
+    BeforeValidator(_text_or_datetime),
     AfterValidator(to_utc_ms),
     PlainSerializer(format_utc, return_type=str, when_used="json"),
     WithJsonSchema(

@@ -581,12 +581,6 @@ def test_the_consumer_never_stopped(outcome: Outcome) -> None:
     assert (outcome.ready, outcome.last_error) == (True, None)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a refused heartbeat's metric label is its message key's text "
-    "(ingest.Decoder._heartbeat passes _key_text(msg.key) as the province), so random keys "
-    "mint unbounded label values of regsync_hub_events_rejected_total",
-)
 def test_rejections_are_labelled_with_a_province_code(outcome: Outcome) -> None:
     labels = {province for province, _ in _rejected(outcome.metrics)}
     assert labels <= {*PROVINCES, "unknown"}
@@ -595,12 +589,6 @@ def test_rejections_are_labelled_with_a_province_code(outcome: Outcome) -> None:
 # ---- hostile input that stalls or slips through today (own small runs) -------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a signed event whose seq exceeds int64 or record_version exceeds int32 passes "
-    "schema validation, then ingest.events_to_arrow raises (OverflowError / ArrowInvalid) in "
-    "to_part; the consumer loop reconnects and re-reads the same offset forever",
-)
 @pytest.mark.parametrize(("field", "value"), [("seq", 2**63), ("record_version", 2**31)])
 async def test_numbers_beyond_the_stores_columns_do_not_stall_the_partition(
     kafka_env: HubEnv, field: str, value: int
@@ -626,11 +614,6 @@ async def test_numbers_beyond_the_stores_columns_do_not_stall_the_partition(
         await wait_version(client, c, 3, seconds=5)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gap: with two disagreeing sig headers the hub verifies only the first "
-    "(ingest._header), so whether such a message is taken depends on header order",
-)
 async def test_a_second_sig_header_that_disagrees_is_refused(kafka_env: HubEnv) -> None:
     env = kafka_env
     c = cert("50", 41)
@@ -650,11 +633,6 @@ async def test_a_second_sig_header_that_disagrees_is_refused(kafka_env: HubEnv) 
     ) == [(1, 0)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gap: schemas.timestamps.UtcDatetime is lax, so a JSON number is read as Unix "
-    "seconds, though event.schema.json (and the contract) say committed_at is a date-time string",
-)
 def test_a_numeric_committed_at_is_refused(hub_env: HubEnv) -> None:
     doc: dict[str, Any] = json.loads(
         canonical_bytes(make_event(hub_env, "registered", "50", cert("50", 42), 1))
