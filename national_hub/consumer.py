@@ -40,6 +40,11 @@ FETCH_RECORDS = 5_000
 MAX_BATCH = 50_000
 # Below this many messages, decoding in a thread here beats the round trip to a worker process.
 _PARALLEL_DECODE_MIN = 200
+# Longest wait between reconnect attempts. A bootstrap against a dead broker is refused at
+# once, so trying every few seconds costs nothing, while a long cap (30 s) would leave the hub
+# idle for up to that long after Kafka came back from an outage, with the nodes' backlog
+# already published (the nodes retry every <= 5 s too).
+RECONNECT_BACKOFF_MAX = 5.0
 # While event partitions are paused nothing is fetched from them, so their end offsets (the
 # consumer lag shown to operators) are asked for explicitly this often.
 _PAUSED_HIGHWATER_INTERVAL = 1.0
@@ -324,7 +329,7 @@ class Ingestor:
                 self._ready.clear()
                 await self._close_consumer()
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 30.0)
+                backoff = min(backoff * 2, RECONNECT_BACKOFF_MAX)
 
     async def _assign(self, consumer: AIOKafkaConsumer, tps: set[TopicPartition]) -> None:
         """Read exactly these partitions, each from the store's next offset (or the start)."""
