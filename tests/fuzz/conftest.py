@@ -60,6 +60,7 @@ class Target:
     tokens: Mapping[str, str]  # node role -> token
     ops_token: str
     cert_nos: tuple[str, ...]  # registrations the node holds and the hub has applied
+    names: tuple[str, ...]  # their names, in the same order
     org_codes: tuple[str, ...]
 
 
@@ -99,6 +100,7 @@ def target(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             tokens=sec.tokens[PROVINCE],
             ops_token=sec.ops_token,
             cert_nos=cert_nos,
+            names=tuple(r["name"] for r in rows),
             org_codes=tuple(sorted({r["primary_institution"]["org_code"] for r in rows})),
         )
 

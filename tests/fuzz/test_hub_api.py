@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import requests
 import schemathesis
 from hypothesis import strategies as st
 from schemathesis import Case
@@ -9,7 +10,8 @@ from schemathesis import Case
 from schemas.openapi import DOCS_DIR
 from tests.fuzz.conftest import CHECKS, FUZZ_SETTINGS, Target, authorize, clamp_wait
 
-SCHEMA = schemathesis.openapi.from_path(DOCS_DIR / "national-hub.json")
+DOCUMENT = DOCS_DIR / "national-hub.json"
+SCHEMA = schemathesis.openapi.from_path(DOCUMENT)
 
 # Who calls: the operator, a wrong token, and no token at all (the public's case).
 CALLERS = ("ops", "wrong", None)
@@ -27,5 +29,20 @@ def test_hub_api(case: Case, data: st.DataObject, target: Target) -> None:
         params["cert_no"] = data.draw(st.sampled_from(target.cert_nos))
     if "org_code" in params and data.draw(st.booleans()):
         params["org_code"] = data.draw(st.sampled_from(target.org_codes))
+    if case.query is not None and "name" in case.query and data.draw(st.booleans()):
+        case.query["name"] = data.draw(st.sampled_from(target.names))
+    if case.path == "/v1/verify" and isinstance(case.body, dict) and data.draw(st.booleans()):
+        # A certificate the hub holds, under its own or another name: consistent and mismatch.
+        case.body = {
+            **case.body,
+            "cert_no": data.draw(st.sampled_from(target.cert_nos)),
+            "name": data.draw(st.sampled_from(target.names)),
+        }
     clamp_wait(case, 0.2)
     case.call_and_validate(base_url=target.hub, checks=CHECKS, timeout=30)
+
+
+def test_hub_serves_the_committed_document(target: Target) -> None:
+    served = requests.get(f"{target.hub}/openapi.json", timeout=10)
+    assert served.status_code == 200
+    assert served.text == DOCUMENT.read_text(encoding="utf-8")
