@@ -387,7 +387,7 @@ class Ingestor:
         await self._assign(consumer, tps)
         self.last_error = None
         self._ready.set()
-        inflight: asyncio.Task[ApplyResult] | None = None
+        inflight: asyncio.Future[ApplyResult] | None = None
         pending = Batch()
         next_refresh = time.monotonic() + self._next_refresh_delay(complete)
         next_highwater = 0.0
@@ -407,7 +407,7 @@ class Ingestor:
                             await self._finish(inflight)
                             inflight = None
                         if len(pending):
-                            await self._finish(asyncio.ensure_future(self._store.apply(pending)))
+                            await self._finish(self._start_apply(pending))
                             pending = Batch()
                         await self._assign(consumer, tps)
                 if not self._assignment:
@@ -429,10 +429,7 @@ class Ingestor:
                     await self._finish(inflight)
                     inflight = None
                 if inflight is None and len(pending):
-                    inflight = asyncio.ensure_future(self._store.apply(pending))
-                    # Wake sync-token waiters the moment the commit lands, not when this
-                    # loop next looks at the future (up to a fetch later).
-                    inflight.add_done_callback(self._wake_waiters)
+                    inflight = self._start_apply(pending)
                     pending = Batch()
         finally:
             if inflight is not None:
@@ -485,9 +482,23 @@ class Ingestor:
         for chunk, part in zip(chunks, parts, strict=True):
             batch.add(part, [chunk[i].value or b"" for i in part.event_positions])
 
+    def _start_apply(self, batch: Batch) -> asyncio.Future[ApplyResult]:
+        """Apply a batch on the store's writer; its effects are published when it commits."""
+        future = asyncio.ensure_future(self._store.apply(batch))
+        # Metrics, listeners and sync-token waiters see the commit the moment it lands, not
+        # when this loop next looks at the future (up to a fetch later).
+        future.add_done_callback(self._applied)
+        return future
+
     async def _finish(self, inflight: asyncio.Future[ApplyResult]) -> None:
-        """Await an apply, then publish its effects: metrics, waiters, logs."""
-        result = await inflight
+        """Wait for an apply; its failure ends this consumer session (and is retried)."""
+        await inflight
+
+    def _applied(self, future: asyncio.Future[ApplyResult]) -> None:
+        """Publish a committed apply's effects: metrics, listeners, waiters, logs."""
+        if future.cancelled() or future.exception() is not None:
+            return
+        result = future.result()
         self.batches_applied += 1
         self.last_apply_at = time.time()
         if self._metrics is not None:
