@@ -79,6 +79,7 @@ def write_federation(
     *,
     bootstrap: str | None = None,
     topic_prefix: str = "regsync",
+    replication_factor: int = 1,
 ) -> Secrets:
     """Keys, tokens and federation.toml for a fresh state dir; reused if already there."""
     secrets_file = state / "secrets.json"
@@ -109,7 +110,7 @@ def write_federation(
         f'bootstrap = "{bootstrap or f"127.0.0.1:{ports.kafka}"}"',
         f'topic_prefix = "{topic_prefix}"',
         "partitions = 3",
-        "replication_factor = 1",
+        f"replication_factor = {replication_factor}",
         "",
         "[hub]",
         f'listen = "127.0.0.1:{ports.hub}"',
@@ -151,6 +152,7 @@ class Stack:
         *,
         bootstrap: str | None = None,
         topic_prefix: str = "regsync",
+        replication_factor: int = 1,
     ) -> None:
         self.state = state.resolve()
         self.provinces = provinces
@@ -160,6 +162,8 @@ class Stack:
         self.topic_prefix = topic_prefix
         # With a bootstrap given, the stack joins that Kafka instead of running its own.
         self.bootstrap = bootstrap
+        # 3 on an external 3-broker cluster, so losing one broker loses no acknowledged event.
+        self.replication_factor = replication_factor
         self.kafka = KafkaCluster(self.state / "kafka", brokers=1, base_port=self.ports.kafka)
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.cmds: dict[str, list[str]] = {}
@@ -223,6 +227,7 @@ class Stack:
             self.ports,
             bootstrap=self.bootstrap,
             topic_prefix=self.topic_prefix,
+            replication_factor=self.replication_factor,
         )
         if self.bootstrap is None:
             _say(f"starting Kafka on 127.0.0.1:{self.ports.kafka}")

@@ -43,6 +43,7 @@ def stack_running(
     *,
     bootstrap: str | None,
     records: int = 0,
+    replication_factor: int = 1,
 ) -> Iterator[tuple[Stack, Secrets]]:
     """A federation as real processes; its own Kafka when bootstrap is None."""
     stack = Stack(
@@ -52,6 +53,7 @@ def stack_running(
         base_port=free_base(own_kafka=bootstrap is None),
         bootstrap=bootstrap,
         topic_prefix="e2e" + os.urandom(4).hex(),
+        replication_factor=replication_factor,
     )
     # The public rate limit would throttle the tests' polling; they are one client.
     with mock.patch.dict(os.environ, {"REGSYNC_HUB_RATE_LIMIT": "off"}):
