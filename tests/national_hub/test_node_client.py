@@ -135,6 +135,26 @@ async def test_poller_keeps_each_nodes_last_state(client: NodeClient, hub_env: H
     assert seen == [12]
 
 
+async def test_poller_asks_an_unreachable_node_less_often(client: NodeClient) -> None:
+    answered: list[float] = []
+    poller = NodePoller(client._settings, client, interval=0.1)
+    poller.add_listener(lambda _: answered.append(0))
+    polled_44: list[float] = []
+    real_poll = poller._poll
+
+    async def counting(code: str) -> None:
+        if code == "44":
+            polled_44.append(0)
+        await real_poll(code)
+
+    poller._poll = counting  # type: ignore[method-assign]
+    await poller.start()
+    await asyncio.sleep(1.5)
+    await poller.stop()
+    # About 15 polls of the node that answers; 44 (closed port) backs off 0.2, 0.4, 0.8 s.
+    assert len(answered) >= 10 and len(polled_44) <= 5
+
+
 @pytest.fixture
 def store(hub_env: HubEnv) -> Iterator[Store]:
     s = Store.open(hub_env.db)
