@@ -11,6 +11,12 @@ by T is applied. Evidence for T, all kept in memory only:
 
 T is the largest such time, capped below committed_at of event applied_seq + 1 when known (the
 node reports it as oldest_unpublished_at while that event waits in its outbox). lag = now - T.
+
+Province timestamps (sent_at, committed_at, oldest_unpublished_at) are kept as the province
+sent them and moved onto the hub's clock when T is computed, with the province's clock offset
+as then estimated from its heartbeats (national_hub.clock): a province whose clock runs 30 s
+ahead would otherwise look 30 s fresher than it is, and one running 30 s behind staler.
+
 An idle province with flowing heartbeats therefore shows about one heartbeat interval of lag,
 and a province whose events are stuck shows the age of its oldest unapplied commit.
 
@@ -26,7 +32,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from national_hub.store import ApplyResult, Progress
+from national_hub.clock import ClockOffset
+from national_hub.store import ApplyResult, HeartbeatState, Progress
 from schemas.events import Heartbeat
 from schemas.timestamps import utc_now
 
@@ -42,11 +49,15 @@ DEFAULT_APPLY_RATE = 2000.0  # events per second of apply transaction time
 # What a single event costs end to end when nothing is queued before it: the consumer's fetch
 # wait (200 ms) plus decoding and one small apply transaction.
 PIPELINE_SECONDS = 0.3
+# A batch's heartbeats are clock samples only if this batch and the one before it together
+# took at most this long to apply: otherwise they may have waited in the hub, and their
+# samples would understate the offset (e.g. during catch-up).
+LIVE_APPLY_SECONDS = 0.5
 
 
 @dataclass(frozen=True, slots=True)
 class Observation:
-    """At time `at`, the province had committed up to `committed_seq`."""
+    """At time `at` (hub clock), the province had committed up to `committed_seq`."""
 
     at: datetime
     committed_seq: int
@@ -56,11 +67,14 @@ class Observation:
 class _Province:
     """Everything remembered about one province's freshness."""
 
-    # Separate streams because each is ordered by its own clock (node vs hub).
+    clock: ClockOffset = field(default_factory=ClockOffset)
+    # Separate streams because each is ordered by its own clock: heartbeats and commit times
+    # by the province's, polls and reported_at by the hub's.
     heartbeats: deque[Observation] = field(default_factory=lambda: deque(maxlen=OBSERVATIONS_KEPT))
     polls: deque[Observation] = field(default_factory=lambda: deque(maxlen=OBSERVATIONS_KEPT))
     commit_times: dict[int, datetime] = field(default_factory=dict)
-    # The province's latest (published_seq, oldest_unpublished_at) as reported.
+    # The province's latest (published_seq, oldest_unpublished_at) as reported; reported_at
+    # is on the hub's clock, to order heartbeats and polls.
     published_seq: int = 0
     oldest_unpublished_at: datetime | None = None
     reported_at: datetime | None = None
@@ -87,6 +101,7 @@ class FreshnessTracker:
         self._progress: Mapping[str, Progress] = progress or {}
         # (time.time(), events, apply seconds) per applied batch, for the apply rate.
         self._batches: deque[tuple[float, int, float]] = deque(maxlen=1000)
+        self._last_apply_seconds = 0.0
 
     def _get(self, province: str) -> _Province:
         p = self._p.get(province)
@@ -96,21 +111,29 @@ class FreshnessTracker:
 
     # ---- feeding ---------------------------------------------------------------------------
 
-    def seed(self, heartbeats: Iterable[Heartbeat], progress: Mapping[str, Progress]) -> None:
+    def seed(self, heartbeats: Iterable[HeartbeatState], progress: Mapping[str, Progress]) -> None:
         """Start from what the store remembers (after a restart)."""
         self._progress = progress
         for province, prog in progress.items():
             self._get(province).frontier = prog.applied_seq
-        for hb in heartbeats:
-            self.observe_heartbeat(hb)
+        for state in heartbeats:
+            self.observe_heartbeat(state.heartbeat, state.received_at)
 
-    def observe_heartbeat(self, hb: Heartbeat) -> None:
-        """A heartbeat: committed_seq at sent_at, and the outbox head."""
+    def observe_heartbeat(self, hb: Heartbeat, received_at: datetime | None = None) -> None:
+        """A heartbeat: committed_seq at sent_at, and the outbox head.
+
+        With `received_at` (hub clock, when it reached the hub promptly) it is also a sample
+        of the province's clock offset.
+        """
         p = self._get(hb.province)
+        if received_at is not None and p.clock.add(hb.sent_at, received_at):
+            # The province's clock was stepped back: its earlier heartbeats lie in its new
+            # future and would claim completeness the hub does not have.
+            p.heartbeats.clear()
         last = p.heartbeats[-1] if p.heartbeats else None
         if last is None or hb.sent_at >= last.at:
             p.heartbeats.append(Observation(hb.sent_at, hb.committed_seq))
-        self._report(p, hb.sent_at, hb.published_seq, hb.oldest_unpublished_at)
+        self._report(p, p.clock.to_hub(hb.sent_at), hb.published_seq, hb.oldest_unpublished_at)
 
     def observe_poll(
         self,
@@ -129,19 +152,34 @@ class FreshnessTracker:
 
     @staticmethod
     def _report(p: _Province, at: datetime, published_seq: int, oldest: datetime | None) -> None:
+        """The outbox head as of `at` (hub clock); `oldest` is on the province's clock."""
         if p.reported_at is None or at >= p.reported_at:
             p.reported_at = at
             p.published_seq = published_seq
             p.oldest_unpublished_at = oldest
 
-    def observe_apply(self, result: ApplyResult, progress: Mapping[str, Progress]) -> None:
-        """An applied batch: new frontiers, commit times of their events, heartbeats in it."""
+    def observe_apply(
+        self,
+        result: ApplyResult,
+        progress: Mapping[str, Progress],
+        heartbeats: Mapping[str, HeartbeatState] | None = None,
+    ) -> None:
+        """An applied batch: new frontiers, commit times of their events, heartbeats in it.
+
+        `heartbeats` is the store's latest heartbeat per province after the batch: its
+        received_at (when the apply began, hub clock) dates the batch's heartbeats.
+        """
         now = time.time()
         self._progress = progress
         if result.events:
             self._batches.append((now, result.events, result.seconds))
+        live = result.seconds + self._last_apply_seconds <= LIVE_APPLY_SECONDS
+        self._last_apply_seconds = result.seconds
         for hb in result.beats:
-            self.observe_heartbeat(hb)
+            state = heartbeats.get(hb.province) if heartbeats is not None and live else None
+            # Only the heartbeat the store kept is dated: any older one of the batch waited.
+            received = state.received_at if state is not None and state.heartbeat is hb else None
+            self.observe_heartbeat(hb, received)
         for province, times in result.commit_times.items():
             self._get(province).commit_times.update(times)
         for province in set(result.progress) | set(result.commit_times):
@@ -170,11 +208,14 @@ class FreshnessTracker:
         if p is None:
             return None
         applied = self.applied_seq(province)
+        hub = p.clock.to_hub
+        frontier_commit = p.commit_times.get(applied) if applied else None
+        heartbeat = _latest_complete(p.heartbeats, applied)
         candidates = [
             t
             for t in (
-                p.commit_times.get(applied) if applied else None,
-                _latest_complete(p.heartbeats, applied),
+                hub(frontier_commit) if frontier_commit is not None else None,
+                hub(heartbeat) if heartbeat is not None else None,
                 _latest_complete(p.polls, applied),
             )
             if t is not None
@@ -183,12 +224,9 @@ class FreshnessTracker:
             return None
         complete = max(candidates)
         # Event applied+1 exists and is not applied: nothing from its commit on is complete.
-        if (
-            p.published_seq == applied
-            and p.oldest_unpublished_at is not None
-            and p.oldest_unpublished_at <= complete
-        ):
-            complete = p.oldest_unpublished_at - timedelta(milliseconds=1)
+        oldest = p.oldest_unpublished_at
+        if p.published_seq == applied and oldest is not None and hub(oldest) <= complete:
+            complete = hub(oldest) - timedelta(milliseconds=1)
         return complete
 
     def lag_seconds(self, province: str, now: datetime | None = None) -> float | None:
@@ -223,3 +261,13 @@ class FreshnessTracker:
         """Seconds until the province's event is likely applied, once ingest runs."""
         behind = max(1, event_seq - self.applied_seq(province))
         return round(PIPELINE_SECONDS + behind / self.apply_rate(), 2)
+
+    def clock_offset(self, province: str) -> float | None:
+        """The province's clock minus the hub's, in seconds (None: no heartbeat sample yet)."""
+        p = self._p.get(province)
+        return p.clock.seconds if p is not None else None
+
+    def to_hub(self, province: str, at: datetime) -> datetime:
+        """A timestamp from the province's clock on the hub's."""
+        p = self._p.get(province)
+        return p.clock.to_hub(at) if p is not None else at

@@ -77,6 +77,13 @@ class HubMetrics:
             ["province"],
             registry=r,
         )
+        self.clock_offset = Gauge(
+            "regsync_hub_clock_offset_seconds",
+            "The province's clock minus the hub's, estimated from its heartbeats (not in the"
+            " CONTRACT's list; province times are corrected by it).",
+            ["province"],
+            registry=r,
+        )
         self.outbox_backlog = Gauge(
             "regsync_hub_province_outbox_backlog",
             "Events committed at the province but not yet published, per its last heartbeat.",

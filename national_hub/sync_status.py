@@ -11,6 +11,10 @@ Statuses (CONTRACT §5), decided on time windows rather than on counts of commit
 - offline: no heartbeat for HEARTBEAT_STALE seconds and the node does not answer the hub's polls
   (or is not polled at all, when the hub has no node token);
 - unknown: the hub has heard nothing from the province yet.
+
+Times the province reports (oldest_unpublished_at) are on its own clock and are moved onto the
+hub's with the offset estimated from its heartbeats before any age is taken; when that offset
+exceeds CLOCK_WARN_SECONDS the reason says so, since the province should fix its clock.
 """
 
 from __future__ import annotations
@@ -51,6 +55,9 @@ BLOCKED_AFTER = 10.0
 LAGGING_AFTER = 10.0
 STALL_AFTER = 10.0
 REFRESH_INTERVAL = 2.0
+# Beyond this a province's clock is worth an operator's attention (NTP keeps clocks within
+# milliseconds); below it the correction is silent.
+CLOCK_WARN_SECONDS = 5.0
 
 OK = "ok"
 LAGGING = "lagging"
@@ -98,9 +105,33 @@ class Facts:
     ingest_error: str | None
     # Why seq applied_seq + 1 was refused, when it reached the hub and was dead-lettered.
     next_seq_rejection: str | None = None
+    # The province's clock minus the hub's, in seconds; None: not estimated yet.
+    clock_offset: float | None = None
+
+
+def _clock_note(f: Facts) -> str | None:
+    """'its clock runs 30 s ahead of the hub's …' when the province's clock is far off."""
+    offset = f.clock_offset
+    if offset is None or abs(offset) <= CLOCK_WARN_SECONDS:
+        return None
+    way = "ahead of" if offset > 0 else "behind"
+    return (
+        f"{f.label}'s clock runs {_secs(abs(offset))} {way} the hub's "
+        f"(lag corrected for it; the province should fix its clock)"
+    )
 
 
 def decide(f: Facts) -> tuple[str, str]:
+    """The province's status and a sentence a person can act on, with any clock warning."""
+    status, reason = _decide(f)
+    note = _clock_note(f)
+    if note is not None:
+        # Still one sentence: the warning joins it as a last clause.
+        reason = f"{reason.removesuffix('.')}; {note}."
+    return status, reason
+
+
+def _decide(f: Facts) -> tuple[str, str]:
     """The province's status and a sentence a person can act on."""
     hb_fresh = f.heartbeat_age is not None and f.heartbeat_age <= HEARTBEAT_STALE
     node_up = f.node_ok_age is not None and f.node_ok_age <= NODE_STALE and f.node_error is None
@@ -215,6 +246,7 @@ class ProvinceSync:
     heartbeat_age_seconds: float | None
     dead_letters: int
     facts: Facts
+    clock_offset_seconds: float | None = None
 
     @property
     def unreachable(self) -> bool:
@@ -238,6 +270,10 @@ class ProvinceSync:
                 format_utc(self.last_heartbeat_at) if self.last_heartbeat_at else None
             ),
             "dead_letters": self.dead_letters,
+            # Not in the CONTRACT's list; an added field old clients ignore.
+            "clock_offset_seconds": (
+                None if self.clock_offset_seconds is None else round(self.clock_offset_seconds, 3)
+            ),
         }
 
     def evidence(self, event_seq: int | None) -> dict[str, Any]:
@@ -282,7 +318,9 @@ class SyncMonitor:
         self._blocking: Mapping[str, tuple[int, str]] = {}
         self._task: asyncio.Task[None] | None = None
         if ingestor is not None:
-            ingestor.add_listener(lambda r: freshness.observe_apply(r, store.progress()))
+            ingestor.add_listener(
+                lambda r: freshness.observe_apply(r, store.progress(), store.heartbeats())
+            )
         if poller is not None:
             poller.add_listener(self._on_poll)
 
@@ -295,9 +333,7 @@ class SyncMonitor:
 
     async def start(self) -> None:
         """Seed freshness from the store and start the refresh loop."""
-        self.freshness.seed(
-            (h.heartbeat for h in self.store.heartbeats().values()), self.store.progress()
-        )
+        self.freshness.seed(self.store.heartbeats().values(), self.store.progress())
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="hub-sync-monitor")
 
@@ -396,7 +432,9 @@ class SyncMonitor:
             published_seq=max(published) if published else None,
             outbox_backlog=backlog,
             oldest_unpublished_age=(
-                max(0.0, (now - oldest).total_seconds()) if oldest is not None and backlog else None
+                max(0.0, (now - self.freshness.to_hub(province, oldest)).total_seconds())
+                if oldest is not None and backlog
+                else None
             ),
             consumer_lag=province_lag,
             heartbeat_age=(
@@ -419,6 +457,7 @@ class SyncMonitor:
             next_seq_rejection=(
                 blocking[1] if blocking is not None and blocking[0] == applied + 1 else None
             ),
+            clock_offset=self.freshness.clock_offset(province),
         )
         status, reason = decide(facts)
         p = self.settings.provinces.get(province)
@@ -437,6 +476,7 @@ class SyncMonitor:
             heartbeat_age_seconds=facts.heartbeat_age,
             dead_letters=self._dead_letters.get(province, 0),
             facts=facts,
+            clock_offset_seconds=facts.clock_offset,
         )
 
     def views(self, now: datetime | None = None) -> list[ProvinceSync]:
@@ -475,3 +515,5 @@ class SyncMonitor:
                 metrics.heartbeat_age.labels(code).set(v.heartbeat_age_seconds)
             if v.outbox_backlog is not None:
                 metrics.outbox_backlog.labels(code).set(v.outbox_backlog)
+            if v.clock_offset_seconds is not None:
+                metrics.clock_offset.labels(code).set(v.clock_offset_seconds)

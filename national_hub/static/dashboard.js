@@ -210,6 +210,13 @@
     ]);
   }
 
+  // The province clock's offset from the hub's (optional field), by which its lag is corrected.
+  function clockTitle(v) {
+    var s = num(v);
+    if (s === null) return null;
+    return "省份时钟偏差 province clock offset: " + (s >= 0 ? "+" : "") + s.toFixed(2) + " s (lag corrected)";
+  }
+
   function seqText(p) {
     return [p.applied_seq, p.province_published_seq, p.province_committed_seq]
       .map(fmtInt).join(" / ");
@@ -229,7 +236,8 @@
       ]),
       el("td", null, badge(status, str(p.status))),
       el("td", { "class": "reason", text: str(p.reason) || DASH }),
-      numCell(fmtSeconds(lag), lag !== null && lag >= LAG_ALERT_SECONDS ? "bad" : lag !== null && lag >= 10 ? "warn" : ""),
+      numCell(fmtSeconds(lag), lag !== null && lag >= LAG_ALERT_SECONDS ? "bad" : lag !== null && lag >= 10 ? "warn" : "",
+        clockTitle(p.clock_offset_seconds)),
       numCell(fmtInt(backlog), backlog !== null && backlog > 0 ? "warn" : ""),
       numCell(fmtInt(p.consumer_lag_messages)),
       heartbeatCell(p.last_heartbeat_at, now),

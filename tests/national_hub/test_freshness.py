@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from national_hub.freshness import DEFAULT_APPLY_RATE, PIPELINE_SECONDS, FreshnessTracker
-from national_hub.store import ApplyResult, Progress
+from national_hub.store import ApplyResult, HeartbeatState, Progress
 from schemas.events import Heartbeat
 
 T0 = datetime(2026, 11, 22, 4, 0, 0, tzinfo=UTC)
@@ -120,3 +121,69 @@ def test_eta_follows_the_measured_apply_rate() -> None:
     )
     assert tracker.apply_rate() == pytest.approx(500)
     assert tracker.eta_seconds("50", 1500) == pytest.approx(PIPELINE_SECONDS + 1.0, abs=0.01)
+
+
+# ---- a province whose clock is off ------------------------------------------------------------
+
+
+def received(tracker: FreshnessTracker, hb: Heartbeat, at_hub: float, seconds: float = 0.01
+             ) -> None:  # fmt: skip
+    """A batch holding one heartbeat, whose apply began at `at_hub` (hub clock)."""
+    frontier = tracker.applied_seq("50")
+    tracker.observe_apply(
+        ApplyResult(beats=[hb], seconds=seconds),
+        {"50": Progress(frontier, frontier)},
+        {"50": HeartbeatState(hb, at(at_hub))},
+    )
+
+
+@pytest.mark.parametrize("offset", [30.0, -30.0])
+def test_lag_of_a_province_with_a_skewed_clock_is_corrected(offset: float) -> None:
+    rng = random.Random(11)
+    tracker = FreshnessTracker()
+    # Seq 7 committed at true time 0.5 and applied; seq 8 committed at true 10.5 and not.
+    applied(tracker, 7, {7: 0.5 + offset})
+    for second in range(1, 21):
+        committed = 7 if second <= 10 else 8
+        received(tracker, beat(committed, sent=second + offset), second + rng.uniform(0.005, 0.3))
+    assert tracker.clock_offset("50") == pytest.approx(offset, abs=0.3)
+    # The truth at true time 20.2: seq 8 has waited since 10.5.
+    lag = tracker.lag_seconds("50", at(20.2))
+    assert lag is not None and abs(lag - (20.2 - 10.5)) <= 1.0
+
+
+def test_outbox_head_of_a_skewed_province_caps_completeness_on_the_hub_clock() -> None:
+    tracker = FreshnessTracker()
+    applied(tracker, 5, {5: 60.0})
+    for second in range(31, 40):  # 30 s ahead
+        received(tracker, beat(5, sent=second + 30), second + 0.01)
+    # A poll at 50 claims nothing new, but the heartbeat says seq 6 waits since true time 40.
+    tracker.observe_poll("50", at(50), 5, 5, None)
+    received(tracker, beat(6, 5, sent=81, oldest=70), 51.01)
+    assert tracker.lag_seconds("50", at(52)) == pytest.approx(52 - 40, abs=0.1)
+
+
+def test_heartbeats_from_a_slow_apply_are_not_clock_samples() -> None:
+    tracker = FreshnessTracker()
+    # Applying took 2 s: the heartbeat may have waited that long in the hub.
+    received(tracker, beat(0, sent=31), 1.0, seconds=2.0)
+    assert tracker.clock_offset("50") is None
+
+
+def test_a_restarted_hub_estimates_the_offset_from_the_stored_heartbeat() -> None:
+    tracker = FreshnessTracker()
+    tracker.seed([HeartbeatState(beat(4, sent=30), at(0.02))], {"50": Progress(4, 4)})
+    assert tracker.clock_offset("50") == pytest.approx(29.98)
+
+
+def test_heartbeats_before_a_clock_step_back_claim_nothing_after_it() -> None:
+    tracker = FreshnessTracker()
+    applied(tracker, 3, {3: 0.5})
+    for second in range(1, 11):
+        received(tracker, beat(3, sent=second + 30), second + 0.01)
+    # The province's clock is set right at true 11; seq 4 commits at true 11.5, unapplied.
+    for second in range(11, 21):
+        received(tracker, beat(4, sent=second), second + 0.01)
+    assert tracker.clock_offset("50") == pytest.approx(-0.01)
+    lag = tracker.lag_seconds("50", at(21))
+    assert lag is not None and lag >= 21 - 11.5

@@ -38,6 +38,8 @@ STATUS_KEYS = {
     "consumer_lag_messages",
     "last_heartbeat_at",
     "dead_letters",
+    # Beyond the CONTRACT's list: the province clock's estimated offset (README "Clock skew").
+    "clock_offset_seconds",
 }
 
 

@@ -120,6 +120,18 @@ def test_stalled_reason_names_the_rejected_next_seq() -> None:
     assert "seq 101 reached the hub but was rejected (bad_signature:" in reason
 
 
+@pytest.mark.parametrize(("offset", "words"), [(30.2, "30 s ahead of"), (-31.0, "31 s behind")])
+def test_a_far_off_province_clock_is_named_in_the_reason(offset: float, words: str) -> None:
+    status, reason = decide(replace(HEALTHY, clock_offset=offset))
+    assert status == "ok"
+    assert f"重庆市 (50)'s clock runs {words} the hub's (lag corrected" in reason
+    assert reason.endswith(".") and reason.count(". ") == 0
+
+
+def test_a_province_clock_within_seconds_of_the_hub_goes_unmentioned() -> None:
+    assert decide(replace(HEALTHY, clock_offset=-0.04)) == decide(HEALTHY)
+
+
 def _batch(env: HubEnv, messages: list[Message]) -> Batch:
     decoder = Decoder(DecoderSpec.from_settings(env.settings()))
     batch = Batch()
