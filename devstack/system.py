@@ -10,7 +10,8 @@ from collections.abc import Callable
 from devstack.errors import DevstackError
 
 # command on PATH -> Debian package that provides it
-TEST_TOOLS = {"chromium": "chromium", "promtool": "prometheus"}
+# (faketime: its libfaketime runs province nodes on skewed clocks in tests/e2e/test_clock_skew.py)
+TEST_TOOLS = {"chromium": "chromium", "promtool": "prometheus", "faketime": "faketime"}
 BENCH_TOOLS = {"kcat": "kcat"}
 # packages with no command of their own: CJK glyphs for the dashboard screenshots
 TEST_PACKAGES = ("fonts-wqy-zenhei",)
