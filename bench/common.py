@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from rich.console import Console
@@ -490,3 +491,32 @@ def start_node(fed: Federation, code: str) -> Any:
         cwd=fed.state,
         log=fed.state / f"province-{code}.log",
     )
+
+
+def run_rebuild(fed: Federation, records: int) -> dict[str, Any]:
+    """`national-hub rebuild` over the federation's topics: wall time, RSS, CPU, file size."""
+    cmd = [str(BIN / "national-hub"), "rebuild", "--config", str(fed.config), "--quiet"]
+    t0 = time.perf_counter()
+    proc = spawn(cmd, cwd=fed.state, log=fed.state / "rebuild.log")
+    try:
+        with RssSampler(proc.pid, interval=0.2) as rss:
+            _, status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+        elapsed = time.perf_counter() - t0
+    finally:
+        stop_process(proc)
+    if proc.returncode != 0:
+        tail = (fed.state / "rebuild.log").read_text(errors="replace")[-3000:]
+        raise SystemExit(f"rebuild failed with {proc.returncode}:\n{tail}")
+    with duckdb.connect(str(fed.db), read_only=True) as con:
+        row = con.execute("SELECT count(*) FROM records").fetchone()
+    return {
+        "records": records,
+        "records_held": row[0] if row else None,
+        "wall_seconds": round(elapsed, 2),
+        "events_per_s": round(records / elapsed, 1),
+        "ru_maxrss_mib": round(usage.ru_maxrss / 1024, 1),
+        "peak_rss_mib_process_tree_sampled": round(rss.tree_peak / 2**20, 1),
+        "cpu_seconds_wait4": round(usage.ru_utime + usage.ru_stime, 2),
+        "duckdb_file_mib": round(fed.db.stat().st_size / 2**20, 1),
+    }

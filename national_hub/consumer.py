@@ -27,6 +27,7 @@ from national_hub.ingest import (
     to_part,
     worker_decode,
     worker_init,
+    worker_ready,
 )
 from national_hub.metrics import HubMetrics
 from national_hub.store import ApplyResult, Store
@@ -167,6 +168,11 @@ class Ingestor:
             return
         self._stopped = False
         self._decode_pool = self._new_pool()
+        if self._decode_pool is not None:
+            # Workers start on first use, seconds of imports each: after a restart or an
+            # outage that is exactly when the backlog waits on them.
+            for _ in range(self._decode_workers):
+                self._decode_pool.submit(worker_ready)
         self._task = asyncio.create_task(self._run(), name="hub-ingest")
         self._task.add_done_callback(self._on_loop_exit)
 

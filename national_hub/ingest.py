@@ -569,6 +569,11 @@ def worker_init(spec: DecoderSpec) -> None:
     _worker_decoder = Decoder(spec)
 
 
+def worker_ready() -> bool:
+    """A no-op run in each worker at start, so spawning and imports happen before a backlog."""
+    return _worker_decoder is not None
+
+
 def worker_decode(raws: list[Raw]) -> DecodedPart:
     """Decode in a worker process; bytes are not sent back (the caller still has them)."""
     assert _worker_decoder is not None, "worker_init was not run"
