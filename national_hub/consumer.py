@@ -156,6 +156,8 @@ class Ingestor:
         self._pause_synced = asyncio.Event()
         self._stopped = False
         self.last_error: str | None = None
+        # Each province's clock minus the hub's (set by the sync monitor, which estimates it).
+        self.clock_offset: Callable[[str], float | None] | None = None
         self.last_apply_at: float | None = None
         self.batches_applied = 0
         self._hb_reject_logged: dict[tuple[str, str], float] = {}
@@ -508,7 +510,9 @@ class Ingestor:
         self.batches_applied += 1
         self.last_apply_at = time.time()
         if self._metrics is not None:
-            self._metrics.observe_applied(result.applied_counts, result.latencies)
+            self._metrics.observe_applied(
+                result.applied_counts, result.latencies, self.clock_offset
+            )
             self._metrics.observe_rejected(result.rejected_counts)
         if result.dead_letters or result.rejected_counts:
             self._log_rejects(result)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -111,14 +111,23 @@ class HubMetrics:
                 self.sync_status.labels(code, status).set(1 if status == "unknown" else 0)
 
     def observe_applied(
-        self, counts: Mapping[tuple[str, str], int], latencies: Iterable[float]
+        self,
+        counts: Mapping[tuple[str, str], int],
+        latencies: Iterable[tuple[str, float]],
+        clock_offset: Callable[[str], float | None] | None = None,
     ) -> None:
-        """Count applied events per (province, type) and record their commit-to-apply latency."""
+        """Count applied events per (province, type) and record their commit-to-apply latency.
+
+        clock_offset(province) (its clock minus the hub's) puts committed_at on the hub's clock.
+        """
         for (province, kind), n in counts.items():
             self.events_applied.labels(province, kind).inc(n)
         observe = self.apply_latency.observe
-        for seconds in latencies:
-            observe(max(seconds, 0.0))
+        offsets: dict[str, float] = {}
+        for province, seconds in latencies:
+            if province not in offsets:
+                offsets[province] = (clock_offset(province) if clock_offset else None) or 0.0
+            observe(max(seconds + offsets[province], 0.0))
 
     def observe_rejected(self, counts: Mapping[tuple[str, str], int]) -> None:
         """Count dead-lettered messages per (province, reason code)."""

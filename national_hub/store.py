@@ -335,7 +335,8 @@ class ApplyResult:
     heartbeats: int = 0
     applied_counts: dict[tuple[str, str], int] = field(default_factory=dict)
     rejected_counts: dict[tuple[str, str], int] = field(default_factory=dict)
-    latencies: list[float] = field(default_factory=list)
+    # (province, seconds from committed_at, on the province's clock, to applied)
+    latencies: list[tuple[str, float]] = field(default_factory=list)
     offsets: dict[tuple[str, int], int] = field(default_factory=dict)
     progress: dict[str, int] = field(default_factory=dict)
     # Every valid heartbeat of the batch, in consumption order (not only each province's last).
@@ -1042,7 +1043,7 @@ class Store:
 
     def _write_history(
         self, con: duckdb.DuckDBPyConnection, now: datetime, ev: pa.Table, hist: list[int]
-    ) -> tuple[int, list[float]]:
+    ) -> tuple[int, list[tuple[str, float]]]:
         """Append applied events to history; return the next apply_id and latencies."""
         first = self._next_apply_id
         if not hist:
@@ -1070,7 +1071,10 @@ class Store:
         # Commit-to-apply latency, computed on the column rather than event by event.
         now_us = int(now.timestamp() * 1_000_000)
         ages = pc.subtract(pa.scalar(now_us, pa.int64()), committed.cast(pa.int64()))
-        return first + n, [us / 1_000_000 for us in ages.to_pylist()]
+        provinces = h.column("province").to_pylist()
+        return first + n, [
+            (p, us / 1_000_000) for p, us in zip(provinces, ages.to_pylist(), strict=True)
+        ]
 
     def _write_links(
         self,

@@ -321,6 +321,8 @@ class SyncMonitor:
             ingestor.add_listener(
                 lambda r: freshness.observe_apply(r, store.progress(), store.heartbeats())
             )
+            # The apply-latency histogram is measured from province commit times.
+            ingestor.clock_offset = freshness.clock_offset
         if poller is not None:
             poller.add_listener(self._on_poll)
 
