@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import random
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -190,16 +190,27 @@ async def floor_kind(
     return {"queries_per_s_1_thread": round(len(lat) / elapsed, 1), "latency_ms": percentiles(lat)}
 
 
-class Ingest(threading.Thread):
-    """Produces new `registered` events at a steady rate, continuing each province's seq."""
+_SPAWN = multiprocessing.get_context("spawn")
+
+
+class Ingest(_SPAWN.Process):  # type: ignore[name-defined,misc]
+    """Produces new `registered` events at a steady rate, continuing each province's seq.
+
+    Its own process: as a thread it shared the GIL with the HTTP clients and fell short of
+    the rate.
+    """
 
     def __init__(self, fed: Federation, counts: Sequence[int], rate: float) -> None:
         super().__init__(daemon=True)
         self.fed = fed
         self.next = dict(zip(fed.provinces, counts, strict=True))
         self.rate = rate
-        self.sent = 0
-        self.stop_flag = threading.Event()
+        self.sent_count = _SPAWN.Value("q", 0)
+        self.stop_flag = _SPAWN.Event()
+
+    @property
+    def sent(self) -> int:
+        return int(self.sent_count.value)
 
     def run(self) -> None:
         asyncio.run(self._run())
@@ -235,7 +246,8 @@ class Ingest(threading.Thread):
                     i += 1
                 if futures:
                     await asyncio.gather(*futures)
-                    self.sent += len(futures)
+                    with self.sent_count.get_lock():
+                        self.sent_count.value += len(futures)
                 await asyncio.sleep(0.01)
         finally:
             await producer.stop()
