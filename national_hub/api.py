@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import math
 import re
@@ -265,7 +266,9 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
     """Open the store for the app's lifetime."""
     settings = app[SETTINGS]
     loop = asyncio.get_running_loop()
-    store = await loop.run_in_executor(None, Store.open, settings.db_path)
+    store = await loop.run_in_executor(
+        None, functools.partial(Store.open, settings.db_path, memory_limit=settings.memory_limit)
+    )
     app[STORE] = store
     try:
         yield

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 import sys
 import time
@@ -76,7 +77,9 @@ async def _rebuild(settings: HubSettings, quiet: bool) -> int:
     """Reset the store and replay every topic up to its end offset now."""
     loop = asyncio.get_running_loop()
     # Opened first: a running hub holds the file, and that should stop us before anything.
-    store = await loop.run_in_executor(None, Store.open, settings.db_path)
+    store = await loop.run_in_executor(
+        None, functools.partial(Store.open, settings.db_path, memory_limit=settings.memory_limit)
+    )
     try:
         try:
             ends = await measure_offsets(settings)

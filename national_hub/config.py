@@ -54,6 +54,7 @@ class HubSettings:
     aliases_file: Path | None = None
     tls_certfile: Path | None = None
     tls_keyfile: Path | None = None
+    memory_limit: str = "1GB"
     # Verifies https node_urls; built once at start so a bad CA file stops the start.
     node_ssl_context: ssl.SSLContext | None = None
     # kid -> province code, so a message signed with the wrong key can be named in a reason.
@@ -146,6 +147,7 @@ class HubSettings:
             tls_keyfile=hub.tls_keyfile,
             node_ssl_context=node_ssl,
             kid_owner=MappingProxyType(kid_owner),
+            memory_limit=hub.memory_limit,
         )
 
     def server_ssl_context(self) -> ssl.SSLContext | None:

@@ -473,7 +473,7 @@ class Store:
     # ---- lifecycle -------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: Path | str, *, readers: int = 4) -> Store:
+    def open(cls, path: Path | str, *, readers: int = 4, memory_limit: str = "1GB") -> Store:
         """Open (creating if needed) the store file and its tables."""
         path = Path(path)
         try:
@@ -497,6 +497,8 @@ class Store:
             con.execute("SET GLOBAL TimeZone = 'UTC'")
             # Fewer, larger checkpoints: catch-up writes far more than 16 MB of WAL a second.
             con.execute("SET GLOBAL checkpoint_threshold = '256MB'")
+            # DuckDB would otherwise cache up to 80% of RAM; beyond the limit it evicts.
+            con.execute("SET GLOBAL memory_limit = ?", [memory_limit])
             for ddl in _DDL:
                 con.execute(ddl)
             return cls(path, con, readers)

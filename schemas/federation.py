@@ -137,6 +137,8 @@ class HubSection(_Section):
     tls_keyfile: Path | None = None
     # Optional: PEM CA bundle trusted for https node_urls (default: the system's CAs).
     node_ca_file: Path | None = None
+    # DuckDB's buffer limit (its `memory_limit` syntax): keeps the hub's RSS bounded.
+    memory_limit: str = Field(default="1GB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$")
 
 
 class ProvinceSection(_Section):

@@ -61,3 +61,14 @@ def test_cli_reports_config_errors_in_one_line(
     assert "province[0].public_key" in err[0]
     assert main(["rebuild", "--config", str(hub_env.root / "missing.toml")]) == 2
     assert "federation file not found" in capsys.readouterr().err
+
+
+def test_duckdb_memory_limit_defaults_to_one_gigabyte(hub_env: HubEnv) -> None:
+    assert hub_env.settings().memory_limit == "1GB"
+
+
+def test_a_malformed_memory_limit_names_the_key(hub_env: HubEnv) -> None:
+    text = hub_env.config.read_text()
+    hub_env.config.write_text(text.replace("[hub]\n", '[hub]\nmemory_limit = "lots"\n', 1))
+    with pytest.raises(ConfigError, match=r"hub\.memory_limit"):
+        HubSettings.load(hub_env.config)
