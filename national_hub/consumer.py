@@ -456,7 +456,7 @@ class Ingestor:
             max_workers=self._decode_workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=worker_init,
-            initargs=(self._spec,),
+            initargs=(self._spec, os.getpid()),
         )
 
     def _decode_here(self, msgs: list[RawMessage]) -> tuple[DecodedPart, list[bytes]]:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
+import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -556,9 +559,11 @@ class Decoder:
 # ---- worker processes --------------------------------------------------------------------------
 
 _worker_decoder: Decoder | None = None
+# How often a decode worker checks that the hub that started it still runs.
+PARENT_CHECK_INTERVAL = 1.0
 
 
-def worker_init(spec: DecoderSpec) -> None:
+def worker_init(spec: DecoderSpec, hub_pid: int) -> None:
     """Initializer of a decode worker process."""
     global _worker_decoder
     # Ctrl-C and `kill -TERM` reach the whole process group; the hub itself decides when its
@@ -567,6 +572,19 @@ def worker_init(spec: DecoderSpec) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _worker_decoder = Decoder(spec)
+    # hub_pid comes from the hub itself: it may already be gone by the time this runs.
+    threading.Thread(target=_exit_with_parent, args=(hub_pid,), daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this worker once the hub that started it is gone (e.g. SIGKILLed).
+
+    The pool's queues keep a worker blocked forever otherwise: it holds both ends of them,
+    so it never sees the hub's side close.
+    """
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_INTERVAL)
+    os._exit(0)
 
 
 def worker_ready() -> bool:

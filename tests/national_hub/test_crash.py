@@ -165,3 +165,34 @@ def test_serve_with_a_bad_config_prints_one_line_and_exits_2(tmp_path: Path) -> 
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "kafka.bogus: unknown key" in lines[0], proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(c) for c in path.read_text().split()]
+
+
+def _alive(pid: int) -> bool:
+    return Path(f"/proc/{pid}").exists()
+
+
+async def test_decode_workers_exit_when_the_hub_is_sigkilled(hub: HubProcess) -> None:
+    hub.start()
+    assert hub.proc is not None
+    async with aiohttp.ClientSession() as session:
+        await hub.ready(session)
+    # The workers start with ingest; wait until both are there.
+    workers: list[int] = []
+
+    async def two_workers() -> bool:
+        assert hub.proc is not None
+        workers[:] = [c for c in _children(hub.proc.pid) if _alive(c)]
+        return len(workers) >= 2
+
+    await wait_for(two_workers, seconds=30, interval=0.1)
+    hub.kill()
+
+    async def gone() -> bool:
+        return not any(_alive(w) for w in workers)
+
+    await wait_for(gone, seconds=10, interval=0.2)
