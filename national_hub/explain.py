@@ -10,6 +10,7 @@ an unknown cert_no reads unknown_to_province.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
@@ -22,6 +23,11 @@ from national_hub.store import HeartbeatState, Store
 from national_hub.sync_status import HEARTBEAT_STALE, STALLED, SyncMonitor
 from schemas.timestamps import format_utc
 from schemas.vocab import PROVINCES
+
+# How long the nodes' answers about a cert_no serve identical explanations, and how many
+# such answers are kept before expired ones are dropped.
+NODE_ANSWER_TTL = 0.5
+NODE_ANSWERS_KEPT = 10_000
 
 APPLIED = "applied"
 IN_TRANSIT = "in_transit"
@@ -112,6 +118,13 @@ class Explainer:
         self.settings = settings
         self.monitor = monitor
         self.nodes = nodes if nodes is not None and nodes.enabled else None
+        # (cert_no, provinces asked) -> (when it expires, the nodes' answers). Clients poll a
+        # record that is not visible yet many times a second, and each miss would otherwise
+        # ask every node again; concurrent and recent misses share one round of questions.
+        self._asked: dict[
+            tuple[str, tuple[str, ...]],
+            tuple[float, asyncio.Future[dict[str, NodeRecord | NodeUnreachable]]],
+        ] = {}
 
     def label(self, code: str | None) -> str:
         """'重庆市 (50)', or 'an unknown province'."""
@@ -190,13 +203,31 @@ class Explainer:
             )
         return await self._ask_nodes(cert_no, province, held_elsewhere)
 
+    async def _node_answers(
+        self, cert_no: str, codes: list[str]
+    ) -> dict[str, NodeRecord | NodeUnreachable]:
+        """The nodes' answers about cert_no, shared with identical questions of the last moment."""
+        assert self.nodes is not None
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        key = (cert_no, tuple(codes))
+        cached = self._asked.get(key)
+        if cached is None or cached[0] <= now:
+            if len(self._asked) > NODE_ANSWERS_KEPT:
+                self._asked = {k: v for k, v in self._asked.items() if v[0] > now}
+            future = asyncio.ensure_future(self.nodes.records_everywhere(cert_no, codes))
+            cached = (now + NODE_ANSWER_TTL, future)
+            self._asked[key] = cached
+        # Shielded: one caller giving up must not cancel the question for the others.
+        return await asyncio.shield(cached[1])
+
     async def _ask_nodes(
         self, cert_no: str, province: str | None, held_elsewhere: str
     ) -> dict[str, Any]:
         """Ask the owning node (or every node) whether it holds the cert_no."""
         assert self.nodes is not None
         codes = [province] if province else list(self.settings.province_codes)
-        answers = await self.nodes.records_everywhere(cert_no, codes)
+        answers = await self._node_answers(cert_no, codes)
         for code in codes:
             got = answers[code]
             if isinstance(got, NodeRecord) and got.exists and got.latest_seq is not None:

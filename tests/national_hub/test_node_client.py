@@ -27,6 +27,7 @@ class FakeNode:
 
     def __init__(self) -> None:
         self.delay = 0.0
+        self.record_requests = 0
         self.app = web.Application()
         self.app.router.add_get("/v1/sync/status", self.status)
         self.app.router.add_get("/v1/sync/records/{cert_no}", self.record)
@@ -51,6 +52,7 @@ class FakeNode:
 
     async def record(self, request: web.Request) -> web.Response:
         self._check(request)
+        self.record_requests += 1
         cert_no = request.match_info["cert_no"]
         body: dict[str, Any] = {
             "exists": cert_no in (HELD, SENT),
@@ -178,6 +180,17 @@ async def test_cert_explanations_ask_the_nodes(
     explainer = Explainer(store, client._settings, None, client)
     got = await explainer.cert(cert_no, province)
     assert got["state"] == state, got["reason"]
+
+
+async def test_repeated_explanations_share_one_question_to_the_nodes(
+    client: NodeClient, store: Store, node: tuple[FakeNode, str]
+) -> None:
+    fake, _ = node
+    explainer = Explainer(store, client._settings, None, client)
+    answers = await asyncio.gather(*(explainer.cert(HELD, "50") for _ in range(5)))
+    await explainer.cert(HELD, "50")
+    assert {a["state"] for a in answers} == {"not_published"}
+    assert fake.record_requests == 1
 
 
 async def test_not_published_names_the_kafka_error_and_backlog(
