@@ -219,7 +219,11 @@ class KafkaCluster:
         path = self.state_dir / "cluster.id"
         if path.exists():
             return path.read_text().strip()
-        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cid = "-"
+        # Like Kafka's own Uuid.randomUuid: an id starting with "-" would be read as an option
+        # by the storage tool's argument parser (1 in 64 ids).
+        while cid.startswith("-"):
+            cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         path.write_text(cid + "\n")
         return cid
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -100,3 +101,12 @@ async def test_restarted_broker_rejoins_with_its_data(cluster3: KafkaCluster) ->
     cluster3.restart(3)
     values = await _read_all(f"127.0.0.1:{cluster3.broker(3).port}", topic, expected=50)
     assert sorted(values) == sorted(f"r-{i}".encode() for i in range(50))
+
+
+def test_cluster_ids_never_start_with_a_dash(tmp_path: Path) -> None:
+    # The storage tool would read such an id as an option; Kafka's own ids avoid it too.
+    clusters = [KafkaCluster(tmp_path / str(i), brokers=1) for i in range(400)]
+    for c in clusters:
+        c.state_dir.mkdir()
+    ids = [c._cluster_id() for c in clusters]
+    assert not [cid for cid in ids if cid.startswith("-")]
