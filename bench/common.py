@@ -493,6 +493,19 @@ def start_node(fed: Federation, code: str) -> Any:
     )
 
 
+@contextlib.contextmanager
+def filled_federation(
+    provinces: Sequence[str], events: int, keep: bool = False
+) -> Iterator[tuple[Federation, dict[str, Any]]]:
+    """A temporary federation on its own Kafka, its topics filled with `events` events."""
+    with workdir(keep) as root, kafka(root, heap="1g") as cluster:
+        fed = federation(root / "fed", provinces, cluster.bootstrap)
+        asyncio.run(create_topics(fed))
+        fill = asyncio.run(produce_registered(fed, events))
+        stderr.print(f"filled {fill['events']} events in {fill['seconds']}s")
+        yield fed, fill
+
+
 def run_rebuild(fed: Federation, records: int) -> dict[str, Any]:
     """`national-hub rebuild` over the federation's topics: wall time, RSS, CPU, file size."""
     cmd = [str(BIN / "national-hub"), "rebuild", "--config", str(fed.config), "--quiet"]

@@ -27,19 +27,15 @@ from common import (
     PROVINCES_31,
     RssSampler,
     cpu_seconds,
-    create_topics,
     emit,
-    federation,
-    kafka,
+    filled_federation,
     metric_sum,
-    produce_registered,
     progress,
     start_hub,
     stderr,
     stop_process,
     tree_cpu_seconds,
     wait_http,
-    workdir,
 )
 
 
@@ -179,19 +175,15 @@ def main() -> None:
     args = ap.parse_args()
     provinces = PROVINCES_31[: args.provinces]
 
-    with workdir(args.keep) as root, kafka(root, heap="1g") as cluster:
-        fed = federation(root / "fed", provinces, cluster.bootstrap)
-        asyncio.run(create_topics(fed))
-        fill = asyncio.run(produce_registered(fed, args.events))
-        stderr.print(f"filled {fill['events']} events in {fill['seconds']}s")
+    with filled_federation(provinces, args.events, args.keep) as (fed, fill):
         topics = [fed.topic(c) for c in provinces]
 
         stderr.print("draining with aiokafka ...")
-        raw = asyncio.run(drain_aiokafka(cluster.bootstrap, topics, args.events))
+        raw = asyncio.run(drain_aiokafka(fed.bootstrap, topics, args.events))
         kc: dict[str, Any] | None = None
         if not args.skip_kcat:
             stderr.print("draining with kcat ...")
-            kc = drain_kcat(cluster.bootstrap, topics, args.events)
+            kc = drain_kcat(fed.bootstrap, topics, args.events)
         stderr.print("starting the hub ...")
         hub = run_hub(fed, args.events)
 

@@ -30,13 +30,10 @@ from common import (
     PROVINCES_31,
     Federation,
     RssSampler,
-    create_topics,
     emit,
-    federation,
-    kafka,
+    filled_federation,
     metric_sum,
     percentiles,
-    produce_registered,
     progress,
     registered_value,
     run_rebuild,
@@ -45,7 +42,6 @@ from common import (
     stderr,
     stop_process,
     wait_http,
-    workdir,
 )
 
 from national_hub import query_api
@@ -295,10 +291,7 @@ def main() -> None:
 
     http: dict[str, Any] = {}
     floor: dict[str, Any] = {}
-    with workdir(args.keep) as root, kafka(root, heap="1g") as cluster:
-        fed = federation(root / "fed", provinces, cluster.bootstrap)
-        asyncio.run(create_topics(fed))
-        fill = asyncio.run(produce_registered(fed, args.records))
+    with filled_federation(provinces, args.records, args.keep) as (fed, fill):
         rebuild = run_rebuild(fed, args.records) if args.fill_with == "rebuild" else None
         hub = start_hub(fed)
         ingest: Ingest | None = None

@@ -12,19 +12,14 @@ seconds (wait4: the process plus its reaped children) and the records held after
 from __future__ import annotations
 
 import argparse
-import asyncio
 from typing import Any
 
 from common import (
     PROVINCES_31,
-    create_topics,
     emit,
-    federation,
-    kafka,
-    produce_registered,
+    filled_federation,
     run_rebuild,
     stderr,
-    workdir,
 )
 
 
@@ -36,11 +31,8 @@ def main() -> None:
     args = ap.parse_args()
     provinces = PROVINCES_31[: args.provinces]
 
-    with workdir(args.keep) as root, kafka(root, heap="1g") as cluster:
-        fed = federation(root / "fed", provinces, cluster.bootstrap)
-        asyncio.run(create_topics(fed))
-        fill = asyncio.run(produce_registered(fed, args.records))
-        stderr.print(f"filled {fill['events']} events in {fill['seconds']}s; rebuilding ...")
+    with filled_federation(provinces, args.records, args.keep) as (fed, fill):
+        stderr.print("rebuilding ...")
         rebuild = run_rebuild(fed, args.records)
 
     results: dict[str, Any] = {"fill": fill, "rebuild": rebuild}
