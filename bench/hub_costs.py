@@ -2,7 +2,7 @@
 
 No Kafka: signed `registered` events are built in memory and fed to the hub's own code.
 
-* decode: `national_hub.ingest.Decoder` (signature check, schema validation, name keys) and
+* decode: `national_hub.ingest.decode.Decoder` (signature check, schema validation, name keys) and
   its parts: Ed25519 verification through libsodium (what the hub uses) and through OpenSSL
   (`cryptography`, for comparison), pydantic validation, the pinyin key;
 * to_part: turning decoded events into Arrow columns;
@@ -25,9 +25,10 @@ from common import emit, percentiles, registered_value
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pypinyin import Style, lazy_pinyin
 
-from national_hub.ingest import Batch, Decoder, DecoderSpec, EventMsg, Raw, to_part
-from national_hub.names import normalise_name, pinyin_key
-from national_hub.store import Store
+from national_hub.ingest.decode import Decoder, DecoderSpec
+from national_hub.ingest.messages import Batch, EventMsg, Raw, to_part
+from national_hub.ingest.names import normalise_name, pinyin_key
+from national_hub.store.store import Store
 from province_node import synthetic
 from schemas.events import parse_event
 from schemas.signing import Signer, generate_keypair

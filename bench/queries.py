@@ -5,7 +5,7 @@ serve` catch up, then keeps producing --ingest-rate new events/s while, for each
 turn, --concurrency clients issue requests for --seconds: lookup, name + province search,
 pinyin search, institution roster, verify, stats. Afterwards (the hub stopped, since DuckDB
 lets one process hold the file) the same queries go straight to DuckDB from Python, through
-the hub's own SQL (national_hub.search.run_search, the lookup/verify SELECTs, the stats
+the hub's own SQL (national_hub.query.search.run_search, the lookup/verify SELECTs, the stats
 GROUP BY), one at a time: the floor. The report gives HTTP p50 / floor p50 per kind.
 
     .venv/bin/python bench/queries.py [--records 5000000] [--seconds 20] [--concurrency 16]
@@ -44,12 +44,12 @@ from common import (
     wait_http,
 )
 
-from national_hub import query_api
-from national_hub import verify as verify_mod
-from national_hub.aliases import AliasTable
 from national_hub.config import HubSettings
-from national_hub.names import pinyin_key
-from national_hub.search import SearchParams, run_search
+from national_hub.ingest.names import pinyin_key
+from national_hub.query import verify as verify_mod
+from national_hub.query.aliases import AliasTable
+from national_hub.query.search import SearchParams, run_search
+from national_hub.web import query_routes as query_api
 from province_node import synthetic
 from schemas.wire import signed_headers
 
@@ -139,7 +139,7 @@ async def http_kind(
 
 
 class DuckFetcher:
-    """national_hub.search.Fetcher over a read-only DuckDB connection (synchronous inside)."""
+    """national_hub.query.search.Fetcher over a read-only DuckDB connection (synchronous inside)."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con

@@ -22,9 +22,9 @@ from rich.progress import (
 )
 
 from national_hub.config import HubSettings
-from national_hub.consumer import Ingestor, measure_offsets
 from national_hub.errors import IngestError
-from national_hub.store import Store
+from national_hub.ingest.ingestor import Ingestor, measure_offsets
+from national_hub.store.store import Store
 from schemas.errors import RegsyncError
 
 log = logging.getLogger("national_hub")
@@ -50,7 +50,7 @@ def _fail(message: str) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the hub until SIGINT/SIGTERM."""
-    from national_hub.api import create_app
+    from national_hub.web.app import create_app
 
     settings = HubSettings.load(args.config)
     ssl_context = settings.server_ssl_context()

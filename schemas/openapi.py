@@ -5,7 +5,7 @@ per status, security); `build_document` turns every model and annotation into JS
 pydantic (`TypeAdapter.json_schemas`, all in one pass so shared models become one component) and
 assembles the document. The services serve it at `GET /openapi.json`; `docs/openapi/` holds the
 committed copies, rewritten with `python -m province_node.openapi` and
-`python -m national_hub.openapi`.
+`python -m national_hub.web.openapi`.
 """
 
 from __future__ import annotations

@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from hubkit import LIFECYCLE, HubEnv, create_topics, make_event, producer, signed, write_federation
 
 from devstack.kafka import KafkaCluster, free_base_port
-from national_hub.consumer import Ingestor, measure_offsets
-from national_hub.store import Store
+from national_hub.ingest.ingestor import Ingestor, measure_offsets
+from national_hub.store.store import Store
 from schemas.events import Event
 
 

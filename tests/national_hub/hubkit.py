@@ -26,9 +26,9 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import RecordMetadata
 
-from national_hub.api import create_app
-from national_hub.appkeys import STORE
 from national_hub.config import HubSettings
+from national_hub.web.app import create_app
+from national_hub.web.appkeys import STORE
 from schemas.canonical import canonical_bytes
 from schemas.events import Event
 from schemas.record import ProvinceCert, Transfer

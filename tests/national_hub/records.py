@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import duckdb
 
-from national_hub.names import normalise_name, pinyin_key
+from national_hub.ingest.names import normalise_name, pinyin_key
 from schemas.canonical import canonical_bytes
 from schemas.record import Record
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from national_hub.aliases import AliasEntry, AliasTable
+from national_hub.query.aliases import AliasEntry, AliasTable
 from schemas.federation import ConfigError
 from schemas.samples import credit_code
 

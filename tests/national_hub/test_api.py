@@ -18,9 +18,10 @@ from hubkit import (
     wait_version,
 )
 
-from national_hub.api import create_app
-from national_hub.ingest import Batch, Decoder, DecoderSpec, Raw
-from national_hub.store import Store
+from national_hub.ingest.decode import Decoder, DecoderSpec
+from national_hub.ingest.messages import Batch, Raw
+from national_hub.store.store import Store
+from national_hub.web.app import create_app
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from hubkit import HubEnv
 
-from national_hub import http_util
-from national_hub.api import create_app
+from national_hub.web import params as http_util
+from national_hub.web.app import create_app
 
 OPS = "/v1/ops/ingest"
 BAD = {"Authorization": "Bearer not-the-ops-token"}

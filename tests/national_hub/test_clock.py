@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from national_hub.clock import STEP_SAMPLES, WINDOW, ClockOffset
+from national_hub.sync.clock import STEP_SAMPLES, WINDOW, ClockOffset
 
 T0 = datetime(2026, 11, 22, 4, 0, 0, tzinfo=UTC)
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from hubkit import HubEnv, Message, cert, heartbeat, make_event, signed
 
-from national_hub.ingest import (
+from national_hub.ingest.decode import Decoder, DecoderSpec
+from national_hub.ingest.messages import (
     WRONG_KEY,
     DeadLetter,
-    Decoder,
-    DecoderSpec,
     EventMsg,
     HeartbeatMsg,
     Raw,

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
-from national_hub.fhir import (
+from national_hub.query.fhir import (
     CERT_NO_SYSTEM,
     EXT_PRIMARY_INSTITUTION,
     split_han_name,

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from national_hub.freshness import DEFAULT_APPLY_RATE, PIPELINE_SECONDS, FreshnessTracker
-from national_hub.store import ApplyResult, HeartbeatState, Progress
+from national_hub.store.progress import ApplyResult, HeartbeatState, Progress
+from national_hub.sync.freshness import DEFAULT_APPLY_RATE, PIPELINE_SECONDS, FreshnessTracker
 from schemas.events import Heartbeat
 
 T0 = datetime(2026, 11, 22, 4, 0, 0, tzinfo=UTC)

@@ -26,7 +26,7 @@ from hubkit import (
     wait_version,
 )
 
-from national_hub.appkeys import INGESTOR, STORE
+from national_hub.web.appkeys import INGESTOR, STORE
 from schemas.canonical import canonical_bytes
 
 
@@ -241,7 +241,7 @@ async def test_a_failed_apply_is_retried_from_the_stored_offsets(
     kafka_env: HubEnv, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     env = kafka_env
-    from national_hub.store import Store
+    from national_hub.store.store import Store
 
     real = Store.apply_batch
     calls = {"n": 0}

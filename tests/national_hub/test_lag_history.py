@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from national_hub.lag_history import LagHistory
+from national_hub.sync.lag_history import LagHistory
 
 T0 = datetime(2026, 11, 22, 4, 0, 0, tzinfo=UTC)
 

@@ -40,8 +40,8 @@ from hubkit import (
 )
 from prometheus_client.parser import text_string_to_metric_families
 
-from national_hub.appkeys import INGESTOR, STORE
-from national_hub.ingest import (
+from national_hub.ingest.decode import Decoder, DecoderSpec
+from national_hub.ingest.messages import (
     BAD_SIGNATURE,
     KID_MISMATCH,
     MALFORMED,
@@ -52,10 +52,9 @@ from national_hub.ingest import (
     WRONG_KEY,
     WRONG_TOPIC,
     DeadLetter,
-    Decoder,
-    DecoderSpec,
     Raw,
 )
+from national_hub.web.appkeys import INGESTOR, STORE
 from schemas.canonical import canonical_bytes
 from schemas.vocab import PROVINCES
 from schemas.wire import signed_headers

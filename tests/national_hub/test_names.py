@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pypinyin import Style, lazy_pinyin
 
-from national_hub.names import normalise_name, pinyin_key
+from national_hub.ingest.names import normalise_name, pinyin_key
 from province_node import synthetic
 
 

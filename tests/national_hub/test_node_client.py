@@ -13,9 +13,9 @@ from aiohttp.test_utils import TestServer
 from hubkit import HubEnv, free_port
 
 from national_hub.config import HubSettings
-from national_hub.explain import Explainer
-from national_hub.node_client import NodeClient, NodePoller, NodeUnreachable
-from national_hub.store import Store
+from national_hub.store.store import Store
+from national_hub.sync.explain import Explainer
+from national_hub.sync.node_client import NodeClient, NodePoller, NodeUnreachable
 
 TOKEN = "hub-token"
 HELD = "500000000000009"  # cert_no node 50 holds, its latest event not yet published

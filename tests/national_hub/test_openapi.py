@@ -6,8 +6,8 @@ from aiohttp import web
 from hubkit import HubEnv
 from openapi_spec_validator import validate
 
-from national_hub.api import create_app
-from national_hub.openapi import NAME, document
+from national_hub.web.app import create_app
+from national_hub.web.openapi import NAME, document
 from schemas.openapi import DOCS_DIR, document_routes, render
 
 
@@ -33,7 +33,7 @@ def test_every_route_is_documented_and_nothing_else(hub_env: HubEnv) -> None:
 
 def test_committed_document_is_the_generated_one() -> None:
     committed = (DOCS_DIR / f"{NAME}.json").read_text(encoding="utf-8")
-    assert committed == render(document()), "run python -m national_hub.openapi"
+    assert committed == render(document()), "run python -m national_hub.web.openapi"
 
 
 def test_document_is_valid_openapi_3_1() -> None:

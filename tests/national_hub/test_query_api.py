@@ -13,19 +13,19 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from national_hub.api import error_middleware
-from national_hub.appkeys import SETTINGS, STORE
 from national_hub.config import HubSettings, ProvinceSettings
-from national_hub.query_api import (
+from national_hub.query.receipts import verify_receipt
+from national_hub.store.schema import RECORDS_DDL
+from national_hub.store.store import Store
+from national_hub.web.app import error_middleware
+from national_hub.web.appkeys import SETTINGS, STORE
+from national_hub.web.query_routes import (
     FRESHNESS,
     RATE_LIMITER,
     RateLimiter,
     client_key,
     setup_routes,
 )
-from national_hub.receipts import verify_receipt
-from national_hub.store import Store
-from national_hub.tables import RECORDS_DDL
 from schemas.federation import ConfigError, KafkaSection
 from schemas.record import PracticeSite, Record
 from schemas.samples import PRIMARY_INSTITUTION, SECOND_INSTITUTION, sample_record

@@ -27,8 +27,8 @@ from hubkit import (
     wait_version,
 )
 
-from national_hub.appkeys import STORE
-from national_hub.store import Store
+from national_hub.store.store import Store
+from national_hub.web.appkeys import STORE
 
 KINDS = ("registered", "suspended", "reinstated")
 # What a replay must leave alone: every table an applied event writes to, and the stats.

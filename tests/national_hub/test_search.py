@@ -10,11 +10,11 @@ from typing import Any
 import duckdb
 import pytest
 
-from national_hub.aliases import AliasTable
 from national_hub.errors import BadRequest
-from national_hub.search import SearchParams, public_item, run_search
-from national_hub.store import Store
-from national_hub.tables import RECORDS_DDL
+from national_hub.query.aliases import AliasTable
+from national_hub.query.search import SearchParams, public_item, run_search
+from national_hub.store.schema import RECORDS_DDL
+from national_hub.store.store import Store
 from schemas.record import Institution, PracticeSite, Record
 from schemas.samples import PRIMARY_INSTITUTION, SECOND_INSTITUTION, credit_code, sample_record
 from schemas.vocab import Category, Status

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from national_hub import query_api
-from national_hub.query_api import StatsCache
+from national_hub.web import query_routes as query_api
+from national_hub.web.query_routes import StatsCache
 
 
 class Counts:

@@ -19,8 +19,10 @@ from hubkit import (
 )
 
 from national_hub.errors import StoreError
-from national_hub.ingest import Batch, Decoder, DecoderSpec
-from national_hub.store import Progress, Store, _advance
+from national_hub.ingest.decode import Decoder, DecoderSpec
+from national_hub.ingest.messages import Batch
+from national_hub.store.progress import Progress, advance
+from national_hub.store.store import Store
 from schemas.events import Event
 from schemas.samples import SECOND_INSTITUTION
 
@@ -117,15 +119,15 @@ def test_list_changes_and_scalar_changes_both_land(hub_env: HubEnv, store: Store
 
 
 def test_progress_is_gap_aware() -> None:
-    p = _advance(Progress(), [1, 2, 5, 4])
+    p = advance(Progress(), [1, 2, 5, 4])
     assert (p.applied_seq, p.max_seq, sorted(p.pending)) == (2, 5, [4, 5])
-    p = _advance(p, [3, 2])
+    p = advance(p, [3, 2])
     assert (p.applied_seq, list(p.pending)) == (5, [])
 
 
 def test_pending_seqs_behind_a_gap_are_kept_as_one_range() -> None:
-    p = _advance(Progress(), range(3, 100_003))
-    p = _advance(p, range(100_003, 200_003))
+    p = advance(Progress(), range(3, 100_003))
+    p = advance(p, range(100_003, 200_003))
     assert (p.applied_seq, p.pending.starts, p.pending.ends) == (0, (3,), (200_002,))
     assert 150_000 in p.pending and 2 not in p.pending
 

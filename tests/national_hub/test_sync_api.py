@@ -22,8 +22,8 @@ from hubkit import (
     wait_version,
 )
 
-from national_hub.api import create_app
-from national_hub.appkeys import LAG_SAMPLER
+from national_hub.web.app import create_app
+from national_hub.web.appkeys import LAG_SAMPLER
 
 STATUS_KEYS = {
     "province",

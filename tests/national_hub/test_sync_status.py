@@ -7,10 +7,11 @@ from dataclasses import replace
 import pytest
 from hubkit import HubEnv, Message, cert, make_event, signed
 
-from national_hub.freshness import FreshnessTracker
-from national_hub.ingest import Batch, Decoder, DecoderSpec, Raw
-from national_hub.store import Store
-from national_hub.sync_status import Facts, SyncMonitor, decide
+from national_hub.ingest.decode import Decoder, DecoderSpec
+from national_hub.ingest.messages import Batch, Raw
+from national_hub.store.store import Store
+from national_hub.sync.freshness import FreshnessTracker
+from national_hub.sync.status import Facts, SyncMonitor, decide
 
 HEALTHY = Facts(
     label="重庆市 (50)",

@@ -10,12 +10,12 @@ from typing import Any
 import duckdb
 import pytest
 
-from national_hub.aliases import AliasTable
 from national_hub.errors import BadRequest
-from national_hub.receipts import ReceiptSigner, receipt_payload, verify_receipt
-from national_hub.store import Store
-from national_hub.tables import RECORDS_DDL
-from national_hub.verify import UnprocessableBody, VerifyRequest, compare, verify_certificate
+from national_hub.query.aliases import AliasTable
+from national_hub.query.receipts import ReceiptSigner, receipt_payload, verify_receipt
+from national_hub.query.verify import UnprocessableBody, VerifyRequest, compare, verify_certificate
+from national_hub.store.schema import RECORDS_DDL
+from national_hub.store.store import Store
 from schemas.record import PendingChange, PracticeSite, Record
 from schemas.samples import PRIMARY_INSTITUTION, SECOND_INSTITUTION, credit_code, sample_record
 from schemas.signing import Signer, generate_keypair

@@ -16,21 +16,12 @@ from concurrent.futures.process import BrokenProcessPool
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from national_hub.config import HubSettings
-from national_hub.ingest import (
-    Batch,
-    DecodedPart,
-    Decoder,
-    DecoderSpec,
-    EventMsg,
-    Raw,
-    RawMessage,
-    to_part,
-    worker_decode,
-    worker_init,
-    worker_ready,
-)
+from national_hub.ingest.decode import Decoder, DecoderSpec
+from national_hub.ingest.messages import Batch, DecodedPart, EventMsg, Raw, RawMessage, to_part
+from national_hub.ingest.workers import worker_decode, worker_init, worker_ready
 from national_hub.metrics import HubMetrics
-from national_hub.store import ApplyResult, Store
+from national_hub.store.progress import ApplyResult
+from national_hub.store.store import Store
 
 log = logging.getLogger(__name__)
 

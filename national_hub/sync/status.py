@@ -28,11 +28,11 @@ from datetime import datetime
 from typing import Any
 
 from national_hub.config import HubSettings
-from national_hub.consumer import Ingestor
-from national_hub.freshness import FreshnessTracker
+from national_hub.ingest.ingestor import Ingestor
 from national_hub.metrics import SYNC_STATUSES, HubMetrics
-from national_hub.node_client import NodePoller, NodeStatus
-from national_hub.store import Store
+from national_hub.store.store import Store
+from national_hub.sync.freshness import FreshnessTracker
+from national_hub.sync.node_client import NodePoller, NodeStatus
 from schemas.errors import RegsyncError
 from schemas.tasks import cancel_task
 from schemas.timestamps import format_utc, utc_now

@@ -15,10 +15,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from national_hub import explain, openapi, query_api, sync_api
-from national_hub.appkeys import AUTH_THROTTLE, INGESTOR, METRICS, SETTINGS, STORE, SYNC
 from national_hub.config import HubSettings
-from national_hub.consumer import Ingestor
 from national_hub.errors import (
     Conflict,
     HubError,
@@ -26,9 +23,15 @@ from national_hub.errors import (
     NotFound,
     ServiceUnavailable,
 )
-from national_hub.http_util import int_param, json_response, require_ops, sync_token_param
+from national_hub.ingest.ingestor import Ingestor
 from national_hub.metrics import CONTENT_TYPE_LATEST, HubMetrics
-from national_hub.store import Store
+from national_hub.store.store import Store
+from national_hub.sync import explain
+from national_hub.web import openapi
+from national_hub.web import query_routes as query_api
+from national_hub.web import sync_routes as sync_api
+from national_hub.web.appkeys import AUTH_THROTTLE, INGESTOR, METRICS, SETTINGS, STORE, SYNC
+from national_hub.web.params import int_param, json_response, require_ops, sync_token_param
 from schemas.errors import RegsyncError, SchemaError
 from schemas.openapi import serve as serve_openapi
 from schemas.throttle import AuthThrottle

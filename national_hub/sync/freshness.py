@@ -14,7 +14,7 @@ node reports it as oldest_unpublished_at while that event waits in its outbox). 
 
 Province timestamps (sent_at, committed_at, oldest_unpublished_at) are kept as the province
 sent them and moved onto the hub's clock when T is computed, with the province's clock offset
-as then estimated from its heartbeats (national_hub.clock): a province whose clock runs 30 s
+as then estimated from its heartbeats (national_hub.sync.clock): a province whose clock runs 30 s
 ahead would otherwise look 30 s fresher than it is, and one running 30 s behind staler.
 
 An idle province with flowing heartbeats therefore shows about one heartbeat interval of lag,
@@ -32,8 +32,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from national_hub.clock import ClockOffset
-from national_hub.store import ApplyResult, HeartbeatState, Progress
+from national_hub.store.progress import ApplyResult, HeartbeatState, Progress
+from national_hub.sync.clock import ClockOffset
 from schemas.events import Heartbeat
 from schemas.timestamps import utc_now
 

@@ -1,5 +1,5 @@
 """The national hub's OpenAPI 3.1 document (CONTRACT §5), built from the request models and the
-answer models below; `python -m national_hub.openapi` rewrites docs/openapi/national-hub.json.
+answer models below; `python -m national_hub.web.openapi` rewrites docs/openapi/national-hub.json.
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from national_hub.anomalies import CERT_CLAIMED_TWICE, PERSON_IN_TWO
-from national_hub.explain import STATES
 from national_hub.metrics import SYNC_STATUSES
-from national_hub.query_api import STATS_GROUPS
-from national_hub.search import SearchParams
-from national_hub.verify import FieldResult, Verdict, VerifyRequest
+from national_hub.query.search import SearchParams
+from national_hub.query.verify import FieldResult, Verdict, VerifyRequest
+from national_hub.sync.anomalies import CERT_CLAIMED_TWICE, PERSON_IN_TWO
+from national_hub.sync.explain import STATES
+from national_hub.web.query_routes import STATS_GROUPS
 from schemas.openapi import (
     HTML,
     Answer,

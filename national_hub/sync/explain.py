@@ -16,11 +16,12 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from national_hub.appkeys import EXPLAINER, SETTINGS, STORE
 from national_hub.config import HubSettings
-from national_hub.node_client import NodeClient, NodeRecord, NodeStatus, NodeUnreachable
-from national_hub.store import HeartbeatState, Store
-from national_hub.sync_status import HEARTBEAT_STALE, STALLED, SyncMonitor
+from national_hub.store.progress import HeartbeatState
+from national_hub.store.store import Store
+from national_hub.sync.node_client import NodeClient, NodeRecord, NodeStatus, NodeUnreachable
+from national_hub.sync.status import HEARTBEAT_STALE, STALLED, SyncMonitor
+from national_hub.web.appkeys import EXPLAINER, SETTINGS, STORE
 from schemas.timestamps import format_utc
 from schemas.vocab import PROVINCES
 

@@ -12,8 +12,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from national_hub.appkeys import AUTH_THROTTLE, SETTINGS
 from national_hub.errors import Forbidden, InvalidParameter, TooManyAuthFailures, Unauthorized
+from national_hub.web.appkeys import AUTH_THROTTLE, SETTINGS
 from schemas.throttle import client_key
 from schemas.timestamps import format_utc
 

@@ -10,11 +10,11 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from national_hub.aliases import AliasTable, alias_key
 from national_hub.errors import HubError, InvalidParameter
-from national_hub.names import normalise_name
-from national_hub.receipts import ReceiptSigner, receipt_payload
-from national_hub.search import Fetcher, as_org_code, parse_category, parse_scope
+from national_hub.ingest.names import normalise_name
+from national_hub.query.aliases import AliasTable, alias_key
+from national_hub.query.receipts import ReceiptSigner, receipt_payload
+from national_hub.query.search import Fetcher, as_org_code, parse_category, parse_scope
 from schemas.errors import SchemaError
 from schemas.record import CertNo, OrgName, PersonName, ProvinceCode
 from schemas.vocab import MAX_SCOPES, PROVINCES, STATUS_LABELS, Category, Status

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from national_hub.ingest import CERT_CONFLICT
-from national_hub.store import Store
+from national_hub.ingest.messages import CERT_CONFLICT
+from national_hub.store.store import Store
 
 PERSON_IN_TWO = "person_active_in_two_provinces"
 CERT_CLAIMED_TWICE = "cert_no_claimed_by_two_provinces"

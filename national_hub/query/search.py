@@ -13,9 +13,9 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 
-from national_hub.aliases import AliasTable
 from national_hub.errors import BadRequest, InvalidParameter
-from national_hub.names import query_key
+from national_hub.ingest.names import query_key
+from national_hub.query.aliases import AliasTable
 from schemas.checksums import CREDIT_CODE_CHARS, credit_code_valid
 from schemas.errors import SchemaError
 from schemas.record import ProvinceCode
@@ -375,7 +375,7 @@ def page(
 
 
 class Fetcher(Protocol):
-    """The read side of national_hub.store.Store that queries need."""
+    """The read side of national_hub.store.store.Store that queries need."""
 
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """All rows as dicts."""

@@ -10,13 +10,13 @@ from schemas.throttle import AuthThrottle
 
 if TYPE_CHECKING:
     from national_hub.config import HubSettings
-    from national_hub.consumer import Ingestor
-    from national_hub.explain import Explainer
-    from national_hub.lag_history import LagHistory, LagSampler
+    from national_hub.ingest.ingestor import Ingestor
     from national_hub.metrics import HubMetrics
-    from national_hub.node_client import NodeClient, NodePoller
-    from national_hub.store import Store
-    from national_hub.sync_status import SyncMonitor
+    from national_hub.store.store import Store
+    from national_hub.sync.explain import Explainer
+    from national_hub.sync.lag_history import LagHistory, LagSampler
+    from national_hub.sync.node_client import NodeClient, NodePoller
+    from national_hub.sync.status import SyncMonitor
 
 SETTINGS: web.AppKey[HubSettings] = web.AppKey("settings")
 STORE: web.AppKey[Store] = web.AppKey("store")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from national_hub.names import normalise_name
+from national_hub.ingest.names import normalise_name
 from schemas.checksums import CREDIT_CODE_CHARS, credit_code_valid
 from schemas.federation import ConfigError
 

@@ -13,14 +13,14 @@ import orjson
 from aiohttp import web
 from pydantic import TypeAdapter, ValidationError
 
-from national_hub import explain
-from national_hub.aliases import AliasTable
-from national_hub.appkeys import SETTINGS, STORE
 from national_hub.errors import ConfigError, InvalidParameter, NotFound
-from national_hub.fhir import to_practitioner
-from national_hub.receipts import ReceiptSigner
-from national_hub.search import ROW_COLUMNS, SearchParams, public_item, run_search
-from national_hub.verify import VerifyRequest, verify_certificate
+from national_hub.query.aliases import AliasTable
+from national_hub.query.fhir import to_practitioner
+from national_hub.query.receipts import ReceiptSigner
+from national_hub.query.search import ROW_COLUMNS, SearchParams, public_item, run_search
+from national_hub.query.verify import VerifyRequest, verify_certificate
+from national_hub.sync import explain
+from national_hub.web.appkeys import SETTINGS, STORE
 from schemas.canonical import canonical_bytes
 from schemas.record import CertNo, OrgCode
 from schemas.throttle import client_key

@@ -13,8 +13,14 @@ from pathlib import Path
 import orjson
 from aiohttp import web
 
-from national_hub.anomalies import find_anomalies
-from national_hub.appkeys import (
+from national_hub.errors import InvalidParameter, ServiceUnavailable
+from national_hub.sync.anomalies import find_anomalies
+from national_hub.sync.explain import Explainer
+from national_hub.sync.freshness import FreshnessTracker
+from national_hub.sync.lag_history import LagHistory, LagSampler
+from national_hub.sync.node_client import NodeClient, NodePoller
+from national_hub.sync.status import SyncMonitor
+from national_hub.web.appkeys import (
     EXPLAINER,
     INGESTOR,
     LAG_HISTORY,
@@ -26,14 +32,8 @@ from national_hub.appkeys import (
     STORE,
     SYNC,
 )
-from national_hub.errors import InvalidParameter, ServiceUnavailable
-from national_hub.explain import Explainer
-from national_hub.freshness import FreshnessTracker
-from national_hub.http_util import int_param, json_response, require_ops, sync_token_param
-from national_hub.lag_history import LagHistory, LagSampler
-from national_hub.node_client import NodeClient, NodePoller
-from national_hub.query_api import FRESHNESS
-from national_hub.sync_status import SyncMonitor
+from national_hub.web.params import int_param, json_response, require_ops, sync_token_param
+from national_hub.web.query_routes import FRESHNESS
 from schemas.timestamps import utc_now
 
 STATIC_DIR = Path(__file__).parent / "static"

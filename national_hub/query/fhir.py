@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from national_hub.names import has_han
+from national_hub.ingest.names import has_han
 from schemas.timestamps import format_utc
 from schemas.vocab import (
     CATEGORY_LABELS,

@@ -1,0 +1,284 @@
+"""Turning raw Kafka messages into verified events, heartbeats or dead letters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import orjson
+
+from national_hub.config import HubSettings
+from national_hub.ingest.messages import (
+    BAD_SIGNATURE,
+    KID_MISMATCH,
+    MALFORMED,
+    MISSING_KID,
+    MISSING_SIGNATURE,
+    SCHEMA,
+    UNKNOWN_PROVINCE,
+    UNKNOWN_TOPIC,
+    WRONG_KEY,
+    WRONG_TOPIC,
+    DeadLetter,
+    Decoded,
+    EventMsg,
+    HeartbeatMsg,
+    RawMessage,
+)
+from national_hub.ingest.names import normalise_name, pinyin_key
+from schemas.errors import SchemaError
+from schemas.events import RegisteredEvent, parse_event, parse_heartbeat
+from schemas.signing import Verifier
+from schemas.wire import decode_signature
+
+
+def _key_text(key: bytes | None) -> str | None:
+    if key is None:
+        return None
+    return key.decode("utf-8", errors="replace")
+
+
+def _describe_key(key: bytes | None) -> str:
+    """'message key "…"' or 'no message key', for a wrong_key reason."""
+    return "no message key" if key is None else f"message key {_key_text(key)!r}"
+
+
+class _Repeated(Exception):
+    """A header that must appear once appears more than once."""
+
+
+def _header(headers: Sequence[tuple[str, bytes]], name: str) -> bytes | None:
+    """The value of the header `name`; _Repeated if there are several."""
+    found = [v for k, v in headers if k == name]
+    if len(found) > 1:
+        # Otherwise which of two signatures is checked would depend on header order.
+        raise _Repeated(name)
+    return found[0] if found else None
+
+
+@dataclass(frozen=True, slots=True)
+class DecoderSpec:
+    """What a Decoder needs, as plain data so it can be sent to a worker process."""
+
+    topic_prefix: str
+    heartbeats_topic: str
+    # (province code, public key PEM) of every configured province.
+    keys: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def from_settings(cls, settings: HubSettings) -> DecoderSpec:
+        """The spec of a hub's settings."""
+        return cls(
+            topic_prefix=settings.kafka.topic_prefix,
+            heartbeats_topic=settings.kafka.heartbeats_topic,
+            keys=tuple((code, p.verifier.public_pem) for code, p in settings.provinces.items()),
+        )
+
+
+class Decoder:
+    """Validates and authenticates messages for one hub configuration; thread-safe."""
+
+    def __init__(self, spec: DecoderSpec) -> None:
+        self._events_prefix = f"{spec.topic_prefix}.events."
+        self._heartbeats_topic = spec.heartbeats_topic
+        self._verifiers: Mapping[str, Verifier] = {
+            code: Verifier.load(pem) for code, pem in spec.keys
+        }
+        self._kid_owner = {v.kid: code for code, v in self._verifiers.items()}
+
+    def topic_province(self, topic: str) -> str | None:
+        """The province code of a `<prefix>.events.<NN>` topic, else None."""
+        if topic.startswith(self._events_prefix):
+            code = topic[len(self._events_prefix) :]
+            if len(code) == 2 and code.isdigit():
+                return code
+        return None
+
+    def decode_many(self, messages: Iterable[RawMessage]) -> list[Decoded]:
+        """Decode messages in order; never raises for bad input."""
+        return [self.decode(m) for m in messages]
+
+    def decode(self, msg: RawMessage) -> Decoded:
+        """Decode one message into an event, a heartbeat or a dead letter."""
+        if msg.topic == self._heartbeats_topic:
+            return self._heartbeat(msg)
+        return self._event(msg)
+
+    def _dead(
+        self, msg: RawMessage, code: str, detail: str, province: str | None, hb: bool = False
+    ) -> DeadLetter:
+        return DeadLetter(
+            topic=msg.topic,
+            partition=msg.partition,
+            offset=msg.offset,
+            key=_key_text(msg.key),
+            code=code,
+            detail=detail,
+            raw=msg.value or b"",
+            province=province,
+            is_heartbeat=hb,
+        )
+
+    def _check_signature(
+        self, msg: RawMessage, province: str, hb: bool = False
+    ) -> DeadLetter | None:
+        """None when the message is signed by the province's configured key; else why not."""
+        headers = msg.headers or ()
+        verifier = self._verifiers[province]
+        try:
+            kid_raw = _header(headers, "kid")
+            sig_raw = _header(headers, "sig")
+        except _Repeated as exc:
+            code = KID_MISMATCH if str(exc) == "kid" else BAD_SIGNATURE
+            return self._dead(msg, code, f"more than one {exc} header", province, hb)
+        if sig_raw is None:
+            return self._dead(msg, MISSING_SIGNATURE, "no sig header", province, hb)
+        if kid_raw is None:
+            return self._dead(msg, MISSING_KID, "no kid header", province, hb)
+        kid = kid_raw.decode("ascii", errors="replace")
+        if kid != verifier.kid:
+            owner = self._kid_owner.get(kid)
+            whose = f"province {owner}'s key" if owner else "a key unknown to the hub"
+            return self._dead(
+                msg,
+                KID_MISMATCH,
+                f"signed with key {kid} ({whose}), not province {province}'s key {verifier.kid}",
+                province,
+                hb,
+            )
+        sig = decode_signature(sig_raw)
+        if sig is None:
+            return self._dead(
+                msg, BAD_SIGNATURE, "sig header is not a base64 64-byte signature", province, hb
+            )
+        if not verifier.verify(msg.value or b"", sig):
+            return self._dead(
+                msg,
+                BAD_SIGNATURE,
+                f"signature does not verify against province {province}'s key {verifier.kid}",
+                province,
+                hb,
+            )
+        return None
+
+    def _parse_failure(
+        self, msg: RawMessage, exc: SchemaError, province: str | None, hb: bool
+    ) -> DeadLetter:
+        """A dead letter for JSON that did not parse or fit the schema."""
+        # pydantic reports unparseable JSON as an error at the root: that is malformed input,
+        # not a schema violation, and ops fix the two differently.
+        if exc.message.startswith("Invalid JSON") or any(
+            d.get("message", "").startswith("Invalid JSON") for d in exc.details
+        ):
+            return self._dead(msg, MALFORMED, exc.message, province, hb)
+        return self._dead(msg, SCHEMA, exc.message, province, hb)
+
+    def _event(self, msg: RawMessage) -> Decoded:
+        """Decode a message of a province events topic."""
+        topic_province = self.topic_province(msg.topic)
+        if topic_province is None:
+            return self._dead(msg, UNKNOWN_TOPIC, "not a province events topic", None)
+        raw = msg.value
+        if not raw:
+            return self._dead(msg, MALFORMED, "empty message value", topic_province)
+        try:
+            event = parse_event(raw)
+        except SchemaError as exc:
+            return self._parse_failure(msg, exc, topic_province, False)
+        province = event.province
+        if province not in self._verifiers:
+            return self._dead(
+                msg,
+                UNKNOWN_PROVINCE,
+                f"province {province} is not in the federation file",
+                topic_province,
+            )
+        if province != topic_province:
+            return self._dead(
+                msg,
+                WRONG_TOPIC,
+                f"event of province {province} on topic {msg.topic} (province {topic_province})",
+                topic_province,
+            )
+        bad = self._check_signature(msg, province)
+        if bad is not None:
+            return bad
+        if msg.key != event.cert_no.encode():
+            return self._dead(
+                msg,
+                WRONG_KEY,
+                f"{_describe_key(msg.key)}, not its cert_no {event.cert_no}",
+                province,
+            )
+        # Parsed again only to cut out the record exactly as published, keys sorted.
+        record_json = orjson.dumps(orjson.loads(raw)["record"], option=orjson.OPT_SORT_KEYS)
+        rec = event.record
+        inst = rec.primary_institution
+        tf = event.details.transfer_from if isinstance(event, RegisteredEvent) else None
+        return EventMsg(
+            topic=msg.topic,
+            partition=msg.partition,
+            offset=msg.offset,
+            key=_key_text(msg.key),
+            province=province,
+            seq=event.seq,
+            type=event.type,
+            cert_no=event.cert_no,
+            record_version=event.record_version,
+            committed_at=event.committed_at,
+            event_id=str(event.event_id),
+            transfer_from=(tf.province, tf.cert_no) if tf is not None else None,
+            record_json=record_json.decode("utf-8"),
+            fields=(
+                rec.status.value,
+                rec.name,
+                normalise_name(rec.name),
+                pinyin_key(rec.name),
+                rec.gender.value,
+                rec.level.value,
+                rec.category.value,
+                list(rec.scopes),
+                inst.org_code,
+                inst.name,
+                inst.region_code,
+                [site.org_code for site in rec.practice_sites],
+                rec.person_ref,
+            ),
+            raw=raw,
+        )
+
+    def _heartbeat(self, msg: RawMessage) -> Decoded:
+        """Decode a message of the heartbeats topic."""
+        raw = msg.value
+        # Only a configured province names a rejection: a key is any bytes a sender chose,
+        # and it becomes a metric label and a log line.
+        key_text = _key_text(msg.key)
+        key_province = key_text if key_text in self._verifiers else None
+        if not raw:
+            return self._dead(msg, MALFORMED, "empty message value", key_province, True)
+        try:
+            hb = parse_heartbeat(raw)
+        except SchemaError as exc:
+            return self._parse_failure(msg, exc, key_province, True)
+        if hb.province not in self._verifiers:
+            return self._dead(
+                msg,
+                UNKNOWN_PROVINCE,
+                f"province {hb.province} is not in the federation file",
+                hb.province,
+                True,
+            )
+        bad = self._check_signature(msg, hb.province, True)
+        if bad is not None:
+            return bad
+        if msg.key != hb.province.encode():
+            return self._dead(
+                msg,
+                WRONG_KEY,
+                f"{_describe_key(msg.key)}, not its province {hb.province}",
+                hb.province,
+                True,
+            )
+        return HeartbeatMsg(
+            topic=msg.topic, partition=msg.partition, offset=msg.offset, heartbeat=hb
+        )

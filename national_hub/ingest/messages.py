@@ -1,0 +1,295 @@
+"""The ingest path's message types: reason codes, events, heartbeats, dead letters, batches."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, NamedTuple, Protocol
+
+import orjson
+import pyarrow as pa
+
+from schemas.events import Heartbeat
+
+# Reason codes: the `reason` label of regsync_hub_events_rejected_total and the first word of a
+# dead letter's reason text, so ops can group them.
+MALFORMED = "malformed"
+SCHEMA = "schema"
+UNKNOWN_PROVINCE = "unknown_province"
+WRONG_TOPIC = "wrong_topic"
+MISSING_SIGNATURE = "missing_signature"
+MISSING_KID = "missing_kid"
+KID_MISMATCH = "kid_mismatch"
+BAD_SIGNATURE = "bad_signature"
+CERT_CONFLICT = "cert_conflict"
+UNKNOWN_TOPIC = "unknown_topic"
+WRONG_KEY = "wrong_key"
+
+# A refused message's bytes are kept for ops, but an ID number must never reach the hub's file.
+_ID_KEY = "id_number"
+_REDACTED = "[redacted]"
+# For bytes that are not JSON: the value after an "id_number" key, quoted or bare.
+_ID_VALUE = re.compile(rb'("id_number"\s*:\s*)("(?:[^"\\]|\\.)*"|[^,}\]\s]+)')
+
+
+def _redact_value(value: Any) -> bool:
+    """Replace every `id_number` value at any depth, in place; True if there was one."""
+    found = False
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if k == _ID_KEY:
+                value[k] = _REDACTED
+                found = True
+            elif _redact_value(v):
+                found = True
+    elif isinstance(value, list):
+        for v in value:
+            if _redact_value(v):
+                found = True
+    return found
+
+
+def redact_id_numbers(raw: bytes) -> tuple[bytes, bool]:
+    """The bytes with every `id_number` value replaced by "[redacted]", and whether any was."""
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        if b"id_number" not in raw:
+            return raw, False
+        out, n = _ID_VALUE.subn(rb'\1"[redacted]"', raw)
+        return out, n > 0
+    if not _redact_value(doc):
+        return raw, False
+    return orjson.dumps(doc), True
+
+
+class RawMessage(Protocol):
+    """What the decoder reads of a consumed message (aiokafka's ConsumerRecord fits)."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+    @property
+    def headers(self) -> Sequence[tuple[str, bytes]]: ...
+
+
+class Raw(NamedTuple):
+    """A consumed message reduced to what decoding needs; cheap to send to a worker process."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Sequence[tuple[str, bytes]]
+
+
+@dataclass(slots=True)
+class EventMsg:
+    """A parsed event whose signature checked out, flattened to what the store writes."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    province: str
+    seq: int
+    type: str
+    cert_no: str
+    record_version: int
+    committed_at: datetime
+    event_id: str
+    # (province, cert_no) a transfer-in came from.
+    transfer_from: tuple[str, str] | None
+    # The record exactly as published, keys sorted (it still holds person_ref).
+    record_json: str
+    # The record's columns in RECORD_FIELDS order, computed where decoding runs (in parallel).
+    fields: tuple[Any, ...]
+    # The message bytes; left empty by worker processes and re-attached by the consumer.
+    raw: bytes = b""
+
+
+# Record columns carried in EventMsg.fields, in this order.
+RECORD_FIELDS = (
+    "status",
+    "name",
+    "name_norm",
+    "name_pinyin",
+    "gender",
+    "level",
+    "category",
+    "scopes",
+    "org_code",
+    "institution_name",
+    "region_code",
+    "site_org_codes",
+    "person_ref",
+)
+
+
+@dataclass(slots=True)
+class HeartbeatMsg:
+    """A parsed, signature-checked heartbeat."""
+
+    topic: str
+    partition: int
+    offset: int
+    heartbeat: Heartbeat
+
+
+@dataclass(slots=True)
+class DeadLetter:
+    """A message the hub refused, kept with its raw bytes and why."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    code: str
+    detail: str
+    raw: bytes
+    province: str | None
+    is_heartbeat: bool = False
+
+    def __post_init__(self) -> None:
+        # Done here so no way of building a dead letter can keep an ID number in its bytes.
+        self.raw, redacted = redact_id_numbers(self.raw)
+        if redacted:
+            self.detail += " (id_number redacted from the stored bytes)"
+
+    @property
+    def reason(self) -> str:
+        """Reason text as stored and served: '<code>: <detail>'."""
+        return f"{self.code}: {self.detail}"
+
+
+Decoded = EventMsg | HeartbeatMsg | DeadLetter
+
+
+_TS = pa.timestamp("us", tz="UTC")
+_STR_LIST = pa.list_(pa.string())
+_FIELD_TYPES = {"scopes": _STR_LIST, "site_org_codes": _STR_LIST}
+
+# Events in columnar form: built where decoding runs, so the single writer only moves Arrow
+# columns around instead of touching every value in Python.
+EVENT_SCHEMA = pa.schema(
+    [
+        ("topic", pa.string()),
+        ("partition", pa.int32()),
+        ("offset", pa.int64()),
+        ("key", pa.string()),
+        ("province", pa.string()),
+        ("seq", pa.int64()),
+        ("type", pa.string()),
+        ("cert_no", pa.string()),
+        ("record_version", pa.int32()),
+        ("committed_at", _TS),
+        ("event_id", pa.string()),
+        ("tf_province", pa.string()),
+        ("tf_cert_no", pa.string()),
+        ("record", pa.string()),
+        *((name, _FIELD_TYPES.get(name, pa.string())) for name in RECORD_FIELDS),
+    ]
+)
+
+
+def events_to_arrow(events: Sequence[EventMsg]) -> pa.RecordBatch:
+    """Events as one Arrow record batch of EVENT_SCHEMA."""
+    columns: list[list[Any]] = [
+        [e.topic for e in events],
+        [e.partition for e in events],
+        [e.offset for e in events],
+        [e.key for e in events],
+        [e.province for e in events],
+        [e.seq for e in events],
+        [e.type for e in events],
+        [e.cert_no for e in events],
+        [e.record_version for e in events],
+        [e.committed_at for e in events],
+        [e.event_id for e in events],
+        [e.transfer_from[0] if e.transfer_from else None for e in events],
+        [e.transfer_from[1] if e.transfer_from else None for e in events],
+        [e.record_json for e in events],
+    ]
+    columns.extend(list(col) for col in zip(*(e.fields for e in events), strict=True))
+    if not events:
+        columns.extend([] for _ in RECORD_FIELDS)
+    return pa.RecordBatch.from_arrays(
+        [pa.array(c, f.type) for c, f in zip(columns, EVENT_SCHEMA, strict=True)],
+        schema=EVENT_SCHEMA,
+    )
+
+
+@dataclass(slots=True)
+class DecodedPart:
+    """A run of decoded messages: events as columns, the rest as objects, and offsets."""
+
+    events: pa.RecordBatch
+    # Index, in the decoded input, of each event row: lets the caller re-attach the bytes.
+    event_positions: list[int]
+    heartbeats: list[HeartbeatMsg]
+    dead: list[DeadLetter]
+    offsets: dict[tuple[str, int], int]
+
+
+def to_part(items: Sequence[Decoded]) -> DecodedPart:
+    """Split decoded messages into a DecodedPart."""
+    events: list[EventMsg] = []
+    positions: list[int] = []
+    heartbeats: list[HeartbeatMsg] = []
+    dead: list[DeadLetter] = []
+    offsets: dict[tuple[str, int], int] = {}
+    for i, item in enumerate(items):
+        if isinstance(item, EventMsg):
+            events.append(item)
+            positions.append(i)
+        elif isinstance(item, HeartbeatMsg):
+            heartbeats.append(item)
+        else:
+            dead.append(item)
+        tp = (item.topic, item.partition)
+        if offsets.get(tp, -1) <= item.offset:
+            offsets[tp] = item.offset + 1
+    return DecodedPart(events_to_arrow(events), positions, heartbeats, dead, offsets)
+
+
+@dataclass(slots=True)
+class Batch:
+    """What one store transaction applies: events in consumption order, the rest, offsets."""
+
+    events: list[pa.RecordBatch] = field(default_factory=list)
+    # The message bytes of each event row, in row order (kept for a conflict's dead letter).
+    raws: list[bytes] = field(default_factory=list)
+    heartbeats: list[HeartbeatMsg] = field(default_factory=list)
+    dead: list[DeadLetter] = field(default_factory=list)
+    # (topic, partition) -> next offset to read once this batch is stored.
+    offsets: dict[tuple[str, int], int] = field(default_factory=dict)
+    size: int = 0
+
+    def __len__(self) -> int:
+        return self.size
+
+    def add(self, part: DecodedPart, raws: Sequence[bytes]) -> None:
+        """Append a decoded part; raws[i] is the bytes of the part's i-th event row."""
+        if part.events.num_rows:
+            self.events.append(part.events)
+            self.raws.extend(raws)
+        self.heartbeats.extend(part.heartbeats)
+        self.dead.extend(part.dead)
+        for tp, nxt in part.offsets.items():
+            if self.offsets.get(tp, -1) < nxt:
+                self.offsets[tp] = nxt
+        self.size += part.events.num_rows + len(part.heartbeats) + len(part.dead)
+
+    def extend(self, items: Sequence[Decoded]) -> None:
+        """Append decoded messages (decoded in this process, bytes included)."""
+        self.add(to_part(items), [i.raw for i in items if isinstance(i, EventMsg)])
