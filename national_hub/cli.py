@@ -77,8 +77,15 @@ async def _rebuild(settings: HubSettings, quiet: bool) -> int:
     """Reset the store and replay every topic up to its end offset now."""
     loop = asyncio.get_running_loop()
     # Opened first: a running hub holds the file, and that should stop us before anything.
+    tuning = settings.tuning.store
     store = await loop.run_in_executor(
-        None, functools.partial(Store.open, settings.db_path, memory_limit=settings.memory_limit)
+        None,
+        functools.partial(
+            Store.open,
+            settings.db_path,
+            memory_limit=tuning.memory_limit,
+            heartbeat_flush_s=tuning.heartbeat_flush_s,
+        ),
     )
     try:
         try:

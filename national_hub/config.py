@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
+from national_hub.tuning import HubTuning, load_tuning
 from schemas.errors import KeyFileError
 from schemas.federation import (
     ConfigError,
@@ -54,7 +56,8 @@ class HubSettings:
     aliases_file: Path | None = None
     tls_certfile: Path | None = None
     tls_keyfile: Path | None = None
-    memory_limit: str = "1GB"
+    # Batch sizes, intervals, windows, cache lifetimes and limits ([hub.tuning], environment).
+    tuning: HubTuning = field(default_factory=HubTuning)
     # Verifies https node_urls; built once at start so a bad CA file stops the start.
     node_ssl_context: ssl.SSLContext | None = None
     # kid -> province code, so a message signed with the wrong key can be named in a reason.
@@ -66,10 +69,17 @@ class HubSettings:
         return cls.from_federation(load_federation(path))
 
     @classmethod
-    def from_federation(cls, fed: Federation) -> HubSettings:
-        """Build from a validated federation, loading and checking every key file."""
+    def from_federation(
+        cls, fed: Federation, environ: Mapping[str, str] | None = None
+    ) -> HubSettings:
+        """Build from a validated federation, loading and checking every key file.
+
+        The hub's environment variables are read here and nowhere else (default: os.environ).
+        """
         src = fed.source
         hub = fed.hub
+        env = os.environ if environ is None else environ
+        tuning = load_tuning(hub.tuning, hub.memory_limit, env, src)
         host, _, port = hub.listen.rpartition(":")
         signing_path = require_file(hub.signing_key, "hub.signing_key", src)
         try:
@@ -147,8 +157,13 @@ class HubSettings:
             tls_keyfile=hub.tls_keyfile,
             node_ssl_context=node_ssl,
             kid_owner=MappingProxyType(kid_owner),
-            memory_limit=hub.memory_limit,
+            tuning=tuning,
         )
+
+    @property
+    def memory_limit(self) -> str:
+        """DuckDB's buffer limit; kept until web/app.py reads tuning.store.memory_limit."""
+        return self.tuning.store.memory_limit
 
     def server_ssl_context(self) -> ssl.SSLContext | None:
         """TLS for the HTTP listener when hub.tls_certfile/tls_keyfile are set, else None."""

@@ -52,6 +52,8 @@ def _province(v: str) -> str:
 Sha256Hex = Annotated[str, AfterValidator(_sha256_hex)]
 Listen = Annotated[str, AfterValidator(_listen)]
 ProvinceCodeStr = Annotated[str, AfterValidator(_province)]
+# DuckDB's `memory_limit` syntax, e.g. "1GB", "1.5GiB".
+MemoryLimit = Annotated[str, Field(pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$")]
 
 
 class _Section(BaseModel):
@@ -138,7 +140,10 @@ class HubSection(_Section):
     # Optional: PEM CA bundle trusted for https node_urls (default: the system's CAs).
     node_ca_file: Path | None = None
     # DuckDB's buffer limit (its `memory_limit` syntax): keeps the hub's RSS bounded.
-    memory_limit: str = Field(default="1GB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$")
+    memory_limit: MemoryLimit = "1GB"
+    # [hub.tuning.<group>] tables: validated by the hub at start (national_hub.tuning), so a
+    # node does not depend on the hub's knobs.
+    tuning: dict[str, Any] = Field(default_factory=dict)
 
 
 class ProvinceSection(_Section):

@@ -11,14 +11,63 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import KW_ONLY, dataclass, field
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
 from schemas.federation import ConfigError
 
 log = logging.getLogger(__name__)
 
 AUTH_THROTTLE_ENV = "REGSYNC_AUTH_THROTTLE"
-DEFAULT_MAX_FAILURES = 20
-DEFAULT_WINDOW_S = 60.0
-DEFAULT_LOCKOUT_S = 60.0
+AUTH_THROTTLE_SYNTAX = "use off or FAILURES/WINDOW_S[/LOCKOUT_S] (e.g. 20/60/60)"
+
+
+class ThrottleLimits(BaseModel):
+    """When a client is locked out: `max_failures` within `window_s` lock it for `lockout_s`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = Field(default=True, description="false: never lock a client out")
+    max_failures: int = Field(default=20, ge=1, description="failed authentications that lock")
+    window_s: float = Field(
+        default=60.0, gt=0, allow_inf_nan=False, description="seconds the failures count within"
+    )
+    lockout_s: float = Field(
+        default=60.0, gt=0, allow_inf_nan=False, description="seconds a locked client waits"
+    )
+
+
+def parse_auth_throttle(text: str) -> ThrottleLimits:
+    """The limits written as "off" or "FAILURES/WINDOW_S[/LOCKOUT_S]"; empty: the defaults.
+
+    The one reader of this syntax (REGSYNC_AUTH_THROTTLE at the node and the hub, and
+    hub.tuning.web.auth_throttle); ValueError(AUTH_THROTTLE_SYNTAX) when it does not parse.
+    """
+    text = text.strip().lower()
+    if not text:
+        return ThrottleLimits()
+    if text == "off":
+        return ThrottleLimits(enabled=False)
+    parts = text.split("/")
+    try:
+        if not 2 <= len(parts) <= 3:
+            raise ValueError(text)
+        failures, window = int(parts[0]), float(parts[1])
+        lockout = float(parts[2]) if len(parts) == 3 else window
+        return ThrottleLimits(max_failures=failures, window_s=window, lockout_s=lockout)
+    except (ValueError, ValidationError):
+        raise ValueError(AUTH_THROTTLE_SYNTAX) from None
+
+
+def auth_throttle_env(value: str) -> ThrottleLimits:
+    """REGSYNC_AUTH_THROTTLE's value as limits, or ConfigError naming the variable."""
+    try:
+        return parse_auth_throttle(value)
+    except ValueError:
+        text = value.strip().lower()
+        raise ConfigError(f"{AUTH_THROTTLE_ENV}={text!r}: {AUTH_THROTTLE_SYNTAX}") from None
+
+
+_DEFAULT = ThrottleLimits()
 
 
 def client_key(remote: str | None) -> str:
@@ -50,9 +99,9 @@ class AuthThrottle:
     """Locks a client out for `lockout_s` after `max_failures` failed authentications in
     `window_s`; a success changes nothing, so interleaving a valid token cannot reset it."""
 
-    max_failures: int = DEFAULT_MAX_FAILURES
-    window_s: float = DEFAULT_WINDOW_S
-    lockout_s: float = DEFAULT_LOCKOUT_S
+    max_failures: int = _DEFAULT.max_failures
+    window_s: float = _DEFAULT.window_s
+    lockout_s: float = _DEFAULT.lockout_s
     _: KW_ONLY
     enabled: bool = True
     max_clients: int = 100_000
@@ -65,28 +114,15 @@ class AuthThrottle:
             raise ValueError("max_failures must be >= 1, window_s and lockout_s > 0")
 
     @classmethod
+    def from_limits(cls, limits: ThrottleLimits) -> AuthThrottle:
+        """A throttle enforcing these limits (disabled when limits.enabled is false)."""
+        return cls(limits.max_failures, limits.window_s, limits.lockout_s, enabled=limits.enabled)
+
+    @classmethod
     def from_env(cls, value: str | None = None) -> AuthThrottle:
         """From REGSYNC_AUTH_THROTTLE: "off" or "FAILURES/WINDOW_S[/LOCKOUT_S]"; unset: 20/60/60."""
         raw = os.environ.get(AUTH_THROTTLE_ENV, "") if value is None else value
-        text = raw.strip().lower()
-        if not text:
-            return cls()
-        if text == "off":
-            return cls(enabled=False)
-        parts = text.split("/")
-        try:
-            if not 2 <= len(parts) <= 3:
-                raise ValueError(text)
-            failures, window = int(parts[0]), float(parts[1])
-            lockout = float(parts[2]) if len(parts) == 3 else window
-            if not (math.isfinite(window) and math.isfinite(lockout)):
-                raise ValueError(text)
-            return cls(failures, window, lockout)
-        except ValueError:
-            raise ConfigError(
-                f"{AUTH_THROTTLE_ENV}={text!r}: use off or FAILURES/WINDOW_S[/LOCKOUT_S] "
-                "(e.g. 20/60/60)"
-            ) from None
+        return cls.from_limits(auth_throttle_env(raw))
 
     def retry_after(self, client: str) -> int:
         """Whole seconds until a locked-out client may try again; 0 if it may try now."""

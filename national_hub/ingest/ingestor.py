@@ -25,22 +25,6 @@ from national_hub.store.store import Store
 
 log = logging.getLogger(__name__)
 
-# One getmany() call; the apply batch grows beyond this while the previous apply runs.
-FETCH_RECORDS = 5_000
-# Upper bound of one apply transaction: large enough to amortise DuckDB's per-batch costs
-# during catch-up, small enough to keep a transaction's memory modest.
-MAX_BATCH = 50_000
-# Below this many messages, decoding in a thread here beats the round trip to a worker process.
-_PARALLEL_DECODE_MIN = 200
-# Longest wait between reconnect attempts. A bootstrap against a dead broker is refused at
-# once, so trying every few seconds costs nothing, while a long cap (30 s) would leave the hub
-# idle for up to that long after Kafka came back from an outage, with the nodes' backlog
-# already published (the nodes retry every <= 5 s too).
-RECONNECT_BACKOFF_MAX = 5.0
-# While event partitions are paused nothing is fetched from them, so their end offsets (the
-# consumer lag shown to operators) are asked for explicitly this often.
-_PAUSED_HIGHWATER_INTERVAL = 1.0
-
 ApplyListener = Callable[[ApplyResult], None]
 
 
@@ -115,23 +99,19 @@ class Ingestor:
         settings: HubSettings,
         store: Store,
         metrics: HubMetrics | None = None,
-        *,
-        max_batch: int = MAX_BATCH,
-        fetch_records: int = FETCH_RECORDS,
-        decode_workers: int | None = None,
-        refresh_interval: float = 5.0,
     ) -> None:
         self._settings = settings
         self._store = store
         self._metrics = metrics
-        self._max_batch = max_batch
-        self._fetch_records = fetch_records
-        self._refresh_interval = refresh_interval
+        # Batch sizes, decode workers, reconnect backoff, refresh intervals.
+        self._tuning = tuning = settings.tuning.ingest
+        self._refresh_interval = tuning.topic_refresh_s
         self._spec = DecoderSpec.from_settings(settings)
         self._decoder = Decoder(self._spec)
         # Signature checks and schema validation cost ~130 us of CPU per event and mostly
         # hold the GIL, so catch-up decodes in worker processes (0: in a thread here only).
-        self._decode_workers = (os.cpu_count() or 2) if decode_workers is None else decode_workers
+        workers = tuning.decode_workers
+        self._decode_workers = (os.cpu_count() or 2) if workers is None else workers
         self._decode_pool: Executor | None = None
         self._task: asyncio.Task[None] | None = None
         self._consumer: AIOKafkaConsumer | None = None
@@ -311,14 +291,21 @@ class Ingestor:
             log.debug("ingest: closing the consumer failed", exc_info=True)
 
     async def _run(self) -> None:
-        """Connect, consume, and on any failure reconnect with backoff."""
-        backoff = 0.5
+        """Connect, consume, and on any failure reconnect with backoff.
+
+        The backoff is capped short (reconnect_backoff_max_s, 5 s): a bootstrap against a dead
+        broker is refused at once, so trying every few seconds costs nothing, while a long cap
+        would leave the hub idle after Kafka came back from an outage, with the nodes' backlog
+        already published (the nodes retry every <= 5 s too).
+        """
+        first = self._tuning.reconnect_backoff_s
+        backoff = first
         while True:
             try:
                 consumer = _new_consumer(self._settings)
                 self._consumer = consumer
                 await consumer.start()
-                backoff = 0.5
+                backoff = first
                 await self._consume(consumer)
             except asyncio.CancelledError:
                 raise
@@ -328,7 +315,7 @@ class Ingestor:
                 self._ready.clear()
                 await self._close_consumer()
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, RECONNECT_BACKOFF_MAX)
+                backoff = min(backoff * 2, self._tuning.reconnect_backoff_max_s)
 
     async def _assign(self, consumer: AIOKafkaConsumer, tps: set[TopicPartition]) -> None:
         """Read exactly these partitions, each from the store's next offset (or the start)."""
@@ -393,8 +380,10 @@ class Ingestor:
         try:
             while True:
                 self._sync_pause(consumer)
+                # Nothing is fetched from paused partitions, so their end offsets (the consumer
+                # lag shown to operators) are asked for explicitly.
                 if self._pause_applied and time.monotonic() >= next_highwater:
-                    next_highwater = time.monotonic() + _PAUSED_HIGHWATER_INTERVAL
+                    next_highwater = time.monotonic() + self._tuning.paused_highwater_s
                     await self._refresh_paused_highwater(consumer)
                 if time.monotonic() >= next_refresh:
                     tps, complete = await _discover(consumer, self._settings)
@@ -413,8 +402,9 @@ class Ingestor:
                     await asyncio.sleep(min(self._refresh_interval, 1.0))
                     continue
                 busy = inflight is not None or len(pending) > 0
+                # The apply batch grows beyond one fetch while the previous apply runs.
                 data = await consumer.getmany(
-                    timeout_ms=5 if busy else 200, max_records=self._fetch_records
+                    timeout_ms=5 if busy else 200, max_records=self._tuning.fetch_records
                 )
                 if data:
                     msgs: list[RawMessage] = []
@@ -424,7 +414,9 @@ class Ingestor:
                         if hw is not None:
                             self._highwater[(tp.topic, tp.partition)] = hw
                     await self._decode(msgs, pending)
-                if inflight is not None and (inflight.done() or len(pending) >= self._max_batch):
+                if inflight is not None and (
+                    inflight.done() or len(pending) >= self._tuning.max_batch
+                ):
                     await self._finish(inflight)
                     inflight = None
                 if inflight is None and len(pending):
@@ -447,7 +439,7 @@ class Ingestor:
             max_workers=self._decode_workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=worker_init,
-            initargs=(self._spec, os.getpid()),
+            initargs=(self._spec, os.getpid(), self._tuning.worker_parent_check_s),
         )
 
     def _decode_here(self, msgs: list[RawMessage]) -> tuple[DecodedPart, list[bytes]]:
@@ -459,7 +451,8 @@ class Ingestor:
         """Decode messages (in worker processes when there are many) into the batch."""
         loop = asyncio.get_running_loop()
         pool = self._decode_pool
-        if len(msgs) < _PARALLEL_DECODE_MIN or pool is None:
+        # Small fetches decode faster here than with a round trip to the workers.
+        if len(msgs) < self._tuning.parallel_decode_min or pool is None:
             batch.add(*await loop.run_in_executor(None, self._decode_here, msgs))
             return
         raws = [Raw(m.topic, m.partition, m.offset, m.key, m.value, m.headers) for m in msgs]

@@ -13,12 +13,11 @@ from national_hub.ingest.messages import DecodedPart, EventMsg, Raw, to_part
 # ---- worker processes --------------------------------------------------------------------------
 
 _worker_decoder: Decoder | None = None
-# How often a decode worker checks that the hub that started it still runs.
-PARENT_CHECK_INTERVAL = 1.0
 
 
-def worker_init(spec: DecoderSpec, hub_pid: int) -> None:
-    """Initializer of a decode worker process."""
+def worker_init(spec: DecoderSpec, hub_pid: int, parent_check_s: float) -> None:
+    """Initializer of a decode worker process; it checks every parent_check_s that the hub
+    that started it still runs."""
     global _worker_decoder
     # Ctrl-C and `kill -TERM` reach the whole process group; the hub itself decides when its
     # workers stop (and they exit on their own if it dies), so they must not die mid-batch
@@ -27,17 +26,17 @@ def worker_init(spec: DecoderSpec, hub_pid: int) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _worker_decoder = Decoder(spec)
     # hub_pid comes from the hub itself: it may already be gone by the time this runs.
-    threading.Thread(target=_exit_with_parent, args=(hub_pid,), daemon=True).start()
+    threading.Thread(target=_exit_with_parent, args=(hub_pid, parent_check_s), daemon=True).start()
 
 
-def _exit_with_parent(parent: int) -> None:
+def _exit_with_parent(parent: int, interval: float) -> None:
     """End this worker once the hub that started it is gone (e.g. SIGKILLed).
 
     The pool's queues keep a worker blocked forever otherwise: it holds both ends of them,
     so it never sees the hub's side close.
     """
     while os.getppid() == parent:
-        time.sleep(PARENT_CHECK_INTERVAL)
+        time.sleep(interval)
     os._exit(0)
 
 

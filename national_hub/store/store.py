@@ -50,16 +50,21 @@ from schemas.timestamps import utc_now
 
 log = logging.getLogger(__name__)
 
-# Longest a heartbeats-only batch stays in memory before it is written (see apply_batch).
-HEARTBEAT_FLUSH_S = 5.0
-
 
 class Store:
     """DuckDB file holding the national records; the single writer is apply_batch."""
 
-    def __init__(self, path: Path, con: duckdb.DuckDBPyConnection, readers: int = 4) -> None:
+    def __init__(
+        self,
+        path: Path,
+        con: duckdb.DuckDBPyConnection,
+        readers: int = 4,
+        heartbeat_flush_s: float = 5.0,
+    ) -> None:
         self.path = path
         self._con = con
+        # Longest a heartbeats-only batch stays in memory before it is written (apply_batch).
+        self._heartbeat_flush_s = heartbeat_flush_s
         self._closed = False
         self._local = threading.local()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
@@ -75,7 +80,7 @@ class Store:
         self._rejected: Mapping[str, frozenset[int]] = MappingProxyType({})
         self._next_apply_id = 1
         # Heartbeats (and their offsets) applied in memory only: written with the next
-        # transaction, or by flush once HEARTBEAT_FLUSH_S passed (see apply_batch).
+        # transaction, or by flush once heartbeat_flush_s passed (see apply_batch).
         self._unsaved_heartbeats: dict[str, HeartbeatState] = {}
         self._unsaved_offsets: dict[tuple[str, int], int] = {}
         self._unsaved_since: float | None = None
@@ -84,8 +89,18 @@ class Store:
     # ---- lifecycle -------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: Path | str, *, readers: int = 4, memory_limit: str = "1GB") -> Store:
-        """Open (creating if needed) the store file and its tables."""
+    def open(
+        cls,
+        path: Path | str,
+        *,
+        readers: int = 4,
+        memory_limit: str = "1GB",
+        heartbeat_flush_s: float = 5.0,
+    ) -> Store:
+        """Open (creating if needed) the store file and its tables.
+
+        memory_limit and heartbeat_flush_s: HubSettings.tuning.store (these defaults are its).
+        """
         path = Path(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -112,7 +127,7 @@ class Store:
             con.execute("SET GLOBAL memory_limit = ?", [memory_limit])
             for ddl in DDL:
                 con.execute(ddl)
-            return cls(path, con, readers)
+            return cls(path, con, readers, heartbeat_flush_s)
         except duckdb.Error as exc:
             con.close()
             raise StoreError(f"cannot initialise {path}: {exc}") from None
@@ -321,7 +336,7 @@ class Store:
         self._heartbeats = merged
         if self._unsaved_since is None:
             self._unsaved_since = time.monotonic()
-        elif time.monotonic() - self._unsaved_since >= HEARTBEAT_FLUSH_S:
+        elif time.monotonic() - self._unsaved_since >= self._heartbeat_flush_s:
             self._flush_unsaved()
         result = ApplyResult(
             heartbeats=len(batch.heartbeats),

@@ -3,17 +3,17 @@
 A heartbeat carries sent_at on the province's clock; the hub notes on its own clock when it got
 it. Each pair is a sample sent_at - received_at = offset - transit, and transit is never
 negative, so every sample is a lower bound of the offset (province clock minus hub clock). The
-largest sample of the last WINDOW is the estimate: never too high, and too low only by the
-smallest transit in the window (tens of milliseconds while the hub keeps up; callers feed only
-heartbeats that did not wait long in the hub, so catch-up does not drag it down).
+largest sample of the last window (60 samples) is the estimate: never too high, and too low
+only by the smallest transit in the window (tens of milliseconds while the hub keeps up; callers
+feed only heartbeats that did not wait long in the hub, so catch-up does not drag it down).
 
 The estimate is always applied, however small: it is then off by that smallest transit at
 most, a province time converted with it never lies after the moment the hub received it, and
 there is no threshold for an offset to flicker around.
 
 A clock stepped forward shows at once (a larger sample). A clock stepped back only yields
-smaller samples, which the maximum would ignore for a whole window; STEP_SAMPLES consecutive
-samples more than STEP_SECONDS below the estimate are taken as such a step, and the window
+smaller samples, which the maximum would ignore for a whole window; step_samples consecutive
+samples more than step_seconds below the estimate are taken as such a step, and the window
 restarts from them. Heartbeats delayed that long, that many times in a row, would look the same;
 the next prompt heartbeat then corrects the estimate again.
 """
@@ -23,22 +23,17 @@ from __future__ import annotations
 from collections import deque
 from datetime import datetime, timedelta
 
-# One-second heartbeats: a minute of samples. Longer windows keep a stale estimate longer
-# after a clock step; shorter ones make a prompt sample more likely to be missing.
-WINDOW = 60
-STEP_SECONDS = 1.0
-STEP_SAMPLES = 5
-
 
 class ClockOffset:
-    """One province's clock minus the hub's, from (sent_at, received_at) samples."""
+    """One province's clock minus the hub's, from (sent_at, received_at) samples.
 
-    def __init__(
-        self,
-        window: int = WINDOW,
-        step_seconds: float = STEP_SECONDS,
-        step_samples: int = STEP_SAMPLES,
-    ) -> None:
+    The defaults are hub.tuning.freshness's clock_window, clock_step_s and clock_step_samples.
+    With one-second heartbeats a window of 60 is a minute of samples: longer windows keep a
+    stale estimate longer after a clock step; shorter ones make a prompt sample more likely to
+    be missing.
+    """
+
+    def __init__(self, window: int = 60, step_seconds: float = 1.0, step_samples: int = 5) -> None:
         self._samples: deque[float] = deque(maxlen=window)
         self._step_seconds = step_seconds
         self._step_samples = step_samples

@@ -20,15 +20,10 @@ from national_hub.config import HubSettings
 from national_hub.store.progress import HeartbeatState
 from national_hub.store.store import Store
 from national_hub.sync.node_client import NodeClient, NodeRecord, NodeStatus, NodeUnreachable
-from national_hub.sync.status import HEARTBEAT_STALE, STALLED, SyncMonitor
+from national_hub.sync.status import STALLED, SyncMonitor
 from national_hub.web.appkeys import EXPLAINER, SETTINGS, STORE
 from schemas.timestamps import format_utc
 from schemas.vocab import PROVINCES
-
-# How long the nodes' answers about a cert_no serve identical explanations, and how many
-# such answers are kept before expired ones are dropped.
-NODE_ANSWER_TTL = 0.5
-NODE_ANSWERS_KEPT = 10_000
 
 APPLIED = "applied"
 IN_TRANSIT = "in_transit"
@@ -119,6 +114,8 @@ class Explainer:
         self.settings = settings
         self.monitor = monitor
         self.nodes = nodes if nodes is not None and nodes.enabled else None
+        # Heartbeat window and node-answer cache (hub.tuning.sync).
+        self._tuning = settings.tuning.sync
         # (cert_no, provinces asked) -> (when it expires, the nodes' answers). Clients poll a
         # record that is not visible yet many times a second, and each miss would otherwise
         # ask every node again; concurrent and recent misses share one round of questions.
@@ -214,10 +211,10 @@ class Explainer:
         key = (cert_no, tuple(codes))
         cached = self._asked.get(key)
         if cached is None or cached[0] <= now:
-            if len(self._asked) > NODE_ANSWERS_KEPT:
+            if len(self._asked) > self._tuning.node_answers_kept:
                 self._asked = {k: v for k, v in self._asked.items() if v[0] > now}
             future = asyncio.ensure_future(self.nodes.records_everywhere(cert_no, codes))
-            cached = (now + NODE_ANSWER_TTL, future)
+            cached = (now + self._tuning.node_answer_ttl_s, future)
             self._asked[key] = cached
         # Shielded: one caller giving up must not cancel the question for the others.
         return await asyncio.shield(cached[1])
@@ -448,7 +445,7 @@ class Explainer:
         beating = (
             view is not None
             and view.heartbeat_age_seconds is not None
-            and view.heartbeat_age_seconds <= HEARTBEAT_STALE
+            and view.heartbeat_age_seconds <= self._tuning.heartbeat_stale_s
         )
         if (view is not None and view.unreachable) or (unreachable is not None and not beating):
             cause = str(unreachable) if unreachable is not None else view.reason if view else ""

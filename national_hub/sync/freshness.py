@@ -34,25 +34,12 @@ from datetime import datetime, timedelta
 
 from national_hub.store.progress import ApplyResult, HeartbeatState, Progress
 from national_hub.sync.clock import ClockOffset
+from national_hub.tuning import FreshnessTuning
 from schemas.events import Heartbeat
 from schemas.timestamps import utc_now
 
-# ~20 minutes of one-second heartbeats: enough to find the last "complete" observation when
-# the hub is that far behind; older evidence would only give a lower bound on a larger lag.
-OBSERVATIONS_KEPT = 1200
-# Commit times of seqs above the frontier, per province; beyond this the lowest are dropped
-# (the estimate then falls back on observations, still a valid lower bound).
-COMMIT_TIMES_KEPT = 200_000
-# Apply-rate window and the assumptions used before anything was measured.
-RATE_WINDOW_SECONDS = 60.0
-DEFAULT_APPLY_RATE = 2000.0  # events per second of apply transaction time
-# What a single event costs end to end when nothing is queued before it: the consumer's fetch
-# wait (200 ms) plus decoding and one small apply transaction.
-PIPELINE_SECONDS = 0.3
-# A batch's heartbeats are clock samples only if this batch and the one before it together
-# took at most this long to apply: otherwise they may have waited in the hub, and their
-# samples would understate the offset (e.g. during catch-up).
-LIVE_APPLY_SECONDS = 0.5
+# The tuning a tracker built without one uses: hub.tuning.freshness's defaults.
+_DEFAULT_TUNING = FreshnessTuning()
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,11 +54,13 @@ class Observation:
 class _Province:
     """Everything remembered about one province's freshness."""
 
-    clock: ClockOffset = field(default_factory=ClockOffset)
+    clock: ClockOffset
     # Separate streams because each is ordered by its own clock: heartbeats and commit times
-    # by the province's, polls and reported_at by the hub's.
-    heartbeats: deque[Observation] = field(default_factory=lambda: deque(maxlen=OBSERVATIONS_KEPT))
-    polls: deque[Observation] = field(default_factory=lambda: deque(maxlen=OBSERVATIONS_KEPT))
+    # by the province's, polls and reported_at by the hub's. observations_kept of each (~20
+    # minutes of one-second heartbeats) find the last "complete" observation when the hub is
+    # that far behind; older evidence would only give a lower bound on a larger lag.
+    heartbeats: deque[Observation]
+    polls: deque[Observation]
     commit_times: dict[int, datetime] = field(default_factory=dict)
     # The province's latest (published_seq, oldest_unpublished_at) as reported; reported_at
     # is on the hub's clock, to order heartbeats and polls.
@@ -94,9 +83,17 @@ def _latest_complete(obs: deque[Observation], applied_seq: int) -> datetime | No
 
 
 class FreshnessTracker:
-    """Per-province completeness time and lag, fed by applied batches, heartbeats and polls."""
+    """Per-province completeness time and lag, fed by applied batches, heartbeats and polls.
 
-    def __init__(self, progress: Mapping[str, Progress] | None = None) -> None:
+    tuning: hub.tuning.freshness (how much is kept, the apply-rate assumptions, the clock).
+    """
+
+    def __init__(
+        self,
+        tuning: FreshnessTuning = _DEFAULT_TUNING,
+        progress: Mapping[str, Progress] | None = None,
+    ) -> None:
+        self._tuning = tuning
         self._p: dict[str, _Province] = {}
         self._progress: Mapping[str, Progress] = progress or {}
         # (time.time(), events, apply seconds) per applied batch, for the apply rate.
@@ -106,7 +103,12 @@ class FreshnessTracker:
     def _get(self, province: str) -> _Province:
         p = self._p.get(province)
         if p is None:
-            p = self._p[province] = _Province()
+            t = self._tuning
+            p = self._p[province] = _Province(
+                clock=ClockOffset(t.clock_window, t.clock_step_s, t.clock_step_samples),
+                heartbeats=deque(maxlen=t.observations_kept),
+                polls=deque(maxlen=t.observations_kept),
+            )
         return p
 
     # ---- feeding ---------------------------------------------------------------------------
@@ -173,7 +175,10 @@ class FreshnessTracker:
         self._progress = progress
         if result.events:
             self._batches.append((now, result.events, result.seconds))
-        live = result.seconds + self._last_apply_seconds <= LIVE_APPLY_SECONDS
+        # A batch's heartbeats are clock samples only if it and the one before it together
+        # applied within live_apply_s: otherwise they may have waited in the hub, and their
+        # samples would understate the offset (e.g. during catch-up).
+        live = result.seconds + self._last_apply_seconds <= self._tuning.live_apply_s
         self._last_apply_seconds = result.seconds
         for hb in result.beats:
             state = heartbeats.get(hb.province) if heartbeats is not None and live else None
@@ -191,8 +196,11 @@ class FreshnessTracker:
             if p.commit_times:
                 # Only the frontier and what lies above it can matter again.
                 p.commit_times = {s: t for s, t in p.commit_times.items() if s >= frontier}
-                if len(p.commit_times) > COMMIT_TIMES_KEPT:
-                    keep = sorted(p.commit_times)[-COMMIT_TIMES_KEPT:]
+                # Beyond commit_times_kept the lowest are dropped (the estimate then falls
+                # back on observations, still a valid lower bound).
+                kept = self._tuning.commit_times_kept
+                if len(p.commit_times) > kept:
+                    keep = sorted(p.commit_times)[-kept:]
                     p.commit_times = {s: p.commit_times[s] for s in keep}
 
     # ---- answers ---------------------------------------------------------------------------
@@ -243,24 +251,26 @@ class FreshnessTracker:
         return p.advanced_at if p is not None else None
 
     def apply_rate(self, now: float | None = None) -> float:
-        """Recent events applied per second of apply time (DEFAULT_APPLY_RATE if unmeasured)."""
+        """Recent events applied per second of apply time (default_apply_rate if unmeasured)."""
         now = time.time() if now is None else now
         events = 0
         seconds = 0.0
         for at, n, secs in reversed(self._batches):
-            if now - at > RATE_WINDOW_SECONDS:
+            if now - at > self._tuning.apply_rate_window_s:
                 break
             events += n
             seconds += secs
         if events < 50 or seconds <= 0:
             # A few tiny batches measure transaction overhead, not throughput.
-            return DEFAULT_APPLY_RATE
+            return self._tuning.default_apply_rate
         return events / seconds
 
     def eta_seconds(self, province: str, event_seq: int) -> float:
         """Seconds until the province's event is likely applied, once ingest runs."""
         behind = max(1, event_seq - self.applied_seq(province))
-        return round(PIPELINE_SECONDS + behind / self.apply_rate(), 2)
+        # pipeline_s: one event's cost with nothing queued before it (the consumer's fetch wait
+        # of 200 ms, decoding, one small apply transaction).
+        return round(self._tuning.pipeline_s + behind / self.apply_rate(), 2)
 
     def clock_offset(self, province: str) -> float | None:
         """The province's clock minus the hub's, in seconds (None: no heartbeat sample yet)."""

@@ -18,18 +18,17 @@ from schemas.timestamps import format_utc, utc_now
 
 log = logging.getLogger(__name__)
 
-SAMPLE_INTERVAL = 2.0
-RETENTION_MINUTES = 30
-
 LagSource = Callable[[], Mapping[str, float | None]]
 
 
 class LagHistory:
-    """A ring of (time, lag seconds or None) per province covering RETENTION_MINUTES."""
+    """A ring of (time, lag seconds or None) per province covering retention_minutes.
 
-    def __init__(
-        self, interval: float = SAMPLE_INTERVAL, retention_minutes: int = RETENTION_MINUTES
-    ) -> None:
+    interval and retention_minutes: hub.tuning.sync.lag_sample_s and lag_retention_minutes
+    (these defaults are theirs).
+    """
+
+    def __init__(self, interval: float = 2.0, retention_minutes: int = 30) -> None:
         self.interval = interval
         self.retention_minutes = retention_minutes
         self._maxlen = int(retention_minutes * 60 / interval) + 10

@@ -19,19 +19,14 @@ from typing import Any
 import aiohttp
 
 from national_hub.config import HubSettings
+from schemas.errors import RegsyncError
 from schemas.tasks import cancel_task
 from schemas.timestamps import utc_now
 
 log = logging.getLogger(__name__)
 
-POLL_INTERVAL = 1.0
-# Longest wait between two polls of a node that did not answer.
-UNREACHABLE_MAX_INTERVAL = 5.0
-# A node that takes longer than this is treated as not answering: explanations must stay fast.
-REQUEST_TIMEOUT = 1.0
 
-
-class NodeUnreachable(Exception):
+class NodeUnreachable(RegsyncError):
     """The node did not give a usable answer; the message says why, in one line."""
 
 
@@ -122,9 +117,10 @@ class PollState:
 class NodeClient:
     """HTTP access to the province nodes with the hub token; start() and stop() bracket it."""
 
-    def __init__(self, settings: HubSettings, timeout: float = REQUEST_TIMEOUT) -> None:
+    def __init__(self, settings: HubSettings) -> None:
         self._settings = settings
-        self._timeout = timeout
+        # A node slower than this is treated as not answering: explanations must stay fast.
+        self._timeout = settings.tuning.sync.node_timeout_s
         self._session: aiohttp.ClientSession | None = None
 
     @property
@@ -203,18 +199,17 @@ StatusListener = Callable[[NodeStatus], None]
 
 
 class NodePoller:
-    """Polls every node's sync status each POLL_INTERVAL; start() and stop() bracket it."""
+    """Polls every node's sync status each node_poll_s; start() and stop() bracket it."""
 
-    def __init__(
-        self, settings: HubSettings, client: NodeClient, interval: float = POLL_INTERVAL
-    ) -> None:
+    def __init__(self, settings: HubSettings, client: NodeClient) -> None:
         self._settings = settings
         self._client = client
-        self._interval = interval
+        self._interval = settings.tuning.sync.node_poll_s
+        self._max_interval = settings.tuning.sync.node_poll_max_s
         self._state: dict[str, PollState] = {}
         self._listeners: list[StatusListener] = []
         self._task: asyncio.Task[None] | None = None
-        # An unreachable node is asked less often (up to UNREACHABLE_MAX_INTERVAL): failed
+        # An unreachable node is asked less often (up to node_poll_max_s): failed
         # connections to 30 absent nodes a second cost the hub a quarter of a core.
         self._next_at: dict[str, float] = {}
         self._delay: dict[str, float] = {}
@@ -254,7 +249,7 @@ class NodePoller:
         for code in due:
             state = self._state.get(code)
             if state is not None and state.error is not None:
-                delay = min(self._delay.get(code, self._interval) * 2, UNREACHABLE_MAX_INTERVAL)
+                delay = min(self._delay.get(code, self._interval) * 2, self._max_interval)
             else:
                 delay = self._interval
             self._delay[code] = delay

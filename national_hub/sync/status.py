@@ -1,20 +1,25 @@
 """Each province's sync health: a status with a one-sentence reason, and the facts behind it.
 
-Statuses (CONTRACT §5), decided on time windows rather than on counts of commits:
+Statuses (CONTRACT §5), decided on time windows (SyncTuning, hub.tuning.sync) rather than on
+counts of commits:
 
-- ok: the hub is complete for the province up to at most LAGGING_AFTER seconds ago;
-- lagging: further behind, but the applied frontier moved within STALL_AFTER seconds;
+- ok: the hub is complete for the province up to at most lagging_after_s seconds ago;
+- lagging: further behind, but the applied frontier moved within stall_after_s seconds;
 - stalled: events are known to exist (committed or published beyond what is applied) and the
-  frontier has not moved for STALL_AFTER seconds;
+  frontier has not moved for stall_after_s seconds;
 - publishing_blocked: the node reports it cannot reach Kafka, or an event has waited in its
-  outbox for more than BLOCKED_AFTER seconds;
-- offline: no heartbeat for HEARTBEAT_STALE seconds and the node does not answer the hub's polls
-  (or is not polled at all, when the hub has no node token);
+  outbox for more than blocked_after_s seconds;
+- offline: no heartbeat for heartbeat_stale_s seconds and the node has not answered the hub's
+  polls for node_stale_s (or is not polled at all, when the hub has no node token);
 - unknown: the hub has heard nothing from the province yet.
+
+Heartbeats come every second and polls every second, so five missed in a row is an outage, not
+jitter; ten seconds of lag or standstill is beyond normal batching.
 
 Times the province reports (oldest_unpublished_at) are on its own clock and are moved onto the
 hub's with the offset estimated from its heartbeats before any age is taken; when that offset
-exceeds CLOCK_WARN_SECONDS the reason says so, since the province should fix its clock.
+exceeds clock_warn_s the reason says so, since the province should fix its clock (NTP keeps
+clocks within milliseconds; below it the correction is silent).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from national_hub.metrics import SYNC_STATUSES, HubMetrics
 from national_hub.store.store import Store
 from national_hub.sync.freshness import FreshnessTracker
 from national_hub.sync.node_client import NodePoller, NodeStatus
+from national_hub.tuning import SyncTuning
 from schemas.errors import RegsyncError
 from schemas.tasks import cancel_task
 from schemas.timestamps import format_utc, utc_now
@@ -46,18 +52,6 @@ _DEAD_BY_SEQ = (
     " WHERE province = ? AND try(json_extract_string(try(decode(raw)), '$.seq')) = ?"
     " ORDER BY received_at DESC LIMIT 1"
 )
-
-# Windows, in seconds. Heartbeats come every second and polls every second, so five missed in
-# a row is an outage, not jitter; ten seconds of lag or standstill is beyond normal batching.
-HEARTBEAT_STALE = 5.0
-NODE_STALE = 5.0
-BLOCKED_AFTER = 10.0
-LAGGING_AFTER = 10.0
-STALL_AFTER = 10.0
-REFRESH_INTERVAL = 2.0
-# Beyond this a province's clock is worth an operator's attention (NTP keeps clocks within
-# milliseconds); below it the correction is silent.
-CLOCK_WARN_SECONDS = 5.0
 
 OK = "ok"
 LAGGING = "lagging"
@@ -109,10 +103,10 @@ class Facts:
     clock_offset: float | None = None
 
 
-def _clock_note(f: Facts) -> str | None:
+def _clock_note(f: Facts, warn_s: float) -> str | None:
     """'its clock runs 30 s ahead of the hub's …' when the province's clock is far off."""
     offset = f.clock_offset
-    if offset is None or abs(offset) <= CLOCK_WARN_SECONDS:
+    if offset is None or abs(offset) <= warn_s:
         return None
     way = "ahead of" if offset > 0 else "behind"
     return (
@@ -121,20 +115,23 @@ def _clock_note(f: Facts) -> str | None:
     )
 
 
-def decide(f: Facts) -> tuple[str, str]:
-    """The province's status and a sentence a person can act on, with any clock warning."""
-    status, reason = _decide(f)
-    note = _clock_note(f)
+def decide(f: Facts, windows: SyncTuning) -> tuple[str, str]:
+    """The province's status and a sentence a person can act on, with any clock warning.
+
+    windows: the time windows the statuses are decided on (HubSettings.tuning.sync).
+    """
+    status, reason = _decide(f, windows)
+    note = _clock_note(f, windows.clock_warn_s)
     if note is not None:
         # Still one sentence: the warning joins it as a last clause.
         reason = f"{reason.removesuffix('.')}; {note}."
     return status, reason
 
 
-def _decide(f: Facts) -> tuple[str, str]:
+def _decide(f: Facts, w: SyncTuning) -> tuple[str, str]:
     """The province's status and a sentence a person can act on."""
-    hb_fresh = f.heartbeat_age is not None and f.heartbeat_age <= HEARTBEAT_STALE
-    node_up = f.node_ok_age is not None and f.node_ok_age <= NODE_STALE and f.node_error is None
+    hb_fresh = f.heartbeat_age is not None and f.heartbeat_age <= w.heartbeat_stale_s
+    node_up = f.node_ok_age is not None and f.node_ok_age <= w.node_stale_s and f.node_error is None
     if not hb_fresh and not node_up:
         if f.heartbeat_age is None and not f.node_polled:
             why = (
@@ -176,7 +173,7 @@ def _decide(f: Facts) -> tuple[str, str]:
     if (
         backlog
         and f.oldest_unpublished_age is not None
-        and f.oldest_unpublished_age > BLOCKED_AFTER
+        and f.oldest_unpublished_age > w.blocked_after_s
     ):
         return PUBLISHING_BLOCKED, (
             f"{backlog} change(s) have waited in {f.label}'s outbox for "
@@ -186,14 +183,14 @@ def _decide(f: Facts) -> tuple[str, str]:
     lag = f.lag_seconds
     if lag is None:
         return UNKNOWN, f"No commit-time evidence from {f.label} yet to measure its lag."
-    if lag <= LAGGING_AFTER:
+    if lag <= w.lagging_after_s:
         return (
             OK,
             f"Up to date: the hub holds everything {f.label} committed until {_secs(lag)} ago.",
         )
     in_kafka = max(f.consumer_lag, (f.published_seq or 0) - f.applied_seq)
     known = max(in_kafka, (f.committed_seq or 0) - f.applied_seq)
-    progressing = f.since_advance is not None and f.since_advance <= STALL_AFTER
+    progressing = f.since_advance is not None and f.since_advance <= w.stall_after_s
     if progressing or known <= 0:
         detail = (
             f"{in_kafka} message(s) still to apply"
@@ -295,7 +292,7 @@ class SyncMonitor:
     """Joins store, ingest, heartbeats, node polls and freshness into per-province status.
 
     start() runs a loop that refreshes dead-letter counts and the sync gauges every
-    REFRESH_INTERVAL; everything else is computed on demand from memory.
+    settings.tuning.sync.refresh_s; everything else is computed on demand from memory.
     """
 
     def __init__(
@@ -308,6 +305,7 @@ class SyncMonitor:
         metrics: HubMetrics | None = None,
     ) -> None:
         self.settings = settings
+        self.windows = settings.tuning.sync
         self.store = store
         self.freshness = freshness
         self.ingestor = ingestor
@@ -347,7 +345,7 @@ class SyncMonitor:
     async def _run(self) -> None:
         while True:
             await self.refresh()
-            await asyncio.sleep(REFRESH_INTERVAL)
+            await asyncio.sleep(self.windows.refresh_s)
 
     async def refresh(self) -> None:
         """Re-count dead letters per province and update the gauges."""
@@ -461,7 +459,7 @@ class SyncMonitor:
             ),
             clock_offset=self.freshness.clock_offset(province),
         )
-        status, reason = decide(facts)
+        status, reason = decide(facts, self.windows)
         p = self.settings.provinces.get(province)
         return ProvinceSync(
             province=province,

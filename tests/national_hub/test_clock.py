@@ -7,7 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from national_hub.sync.clock import STEP_SAMPLES, WINDOW, ClockOffset
+from national_hub.sync.clock import ClockOffset
+from national_hub.tuning import FreshnessTuning
+
+# The clock estimate's window and step detection the hub runs with (hub.tuning.freshness).
+WINDOW = FreshnessTuning().clock_window
+STEP_SAMPLES = FreshnessTuning().clock_step_samples
 
 T0 = datetime(2026, 11, 22, 4, 0, 0, tzinfo=UTC)
 

@@ -8,10 +8,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from national_hub.store.progress import ApplyResult, HeartbeatState, Progress
-from national_hub.sync.freshness import DEFAULT_APPLY_RATE, PIPELINE_SECONDS, FreshnessTracker
+from national_hub.sync.freshness import FreshnessTracker
+from national_hub.tuning import FreshnessTuning
 from schemas.events import Heartbeat
 
 T0 = datetime(2026, 11, 22, 4, 0, 0, tzinfo=UTC)
+# The ETA's assumptions a tracker built without tuning uses (hub.tuning.freshness's defaults).
+DEFAULT_APPLY_RATE = FreshnessTuning().default_apply_rate
+PIPELINE_SECONDS = FreshnessTuning().pipeline_s
 
 
 def at(seconds: float) -> datetime:

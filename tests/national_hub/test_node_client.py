@@ -76,6 +76,12 @@ async def node() -> AsyncIterator[tuple[FakeNode, str]]:
     await server.close()
 
 
+def with_sync(settings: HubSettings, **changes: float) -> HubSettings:
+    """The settings with these hub.tuning.sync values changed (e.g. node_timeout_s=0.5)."""
+    sync = settings.tuning.sync.model_copy(update=changes)
+    return dataclasses.replace(settings, tuning=settings.tuning.model_copy(update={"sync": sync}))
+
+
 def settings_for(env: HubEnv, url_50: str, token: str | None = TOKEN) -> HubSettings:
     """The env's settings with node 50 at url_50, 44 and 11 at closed ports, and a token."""
     base = env.settings()
@@ -90,7 +96,7 @@ def settings_for(env: HubEnv, url_50: str, token: str | None = TOKEN) -> HubSett
 
 @pytest.fixture
 async def client(hub_env: HubEnv, node: tuple[FakeNode, str]) -> AsyncIterator[NodeClient]:
-    nodes = NodeClient(settings_for(hub_env, node[1]), timeout=0.5)
+    nodes = NodeClient(with_sync(settings_for(hub_env, node[1]), node_timeout_s=0.5))
     await nodes.start()
     yield nodes
     await nodes.stop()
@@ -139,7 +145,7 @@ async def test_poller_keeps_each_nodes_last_state(client: NodeClient, hub_env: H
 
 async def test_poller_asks_an_unreachable_node_less_often(client: NodeClient) -> None:
     answered: list[float] = []
-    poller = NodePoller(client._settings, client, interval=0.1)
+    poller = NodePoller(with_sync(client._settings, node_poll_s=0.1), client)
     poller.add_listener(lambda _: answered.append(0))
     polled_44: list[float] = []
     real_poll = poller._poll

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
-from national_hub.web import query_routes as query_api
-from national_hub.web.query_routes import StatsCache
+from national_hub.query.stats_cache import StatsCache
 
 
 class Counts:
@@ -32,11 +29,8 @@ async def test_concurrent_first_requests_share_one_query() -> None:
     assert compute.runs == 1
 
 
-async def test_an_expired_answer_is_served_while_one_refresh_runs(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(query_api, "STATS_TTL_SECONDS", 0.0)
-    cache, compute = StatsCache(), Counts()
+async def test_an_expired_answer_is_served_while_one_refresh_runs() -> None:
+    cache, compute = StatsCache(ttl=0.0), Counts()
     compute.release.set()
     assert await cache.get((), compute) == b"answer 1"
     compute.release.clear()

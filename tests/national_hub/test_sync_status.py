@@ -12,6 +12,10 @@ from national_hub.ingest.messages import Batch, Raw
 from national_hub.store.store import Store
 from national_hub.sync.freshness import FreshnessTracker
 from national_hub.sync.status import Facts, SyncMonitor, decide
+from national_hub.tuning import SyncTuning
+
+# The windows the hub runs with unless hub.tuning.sync changes them.
+WINDOWS = SyncTuning()
 
 HEALTHY = Facts(
     label="重庆市 (50)",
@@ -88,22 +92,24 @@ KAFKA_DOWN = {"heartbeat_age": 20.0, "kafka_connected": False, "kafka_error": "t
     ],
 )  # fmt: skip
 def test_status_and_reason(changes: dict[str, object], status: str, words: str) -> None:
-    got, reason = decide(replace(HEALTHY, **changes))
+    got, reason = decide(replace(HEALTHY, **changes), WINDOWS)
     assert got == status, reason
     assert words in reason
 
 
 def test_fresh_heartbeats_with_a_dead_node_are_not_offline() -> None:
-    assert decide(replace(HEALTHY, **NODE_DOWN))[0] == "ok"
+    assert decide(replace(HEALTHY, **NODE_DOWN), WINDOWS)[0] == "ok"
 
 
 def test_a_silent_kafka_path_with_an_answering_idle_node_is_not_offline() -> None:
     facts = replace(HEALTHY, heartbeat_age=60.0, kafka_connected=True)
-    assert decide(facts)[0] == "ok"
+    assert decide(facts, WINDOWS)[0] == "ok"
 
 
 def test_reason_is_one_sentence() -> None:
-    _, reason = decide(replace(HEALTHY, lag_seconds=40.0, published_seq=101, since_advance=30.0))
+    _, reason = decide(
+        replace(HEALTHY, lag_seconds=40.0, published_seq=101, since_advance=30.0), WINDOWS
+    )
     assert reason.endswith(".") and reason.count(". ") == 0
 
 
@@ -115,7 +121,8 @@ def test_stalled_reason_names_the_rejected_next_seq() -> None:
             published_seq=105,
             since_advance=30.0,
             next_seq_rejection="bad_signature: signature does not verify",
-        )
+        ),
+        WINDOWS,
     )
     assert status == "stalled"
     assert "seq 101 reached the hub but was rejected (bad_signature:" in reason
@@ -123,14 +130,14 @@ def test_stalled_reason_names_the_rejected_next_seq() -> None:
 
 @pytest.mark.parametrize(("offset", "words"), [(30.2, "30 s ahead of"), (-31.0, "31 s behind")])
 def test_a_far_off_province_clock_is_named_in_the_reason(offset: float, words: str) -> None:
-    status, reason = decide(replace(HEALTHY, clock_offset=offset))
+    status, reason = decide(replace(HEALTHY, clock_offset=offset), WINDOWS)
     assert status == "ok"
     assert f"重庆市 (50)'s clock runs {words} the hub's (lag corrected" in reason
     assert reason.endswith(".") and reason.count(". ") == 0
 
 
 def test_a_province_clock_within_seconds_of_the_hub_goes_unmentioned() -> None:
-    assert decide(replace(HEALTHY, clock_offset=-0.04)) == decide(HEALTHY)
+    assert decide(replace(HEALTHY, clock_offset=-0.04), WINDOWS) == decide(HEALTHY, WINDOWS)
 
 
 def _batch(env: HubEnv, messages: list[Message]) -> Batch:
