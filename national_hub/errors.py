@@ -1,10 +1,13 @@
-"""The hub's exceptions: each HTTP-facing one carries its status and error code."""
+"""The hub's errors: HTTP answers under HubError, and the domain errors the middleware maps.
+
+The whole tree, both services' and the tooling's, is drawn in schemas/errors.py.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
-from schemas.errors import RegsyncError
+from schemas.errors import HttpError, RegsyncError
 from schemas.federation import ConfigError
 
 __all__ = [
@@ -23,29 +26,8 @@ __all__ = [
 ]
 
 
-class HubError(RegsyncError):
-    """Base of the hub's errors; the API middleware turns one into its JSON error body."""
-
-    status: int = 500
-    code: str = "internal"
-
-    def __init__(
-        self,
-        message: str,
-        details: list[dict[str, str]] | None = None,
-        *,
-        extra: dict[str, Any] | None = None,
-        code: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details: list[dict[str, str]] = details or []
-        # Top-level members beside "error", e.g. the 404 "explanation" of a lookup.
-        self.extra: dict[str, Any] = extra or {}
-        # Response headers the error needs, e.g. Retry-After.
-        self.headers: dict[str, str] = {}
-        if code is not None:
-            self.code = code
+class HubError(HttpError):
+    """Base of the hub's HTTP errors; the error middleware renders one as it is."""
 
 
 class BadRequest(HubError):
@@ -56,13 +38,21 @@ class BadRequest(HubError):
 
 
 class InvalidParameter(BadRequest):
-    """One query/path/body parameter is invalid; the details name it (400)."""
+    """One query/path/body parameter is invalid; the details name it (400).
+
+    Build one with `InvalidParameter.for_field(field, message)`. The positional
+    `InvalidParameter(field, message)` is kept until the route modules use for_field.
+    """
 
     code = "invalid_parameter"
 
     def __init__(self, field: str, message: str, *, extra: dict[str, Any] | None = None) -> None:
         super().__init__(f"{field}: {message}", [{"field": field, "message": message}], extra=extra)
-        self.field = field
+
+    @classmethod
+    def for_field(cls, field: str, message: str, **kwargs: Any) -> Self:
+        """One bad field: the message is "field: message" and the details name the field."""
+        return cls(field, message, **kwargs)
 
 
 class Unauthorized(HubError):
@@ -80,16 +70,25 @@ class Forbidden(HubError):
 
 
 class TooManyAuthFailures(HubError):
-    """The client failed authentication too often; refused unchecked until Retry-After (429)."""
+    """The client failed authentication too often; refused unchecked until Retry-After (429).
+
+    Build one with `TooManyAuthFailures.retry_after(seconds)`. The positional
+    `TooManyAuthFailures(seconds)` is kept until web/params.py uses retry_after.
+    """
 
     status = 429
     code = "too_many_auth_failures"
 
     def __init__(self, retry_after: int) -> None:
         super().__init__(
-            f"too many failed authentications from this client; retry after {retry_after} s"
+            f"too many failed authentications from this client; retry after {retry_after} s",
+            headers={"Retry-After": str(retry_after)},
         )
-        self.headers["Retry-After"] = str(retry_after)
+
+    @classmethod
+    def retry_after(cls, seconds: int) -> Self:
+        """Refused for `seconds` more; the answer carries Retry-After."""
+        return cls(seconds)
 
 
 class NotFound(HubError):
@@ -113,13 +112,12 @@ class ServiceUnavailable(HubError):
     code = "unavailable"
 
 
-class StoreError(ServiceUnavailable):
+# -- domain errors: no HTTP status; national_hub.web.middleware maps them --------------------------
+
+
+class StoreError(RegsyncError):
     """The DuckDB store cannot be opened or used."""
 
-    code = "store_unavailable"
 
-
-class IngestError(HubError):
+class IngestError(RegsyncError):
     """Consuming from Kafka failed in a way the ingest loop reports rather than retries."""
-
-    code = "ingest_failed"

@@ -67,10 +67,7 @@ class Authenticator:
         """
         wait = self.throttle.retry_after(client)
         if wait:
-            raise TooManyAuthFailures(
-                f"too many failed authentications from this client; retry after {wait} s",
-                headers={"Retry-After": str(wait)},
-            )
+            raise TooManyAuthFailures.retry_after(wait)
         try:
             roles = self._match(bearer_digest(authorization))
         except Unauthorized:

@@ -42,7 +42,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from province_node.access_log import PathOnlyAccessLogger
-    from province_node.api import create_app
+    from province_node.web.app import create_app
 
     settings = _settings(args.config, args.province)
     _setup_logging(args.log_level)

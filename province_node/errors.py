@@ -1,34 +1,17 @@
-"""Errors the province node raises on purpose; each maps to one HTTP status and error code."""
+"""The province node's errors: HTTP answers under NodeError, each with one status and code.
+
+The whole tree, both services' and the tooling's, is drawn in schemas/errors.py.
+"""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Self
 
-from schemas.errors import RegsyncError, SchemaError
-
-Details = list[dict[str, str]]
+from schemas.errors import HttpError, RegsyncError, SchemaError
 
 
-class NodeError(RegsyncError):
-    """An error with an HTTP status, a stable code and optional per-field details."""
-
-    status: ClassVar[int] = 500
-    code: ClassVar[str] = "internal"
-
-    def __init__(
-        self,
-        message: str,
-        details: Details | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details: Details = details or []
-        self.headers: dict[str, str] = headers or {}
-
-    def body(self) -> dict[str, Any]:
-        """The error document: {"error": {"code", "message", "details"}}."""
-        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+class NodeError(HttpError):
+    """Base of the node's HTTP errors; the error middleware renders one as it is."""
 
 
 class BadRequest(NodeError):
@@ -87,14 +70,9 @@ class InvalidRequest(NodeError):
     code = "invalid"
 
     @classmethod
-    def from_schema_error(cls, exc: SchemaError) -> InvalidRequest:
+    def from_schema_error(cls, exc: SchemaError) -> Self:
         """Carry over a SchemaError's per-field details."""
         return cls(exc.message, exc.details)
-
-    @classmethod
-    def field(cls, field: str, message: str) -> InvalidRequest:
-        """One bad field."""
-        return cls(f"{field}: {message}", [{"field": field, "message": message}])
 
 
 class TooManyRequests(NodeError):
@@ -110,6 +88,14 @@ class TooManyAuthFailures(NodeError):
     status = 429
     code = "too_many_auth_failures"
 
+    @classmethod
+    def retry_after(cls, seconds: int) -> Self:
+        """Refused for `seconds` more; the answer carries Retry-After."""
+        return cls(
+            f"too many failed authentications from this client; retry after {seconds} s",
+            headers={"Retry-After": str(seconds)},
+        )
+
 
 class Unavailable(NodeError):
     """The registry cannot take writes right now (e.g. another process holds the lock)."""
@@ -118,11 +104,7 @@ class Unavailable(NodeError):
     code = "unavailable"
 
 
-class InternalError(NodeError):
-    """An unexpected failure; the body never carries internals."""
-
-    status = 500
-    code = "internal"
+# -- domain errors: no HTTP status ----------------------------------------------------------------
 
 
 class ImportFileError(RegsyncError):

@@ -85,7 +85,7 @@ def register(
 ) -> Transition:
     """First registration, re-registration after cancellation, or transfer-in."""
     if req.transfer_from is not None and req.transfer_from.province == province:
-        raise InvalidRequest.field(
+        raise InvalidRequest.for_field(
             "transfer_from.province", f"must be another province than {province}"
         )
     if current is not None:
@@ -288,7 +288,7 @@ def _revoked(r: Record, s: Any, province: str, today: date) -> Record:
 def _transferred_out(r: Record, s: Any, province: str, today: date) -> Record:
     step: rq.TransferredOut = s
     if step.to_province == province:
-        raise InvalidRequest.field("to_province", f"must be another province than {province}")
+        raise InvalidRequest.for_field("to_province", f"must be another province than {province}")
     if r.status is Status.CHANGING:
         raise Conflict(
             f"cannot transfer out: registration {r.cert_no} has a pending change; approve or "
@@ -333,7 +333,7 @@ def _changed_fields(r: Record, changes: ChangeSet) -> dict[str, Any]:
         validate_scopes(category, scopes)
     except PydanticCustomError as exc:
         hint = "" if changes.scopes is not None else "; give scopes valid for the new category"
-        raise InvalidRequest.field("changes.scopes", exc.message() + hint) from None
+        raise InvalidRequest.for_field("changes.scopes", exc.message() + hint) from None
     fields: dict[str, Any] = {"category": category, "scopes": scopes}
     if changes.level is not None:
         fields["level"] = changes.level

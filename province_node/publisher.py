@@ -24,6 +24,7 @@ from province_node import outbox
 from province_node.config import NodeSettings
 from province_node.metrics import NodeMetrics
 from province_node.registry import Registry, WriteContext
+from schemas.errors import RegsyncError
 from schemas.tasks import cancel_task
 from schemas.timestamps import format_utc, utc_now
 from schemas.wire import signature_headers
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 _TOPIC_EXISTS = 36
 
 
-class PublishError(Exception):
+class PublishError(RegsyncError):
     """Kafka did not acknowledge every event of a batch."""
 
 

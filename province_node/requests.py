@@ -222,7 +222,7 @@ _STEP_ADAPTER: TypeAdapter[StepRequest] = TypeAdapter(StepRequest)
 def parse_registration(body: Any) -> RegistrationRequest:
     """Validate a registration body or raise InvalidRequest naming each bad field."""
     if not isinstance(body, dict):
-        raise InvalidRequest.field("body", "must be a JSON object")
+        raise InvalidRequest.for_field("body", "must be a JSON object")
     try:
         return RegistrationRequest.model_validate(body)
     except ValidationError as exc:
@@ -232,9 +232,9 @@ def parse_registration(body: Any) -> RegistrationRequest:
 def parse_step(body: Any) -> StepRequest:
     """Validate a lifecycle step body or raise InvalidRequest naming each bad field."""
     if not isinstance(body, dict):
-        raise InvalidRequest.field("body", "must be a JSON object")
+        raise InvalidRequest.for_field("body", "must be a JSON object")
     if body.get("type") == EventType.REGISTERED:
-        raise InvalidRequest.field(
+        raise InvalidRequest.for_field(
             "type", "registrations are made with POST /v1/registrations, not as a step"
         )
     try:

@@ -1,4 +1,4 @@
-"""Cleanup contexts that put a service's parts on an aiohttp app, in the order the factory lists.
+"""What both services' aiohttp apps are made of: cleanup contexts for parts, the error middleware.
 
 An app factory appends one context per part, in dependency order, so a part's factory can read
 the parts set before it; aiohttp stops them in reverse order:
@@ -10,13 +10,24 @@ the parts set before it; aiohttp stops them in reverse order:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Protocol, TypeVar
 
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
-__all__ = ["CleanupCtx", "Service", "provide_ctx", "service_ctx"]
+from schemas.errors import DomainErrors, HttpError, RegsyncError, internal_error, map_domain_error
+
+__all__ = [
+    "CleanupCtx",
+    "ErrorMiddleware",
+    "Service",
+    "error_middleware",
+    "provide_ctx",
+    "service_ctx",
+]
 
 
 class Service(Protocol):
@@ -65,3 +76,42 @@ def provide_ctx(key: web.AppKey[T], factory: Callable[[web.Application], T]) -> 
         yield
 
     return ctx
+
+
+# What web.Application(middlewares=...) takes.
+ErrorMiddleware = Middleware
+
+
+def error_middleware(
+    *,
+    owner: str,
+    logger: logging.Logger,
+    domain_errors: DomainErrors,
+    from_http: Callable[[web.Request, web.HTTPException], HttpError],
+    render: Callable[[HttpError], web.Response],
+) -> ErrorMiddleware:
+    """A service's error middleware: every failure of a handler becomes one rendered HttpError.
+
+    An HttpError is rendered as it is; aiohttp's own refusals (404, 405, 413, ...) through
+    `from_http`; a domain error through `domain_errors`. Anything else, a RegsyncError missing
+    from the table included, is a bug of the service (`owner`, e.g. "hub"): `logger` gets its
+    traceback under a new error id and the client a 500 naming that id.
+    """
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except HttpError as exc:
+            return render(exc)
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            return render(from_http(request, exc))
+        except Exception as exc:  # asyncio.CancelledError is not an Exception: it propagates
+            mapped = map_domain_error(exc, domain_errors) if isinstance(exc, RegsyncError) else None
+            if mapped is None:
+                mapped = internal_error(logger, f"{request.method} {request.path}", owner)
+            return render(mapped)
+
+    return middleware

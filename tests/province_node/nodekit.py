@@ -17,8 +17,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 
-from province_node.api import create_app
 from province_node.config import NodeSettings
+from province_node.web.app import create_app
 from schemas.checksums import resident_id_check_char
 from schemas.federation import load_federation
 from schemas.person_ref import write_secret

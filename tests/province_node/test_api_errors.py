@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from nodekit import Node, cert_no, id_number, registration
 
+from province_node.web.appkeys import REGISTRY
 from schemas.samples import SECOND_INSTITUTION
 
 SUSPEND = {"type": "suspended", "reason": "违反诊疗规范", "until": "2027-05-01"}
@@ -260,6 +262,43 @@ async def test_idempotency_key_reused_for_another_request_answers_422(node: Node
 async def test_malformed_idempotency_key_answers_400(node: Node) -> None:
     code, body, _ = await node.register(registration(1), headers={"Idempotency-Key": "x" * 300})
     assert (code, _error(body)["code"]) == (400, "bad_request")
+
+
+# -- a failure of the node's own is a 500 with a logged error id ---------------------------------
+
+
+async def _answer_with_broken_reads(
+    node: Node, monkeypatch: pytest.MonkeyPatch
+) -> tuple[int, dict[str, Any]]:
+    async def broken(*args: Any) -> Any:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(node.app[REGISTRY], "read", broken)
+    code, body, _ = await node.call("GET", f"/v1/registrations/{cert_no(1)}", role="viewer")
+    return code, _error(body)
+
+
+async def test_an_unexpected_failure_answers_500_internal(
+    node: Node, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, error = await _answer_with_broken_reads(node, monkeypatch)
+    assert (code, error["code"]) == (500, "internal")
+
+
+async def test_an_unexpected_failure_does_not_show_its_text(
+    node: Node, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, error = await _answer_with_broken_reads(node, monkeypatch)
+    assert "disk on fire" not in error["message"]
+
+
+async def test_an_unexpected_failure_is_logged_under_the_id_it_answers(
+    node: Node, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="province_node.web.middleware"):
+        _, error = await _answer_with_broken_reads(node, monkeypatch)
+    error_id = error["message"].rsplit(" ", 1)[-1]
+    assert any(error_id in r.getMessage() and r.exc_info for r in caplog.records)
 
 
 # -- no request makes the node answer 500 --------------------------------------------------------

@@ -8,8 +8,8 @@ from aiohttp import web
 from nodekit import write_federation
 from openapi_spec_validator import validate
 
-from province_node.api import create_app
 from province_node.openapi import NAME, document
+from province_node.web.app import create_app
 from schemas.openapi import DOCS_DIR, document_routes, render
 
 

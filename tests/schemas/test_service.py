@@ -1,11 +1,17 @@
-"""service_ctx and provide_ctx: parts built, stored, started and stopped by an app's cleanup_ctx."""
+"""service_ctx, provide_ctx and error_middleware: what both services' apps are made of."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 import pytest
 from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 
-from schemas.service import provide_ctx, service_ctx
+from schemas.errors import HttpError, RegsyncError
+from schemas.service import error_middleware, provide_ctx, service_ctx
 
 
 class Part:
@@ -130,3 +136,81 @@ async def test_provide_ctx_factory_sees_the_parts_added_before_it() -> None:
         assert app[LABEL] == "label of first"
     finally:
         await runner.cleanup()
+
+
+# -- error_middleware ----------------------------------------------------------------------------
+
+
+class Domain(RegsyncError):
+    """A domain error the test table maps."""
+
+
+class Unlisted(RegsyncError):
+    """A domain error the test table leaves out."""
+
+
+def _render(exc: HttpError) -> web.Response:
+    return web.json_response(exc.body(), status=exc.status, headers=exc.headers)
+
+
+def _from_http(request: web.Request, exc: web.HTTPException) -> HttpError:
+    return HttpError(f"aiohttp said {exc.status}", status=exc.status, code="from_http")
+
+
+def _raising(exc: BaseException) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        raise exc
+
+    return handler
+
+
+async def _answer(exc: BaseException) -> tuple[int, Any]:
+    """Status and JSON body when a handler raises exc behind the middleware."""
+    middleware = error_middleware(
+        owner="test",
+        logger=logging.getLogger("tests.service"),
+        domain_errors={Domain: (503, "domain")},
+        from_http=_from_http,
+        render=_render,
+    )
+    app = web.Application(middlewares=[middleware])
+    app.router.add_get("/boom", _raising(exc))
+    async with TestClient(TestServer(app)) as client:
+        resp = await client.get("/boom", allow_redirects=False)
+        body = await resp.json() if resp.content_type == "application/json" else None
+        return resp.status, body
+
+
+async def test_an_http_error_is_rendered_as_it_is() -> None:
+    exc = HttpError("no", status=409, code="conflict")
+    assert await _answer(exc) == (409, exc.body())
+
+
+async def test_an_aiohttp_refusal_goes_through_from_http() -> None:
+    status, body = await _answer(web.HTTPNotFound())
+    assert (status, body["error"]["code"]) == (404, "from_http")
+
+
+async def test_an_aiohttp_redirect_passes_through() -> None:
+    status, _ = await _answer(web.HTTPFound("/elsewhere"))
+    assert status == 302
+
+
+async def test_a_listed_domain_error_gets_its_mapping() -> None:
+    status, body = await _answer(Domain("closed"))
+    assert (status, body["error"]["code"], body["error"]["message"]) == (503, "domain", "closed")
+
+
+async def test_an_unlisted_domain_error_is_a_500_not_a_client_error() -> None:
+    status, body = await _answer(Unlisted("deep"))
+    assert (status, body["error"]["code"]) == (500, "internal")
+
+
+async def test_an_unexpected_exception_is_a_500_naming_a_logged_id(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.ERROR, logger="tests.service"):
+        status, body = await _answer(KeyError("secret"))
+    error_id = body["error"]["message"].rsplit(" ", 1)[-1]
+    assert status == 500 and "secret" not in body["error"]["message"]
+    assert any(error_id in r.getMessage() and r.exc_info for r in caplog.records)

@@ -1,12 +1,10 @@
-"""The operator HTTP API (CONTRACT §4) and the app that owns the registry, relay and heartbeat."""
+"""The node's operator HTTP API (CONTRACT §4): the handlers and the routes that reach them."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
-import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -15,78 +13,27 @@ from aiohttp import web
 
 from province_node import idempotency, openapi, outbox
 from province_node import registry as reg
-from province_node.auth import ANY_ROLE, READERS, WRITERS, Authenticator, Role, bearer_digest
-from province_node.config import NodeSettings
-from province_node.errors import (
-    BadRequest,
-    InternalError,
-    InvalidRequest,
-    MethodNotAllowed,
-    NodeError,
-    NotFound,
-    PayloadTooLarge,
-)
-from province_node.heartbeat import HeartbeatLoop
+from province_node.auth import ANY_ROLE, READERS, WRITERS, Role, bearer_digest
+from province_node.errors import BadRequest, InvalidRequest, NotFound
 from province_node.idempotency import Claim, StoredResponse
-from province_node.metrics import CONTENT_TYPE, NodeMetrics
-from province_node.publisher import KafkaHealth, Relay
-from province_node.registry import Committed, Registry, WriteContext, sync_token
+from province_node.metrics import CONTENT_TYPE
+from province_node.registry import Committed, WriteContext, sync_token
 from province_node.requests import parse_registration, parse_step
+from province_node.web.appkeys import AUTH, HEALTH, METRICS, REGISTRY, RELAY, SETTINGS
+from province_node.web.middleware import payload_too_large
 from schemas.openapi import serve as serve_openapi
 from schemas.throttle import client_key
 from schemas.timestamps import utc_now
 from schemas.vocab import Status
-
-log = logging.getLogger(__name__)
-
-SETTINGS = web.AppKey("settings", NodeSettings)
-REGISTRY = web.AppKey("registry", Registry)
-RELAY = web.AppKey("relay", Relay)
-HEARTBEAT = web.AppKey("heartbeat", HeartbeatLoop)
-HEALTH = web.AppKey("kafka_health", KafkaHealth)
-METRICS = web.AppKey("metrics", NodeMetrics)
-AUTH = web.AppKey("auth", Authenticator)
 
 DEFAULT_LIMIT = 20
 _STATUSES = frozenset(s.value for s in Status)
 MAX_LIMIT = 100
 JSON = "application/json"
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-
-def create_app(settings: NodeSettings) -> web.Application:
-    """The node's aiohttp application; its cleanup_ctx starts and stops every collaborator."""
-    signer = settings.load_signer()
-    secret = settings.load_secret()
-    metrics = NodeMetrics()
-    health = KafkaHealth()
-    app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_body_bytes)
-
-    def on_commit(commit: reg.GroupCommit) -> None:
-        # Runs on the writer thread right after COMMIT: count, then wake the relay.
-        for kind in commit.types:
-            metrics.events_committed.labels(type=kind).inc()
-        relay.wake()
-
-    registry = Registry(
-        settings.db_path,
-        settings.province,
-        signer,
-        secret,
-        on_commit=on_commit,
-        queue_limit=settings.write_queue_limit,
-    )
-    relay = Relay(settings, registry, signer.kid, health, metrics)
-    app[SETTINGS] = settings
-    app[METRICS] = metrics
-    app[HEALTH] = health
-    app[AUTH] = Authenticator(settings.tokens)
-    app[REGISTRY] = registry
-    app[RELAY] = relay
-    app[HEARTBEAT] = HeartbeatLoop(settings, signer, relay, health)
-    app.cleanup_ctx.extend([_registry_ctx, _relay_ctx, _heartbeat_ctx])
-
+def add_routes(app: web.Application) -> None:
+    """Every route of the node's API."""
     app.router.add_post("/v1/registrations", post_registration)
     app.router.add_get("/v1/registrations", search_registrations)
     app.router.add_get("/v1/registrations/{cert_no}", get_registration)
@@ -96,75 +43,6 @@ def create_app(settings: NodeSettings) -> web.Application:
     app.router.add_get("/metrics", metrics_handler)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/openapi.json", serve_openapi(openapi.document))
-    return app
-
-
-async def _registry_ctx(app: web.Application) -> AsyncIterator[None]:
-    await app[REGISTRY].start()
-    yield
-    await app[REGISTRY].stop()
-
-
-async def _relay_ctx(app: web.Application) -> AsyncIterator[None]:
-    await app[RELAY].start()
-    yield
-    await app[RELAY].stop()
-
-
-async def _heartbeat_ctx(app: web.Application) -> AsyncIterator[None]:
-    await app[HEARTBEAT].start()
-    yield
-    await app[HEARTBEAT].stop()
-
-
-# -- errors --------------------------------------------------------------------------------------
-
-
-def _error_response(exc: NodeError) -> web.Response:
-    return web.Response(
-        status=exc.status, body=orjson.dumps(exc.body()), content_type=JSON, headers=exc.headers
-    )
-
-
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Map every failure to the one error format; an unexpected one is logged and is a 500."""
-    try:
-        return await handler(request)
-    except NodeError as exc:
-        return _error_response(exc)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        mapped = _from_http(request, exc)
-        if mapped is not None:
-            return _error_response(mapped)
-        # A status with no NodeError of its own: same format, generic code.
-        error = {"code": f"http_{exc.status}", "message": exc.reason, "details": []}
-        return _json({"error": error}, status=exc.status)
-    except asyncio.CancelledError:
-        raise
-    except Exception:
-        log.exception("unexpected error in %s %s", request.method, request.path)
-        return _error_response(InternalError("internal error; the node's log has the details"))
-
-
-def _from_http(request: web.Request, exc: web.HTTPException) -> NodeError | None:
-    if exc.status == 404:
-        return NotFound(f"no such endpoint: {request.method} {request.path}")
-    if exc.status == 405:
-        allow = exc.headers.get("Allow", "")
-        return MethodNotAllowed(
-            f"{request.method} is not allowed on {request.path}", headers={"Allow": allow}
-        )
-    if exc.status == 413:
-        return _too_large(request)
-    return None
-
-
-def _too_large(request: web.Request) -> PayloadTooLarge:
-    limit = request.app[SETTINGS].max_body_bytes
-    return PayloadTooLarge(f"request body exceeds {limit} bytes")
 
 
 # -- request helpers -----------------------------------------------------------------------------
@@ -178,11 +56,11 @@ def _role(request: web.Request, allowed: frozenset[Role]) -> Role:
 async def _read_json(request: web.Request) -> Any:
     limit = request.app[SETTINGS].max_body_bytes
     if request.content_length is not None and request.content_length > limit:
-        raise _too_large(request)
+        raise payload_too_large(request)
     try:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
-        raise _too_large(request) from None
+        raise payload_too_large(request) from None
     if not raw.strip():
         raise BadRequest("the request body is empty; send a JSON object")
     try:
@@ -294,7 +172,7 @@ def _limit(raw: str | None) -> int:
     except ValueError:
         value = 0
     if not 1 <= value <= MAX_LIMIT:
-        raise InvalidRequest.field("limit", f"must be an integer from 1 to {MAX_LIMIT}")
+        raise InvalidRequest.for_field("limit", f"must be an integer from 1 to {MAX_LIMIT}")
     return value
 
 
@@ -312,7 +190,7 @@ def _decode_cursor(raw: str | None) -> str | None:
         text = ""
     prefix, _, cert_no = text.partition(":")
     if prefix != "after" or len(cert_no) != 15 or not cert_no.isdigit():
-        raise InvalidRequest.field("cursor", "not a cursor this node issued")
+        raise InvalidRequest.for_field("cursor", "not a cursor this node issued")
     return cert_no
 
 
@@ -323,7 +201,7 @@ async def search_registrations(request: web.Request) -> web.Response:
     limit = _limit(query.get("limit"))
     status = query.get("status") or None
     if status is not None and status not in _STATUSES:
-        raise InvalidRequest.field("status", f"must be one of {', '.join(Status)}")
+        raise InvalidRequest.for_field("status", f"must be one of {', '.join(Status)}")
     after = _decode_cursor(query.get("cursor"))
     name = (query.get("name") or "").strip() or None
     institution = (query.get("institution") or "").strip() or None

@@ -1,0 +1,104 @@
+"""The hub's middleware: the one error body, and the public endpoints' rate limit."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from national_hub.errors import StoreError
+from national_hub.web.appkeys import RATE_LIMITER
+from national_hub.web.params import json_response
+from schemas import service
+from schemas.errors import DomainErrors, HttpError, SchemaError
+from schemas.throttle import client_key
+
+log = logging.getLogger(__name__)
+
+# Paths the public may call without a token: these are rate limited per client.
+PUBLIC_PREFIXES = (
+    "/v1/physicians",
+    "/v1/institutions/",
+    "/v1/verify",
+    "/v1/stats",
+    "/v1/sync/status",
+    "/v1/sync/explain",
+    "/.well-known/regsync/",
+)
+
+# Domain errors carry no HTTP status; this is the hub's answer to each (a subclass is answered as
+# its nearest listed base). Any other exception, an unlisted RegsyncError included, is a bug of
+# ours: a 500 naming the error id under which its traceback is logged.
+DOMAIN_ERRORS: DomainErrors = {
+    SchemaError: (400, "invalid_request"),
+    StoreError: (503, "store_unavailable"),
+}
+
+# aiohttp's own refusals (no route, wrong method, body too large, the rate limiter's 429).
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    408: "request_timeout",
+    411: "length_required",
+    413: "payload_too_large",
+    414: "uri_too_long",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+# The headers of aiohttp's refusals that the answer keeps.
+_HTTP_HEADERS = frozenset({"allow", "retry-after"})
+
+
+def error_response(exc: HttpError) -> web.Response:
+    """The one error body shape of the hub; a 401 carries the Bearer challenge."""
+    headers = dict(exc.headers)
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    return json_response(exc.body(), status=exc.status, headers=headers)
+
+
+def _from_http(request: web.Request, exc: web.HTTPException) -> HttpError:
+    if exc.status == 404:
+        message = f"no such resource: {request.method} {request.path}"
+    elif exc.status == 405:
+        message = f"method {request.method} is not allowed on {request.path}"
+    else:
+        message = exc.reason
+    headers = {k: v for k, v in exc.headers.items() if k.lower() in _HTTP_HEADERS}
+    code = _HTTP_CODES.get(exc.status, "http_error")
+    return HttpError(message, status=exc.status, code=code, headers=headers)
+
+
+# Map every failure to the JSON error body; only a bug of ours may ever give 500.
+error_middleware = service.error_middleware(
+    owner="hub",
+    logger=log,
+    domain_errors=DOMAIN_ERRORS,
+    from_http=_from_http,
+    render=error_response,
+)
+
+
+@web.middleware
+async def rate_limit_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """429 with Retry-After for a client over its budget on the public endpoints."""
+    limiter = request.app.get(RATE_LIMITER)
+    if limiter is None or not request.path.startswith(PUBLIC_PREFIXES):
+        return await handler(request)
+    wait = limiter.acquire(client_key(request.remote))
+    if wait <= 0:
+        return await handler(request)
+    retry_after = max(1, math.ceil(wait))
+    # The hub's error middleware renders this as the error body and keeps Retry-After.
+    raise web.HTTPTooManyRequests(
+        reason=f"too many requests from this client; retry after {retry_after} s",
+        headers={"Retry-After": str(retry_after)},
+    )

@@ -1,0 +1,20 @@
+"""Typed keys of the node's aiohttp application."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from province_node.auth import Authenticator
+from province_node.config import NodeSettings
+from province_node.heartbeat import HeartbeatLoop
+from province_node.metrics import NodeMetrics
+from province_node.publisher import KafkaHealth, Relay
+from province_node.registry import Registry
+
+SETTINGS = web.AppKey("settings", NodeSettings)
+METRICS = web.AppKey("metrics", NodeMetrics)
+HEALTH = web.AppKey("kafka_health", KafkaHealth)
+AUTH = web.AppKey("auth", Authenticator)
+REGISTRY = web.AppKey("registry", Registry)
+RELAY = web.AppKey("relay", Relay)
+HEARTBEAT = web.AppKey("heartbeat", HeartbeatLoop)
