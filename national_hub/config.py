@@ -160,11 +160,6 @@ class HubSettings:
             tuning=tuning,
         )
 
-    @property
-    def memory_limit(self) -> str:
-        """DuckDB's buffer limit; kept until web/app.py reads tuning.store.memory_limit."""
-        return self.tuning.store.memory_limit
-
     def server_ssl_context(self) -> ssl.SSLContext | None:
         """TLS for the HTTP listener when hub.tls_certfile/tls_keyfile are set, else None."""
         if self.tls_certfile is None:

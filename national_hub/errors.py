@@ -5,7 +5,7 @@ The whole tree, both services' and the tooling's, is drawn in schemas/errors.py.
 
 from __future__ import annotations
 
-from typing import Any, Self
+from typing import Self
 
 from schemas.errors import HttpError, RegsyncError
 from schemas.federation import ConfigError
@@ -38,21 +38,9 @@ class BadRequest(HubError):
 
 
 class InvalidParameter(BadRequest):
-    """One query/path/body parameter is invalid; the details name it (400).
-
-    Build one with `InvalidParameter.for_field(field, message)`. The positional
-    `InvalidParameter(field, message)` is kept until the route modules use for_field.
-    """
+    """One query/path/body parameter is invalid; build with `for_field`: details name it (400)."""
 
     code = "invalid_parameter"
-
-    def __init__(self, field: str, message: str, *, extra: dict[str, Any] | None = None) -> None:
-        super().__init__(f"{field}: {message}", [{"field": field, "message": message}], extra=extra)
-
-    @classmethod
-    def for_field(cls, field: str, message: str, **kwargs: Any) -> Self:
-        """One bad field: the message is "field: message" and the details name the field."""
-        return cls(field, message, **kwargs)
 
 
 class Unauthorized(HubError):
@@ -70,25 +58,18 @@ class Forbidden(HubError):
 
 
 class TooManyAuthFailures(HubError):
-    """The client failed authentication too often; refused unchecked until Retry-After (429).
-
-    Build one with `TooManyAuthFailures.retry_after(seconds)`. The positional
-    `TooManyAuthFailures(seconds)` is kept until web/params.py uses retry_after.
-    """
+    """The client failed authentication too often; refused unchecked until Retry-After (429)."""
 
     status = 429
     code = "too_many_auth_failures"
 
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(
-            f"too many failed authentications from this client; retry after {retry_after} s",
-            headers={"Retry-After": str(retry_after)},
-        )
-
     @classmethod
     def retry_after(cls, seconds: int) -> Self:
         """Refused for `seconds` more; the answer carries Retry-After."""
-        return cls(seconds)
+        return cls(
+            f"too many failed authentications from this client; retry after {seconds} s",
+            headers={"Retry-After": str(seconds)},
+        )
 
 
 class NotFound(HubError):

@@ -143,12 +143,12 @@ class SearchParams(BaseModel):
         except ValidationError as exc:
             raise invalid_fields(exc) from None
         if params.name is not None and len(query_key(params.name)[1]) < MIN_NAME_CHARS:
-            raise InvalidParameter(
+            raise InvalidParameter.for_field(
                 "name",
                 f"name needs at least {MIN_NAME_CHARS} characters, not counting spaces and dots",
             )
         if params.name is None and params.institution is None:
-            raise InvalidParameter(
+            raise InvalidParameter.for_field(
                 "name",
                 f"give name (at least {MIN_NAME_CHARS} characters, Chinese or pinyin) "
                 "or institution; the registry is not listed unfiltered",
@@ -188,7 +188,9 @@ def encode_cursor(rank: int, cert_no: str, fingerprint: str) -> str:
 
 def decode_cursor(cursor: str, fingerprint: str) -> tuple[int, str]:
     """The (rank, cert_no) in cursor; 400 naming cursor unless it was issued for this query."""
-    bad = InvalidParameter("cursor", "cursor is malformed, altered or belongs to another query")
+    bad = InvalidParameter.for_field(
+        "cursor", "cursor is malformed, altered or belongs to another query"
+    )
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         value = orjson.loads(raw)

@@ -80,9 +80,9 @@ class VerifyRequest(BaseModel):
         try:
             data = orjson.loads(body)
         except orjson.JSONDecodeError:
-            raise InvalidParameter("body", "body must be a JSON object") from None
+            raise InvalidParameter.for_field("body", "body must be a JSON object") from None
         if not isinstance(data, dict):
-            raise InvalidParameter("body", "body must be a JSON object")
+            raise InvalidParameter.for_field("body", "body must be a JSON object")
         try:
             return cls.model_validate(data)
         except ValidationError as exc:

@@ -14,14 +14,12 @@ import asyncio
 from typing import Any
 
 import orjson
-from aiohttp import web
 
 from national_hub.config import HubSettings
 from national_hub.store.progress import HeartbeatState
 from national_hub.store.store import Store
 from national_hub.sync.node_client import NodeClient, NodeRecord, NodeStatus, NodeUnreachable
 from national_hub.sync.status import STALLED, SyncMonitor
-from national_hub.web.appkeys import EXPLAINER, SETTINGS, STORE
 from schemas.timestamps import format_utc
 from schemas.vocab import PROVINCES
 
@@ -467,11 +465,3 @@ class Explainer:
             province=province,
             ev=ev,
         )
-
-
-def for_app(app: web.Application) -> Explainer:
-    """The app's explainer, or one over its store alone when none was set up."""
-    explainer = app.get(EXPLAINER)
-    if explainer is None:
-        explainer = Explainer(app[STORE], app[SETTINGS])
-    return explainer

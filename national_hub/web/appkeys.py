@@ -12,11 +12,16 @@ if TYPE_CHECKING:
     from national_hub.config import HubSettings
     from national_hub.ingest.ingestor import Ingestor
     from national_hub.metrics import HubMetrics
+    from national_hub.query.aliases import AliasTable
+    from national_hub.query.receipts import ReceiptSigner
+    from national_hub.query.stats_cache import StatsCache
     from national_hub.store.store import Store
     from national_hub.sync.explain import Explainer
+    from national_hub.sync.gauges import GaugeLoop
     from national_hub.sync.lag_history import LagHistory, LagSampler
     from national_hub.sync.node_client import NodeClient, NodePoller
     from national_hub.sync.status import SyncMonitor
+    from national_hub.web.ratelimit import RateLimiter
 
 SETTINGS: web.AppKey[HubSettings] = web.AppKey("settings")
 STORE: web.AppKey[Store] = web.AppKey("store")
@@ -24,8 +29,16 @@ INGESTOR: web.AppKey[Ingestor] = web.AppKey("ingestor")
 METRICS: web.AppKey[HubMetrics] = web.AppKey("metrics")
 NODES: web.AppKey[NodeClient] = web.AppKey("nodes")
 NODE_POLLER: web.AppKey[NodePoller] = web.AppKey("node_poller")
+# The poller's own node client (NODES serves explanations).
+POLL_CLIENT: web.AppKey[NodeClient] = web.AppKey("poll_client")
 SYNC: web.AppKey[SyncMonitor] = web.AppKey("sync_monitor")
 EXPLAINER: web.AppKey[Explainer] = web.AppKey("explainer")
 LAG_HISTORY: web.AppKey[LagHistory] = web.AppKey("lag_history")
 LAG_SAMPLER: web.AppKey[LagSampler] = web.AppKey("lag_sampler")
 AUTH_THROTTLE: web.AppKey[AuthThrottle] = web.AppKey("auth_throttle", AuthThrottle)
+
+ALIASES: web.AppKey[AliasTable] = web.AppKey("aliases")
+RECEIPTS: web.AppKey[ReceiptSigner] = web.AppKey("receipts")
+RATE_LIMITER: web.AppKey[RateLimiter] = web.AppKey("rate_limiter")
+STATS_CACHE: web.AppKey[StatsCache] = web.AppKey("stats_cache")
+GAUGES: web.AppKey[GaugeLoop] = web.AppKey("gauges")

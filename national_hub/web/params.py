@@ -47,7 +47,7 @@ def require_ops(request: web.Request) -> None:
     throttle = request.app.get(AUTH_THROTTLE)
     client = client_key(request.remote)
     if throttle is not None and (wait := throttle.retry_after(client)):
-        raise TooManyAuthFailures(wait)
+        raise TooManyAuthFailures.retry_after(wait)
     header = request.headers.get("Authorization")
     scheme, _, token = (header or "").partition(" ")
     token = token.strip()
@@ -71,9 +71,9 @@ def int_param(request: web.Request, name: str, default: int, lo: int, hi: int) -
     try:
         value = int(raw)
     except ValueError:
-        raise InvalidParameter(name, "must be an integer") from None
+        raise InvalidParameter.for_field(name, "must be an integer") from None
     if not lo <= value <= hi:
-        raise InvalidParameter(name, f"must be between {lo} and {hi}")
+        raise InvalidParameter.for_field(name, f"must be between {lo} and {hi}")
     return value
 
 
@@ -87,10 +87,10 @@ def sync_token_param(request: web.Request, name: str) -> tuple[str, int] | None:
         return None
     m = _SYNC_TOKEN.match(raw.strip())
     if not m:
-        raise InvalidParameter(name, 'must be "<province>:<seq>", e.g. "50:1234"')
+        raise InvalidParameter.for_field(name, 'must be "<province>:<seq>", e.g. "50:1234"')
     province, seq = m.group(1), int(m.group(2))
     if province not in request.app[SETTINGS].provinces:
-        raise InvalidParameter(name, f"province {province} is not in the federation")
+        raise InvalidParameter.for_field(name, f"province {province} is not in the federation")
     if seq < 1:
-        raise InvalidParameter(name, "seq must be at least 1")
+        raise InvalidParameter.for_field(name, "seq must be at least 1")
     return province, seq

@@ -7,44 +7,26 @@ poller, the sync monitor (freshness, status, gauges) and the lag sampler.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import orjson
 from aiohttp import web
 
-from national_hub.errors import InvalidParameter, ServiceUnavailable
+from national_hub.errors import InvalidParameter
 from national_hub.sync.anomalies import find_anomalies
-from national_hub.sync.explain import Explainer
-from national_hub.sync.freshness import FreshnessTracker
-from national_hub.sync.lag_history import LagHistory, LagSampler
-from national_hub.sync.node_client import NodeClient, NodePoller
-from national_hub.sync.status import SyncMonitor
 from national_hub.web.appkeys import (
     EXPLAINER,
     INGESTOR,
     LAG_HISTORY,
-    LAG_SAMPLER,
-    METRICS,
-    NODE_POLLER,
-    NODES,
     SETTINGS,
     STORE,
     SYNC,
 )
 from national_hub.web.params import int_param, json_response, require_ops, sync_token_param
-from national_hub.web.query_routes import FRESHNESS
 from schemas.timestamps import utc_now
 
 STATIC_DIR = Path(__file__).parent / "static"
 _CERT_NO = re.compile(r"^[0-9]{15}$")
-
-
-def _monitor(app: web.Application) -> SyncMonitor:
-    monitor = app.get(SYNC)
-    if monitor is None:
-        raise ServiceUnavailable("sync status is not running yet", code="not_ready")
-    return monitor
 
 
 def _province_param(request: web.Request, name: str = "province") -> str | None:
@@ -52,14 +34,14 @@ def _province_param(request: web.Request, name: str = "province") -> str | None:
     if raw is None or raw == "":
         return None
     if raw not in request.app[SETTINGS].provinces:
-        raise InvalidParameter(name, f"province {raw} is not in the federation")
+        raise InvalidParameter.for_field(name, f"province {raw} is not in the federation")
     return raw
 
 
 async def sync_status(request: web.Request) -> web.Response:
     """GET /v1/sync/status: every province's status, reason, lag and positions."""
     now = utc_now()
-    views = _monitor(request.app).views(now)
+    views = request.app[SYNC].views(now)
     return json_response({"generated_at": now, "provinces": [v.as_json() for v in views]})
 
 
@@ -69,12 +51,14 @@ async def sync_explain(request: web.Request) -> web.Response:
     token = sync_token_param(request, "token")
     cert_no = request.query.get("cert_no")
     if (token is None) == (cert_no is None):
-        raise InvalidParameter("cert_no", "give either cert_no (and optionally province) or token")
+        raise InvalidParameter.for_field(
+            "cert_no", "give either cert_no (and optionally province) or token"
+        )
     if token is not None:
         return json_response(await explainer.token(*token))
     assert cert_no is not None
     if not _CERT_NO.match(cert_no):
-        raise InvalidParameter("cert_no", "must be 15 digits")
+        raise InvalidParameter.for_field("cert_no", "must be 15 digits")
     return json_response(await explainer.cert(cert_no, _province_param(request)))
 
 
@@ -128,9 +112,11 @@ async def set_ingest(request: web.Request) -> web.Response:
     try:
         body = orjson.loads(await request.read())
     except orjson.JSONDecodeError:
-        raise InvalidParameter("paused", 'send {"paused": true} or {"paused": false}') from None
+        raise InvalidParameter.for_field(
+            "paused", 'send {"paused": true} or {"paused": false}'
+        ) from None
     if not isinstance(body, dict) or not isinstance(body.get("paused"), bool):
-        raise InvalidParameter("paused", "must be true or false")
+        raise InvalidParameter.for_field("paused", "must be true or false")
     in_effect = await request.app[INGESTOR].set_paused(body["paused"])
     return _ingest_state(request, in_effect)
 
@@ -140,41 +126,8 @@ async def dashboard(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC_DIR / "dashboard.html", headers={"Cache-Control": "no-cache"})
 
 
-async def _sync_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Node polling, sync monitor and lag sampling for the app's lifetime."""
-    settings, store = app[SETTINGS], app[STORE]
-    # Separate clients: a burst of explanations (each may ask nodes) fills its own connection
-    # pool, never the poller's, so it cannot make healthy nodes look silent.
-    nodes = NodeClient(settings)
-    poll_client = NodeClient(settings)
-    await nodes.start()
-    await poll_client.start()
-    poller = NodePoller(settings, poll_client)
-    monitor = SyncMonitor(
-        settings, store, FreshnessTracker(), app.get(INGESTOR), poller, app.get(METRICS)
-    )
-    history = LagHistory()
-    sampler = LagSampler(history, lambda: {v.province: v.lag_seconds for v in monitor.views()})
-    app[NODES], app[NODE_POLLER], app[SYNC] = nodes, poller, monitor
-    app[LAG_HISTORY], app[LAG_SAMPLER] = history, sampler
-    app[EXPLAINER] = Explainer(store, settings, monitor, nodes)
-    app[FRESHNESS] = monitor.freshness_summary
-    await monitor.start()
-    await poller.start()
-    await sampler.start()
-    try:
-        yield
-    finally:
-        await sampler.stop()
-        await poller.stop()
-        await monitor.stop()
-        await poll_client.stop()
-        await nodes.stop()
-
-
-def setup_routes(app: web.Application) -> None:
-    """Add the sync transparency routes and the context running their background loops."""
-    app.cleanup_ctx.append(_sync_ctx)
+def add_routes(app: web.Application) -> None:
+    """Add the sync transparency, ops and dashboard routes."""
     app.router.add_get("/v1/sync/status", sync_status, name="sync_status")
     app.router.add_get("/v1/sync/explain", sync_explain, name="sync_explain")
     app.router.add_get("/v1/sync/lag-history", lag_history, name="lag_history")

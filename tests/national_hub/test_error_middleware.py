@@ -72,7 +72,7 @@ async def test_a_500_names_the_error_id_under_which_it_is_logged(
 
 
 async def test_an_invalid_parameter_names_the_field() -> None:
-    status, body, _ = await _answer(InvalidParameter("cert_no", "must be 15 digits"))
+    status, body, _ = await _answer(InvalidParameter.for_field("cert_no", "must be 15 digits"))
     assert (status, body["error"]) == (
         400,
         {

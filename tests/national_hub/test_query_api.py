@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -17,16 +17,12 @@ from national_hub.config import HubSettings, ProvinceSettings
 from national_hub.query.receipts import verify_receipt
 from national_hub.store.schema import RECORDS_DDL
 from national_hub.store.store import Store
-from national_hub.web.app import error_middleware
-from national_hub.web.appkeys import SETTINGS, STORE
-from national_hub.web.query_routes import (
-    FRESHNESS,
-    RATE_LIMITER,
-    RateLimiter,
-    client_key,
-    setup_routes,
-)
-from schemas.federation import ConfigError, KafkaSection
+from national_hub.sync.status import SyncMonitor
+from national_hub.tuning import HubTuning, IngestTuning
+from national_hub.web.app import create_app
+from national_hub.web.appkeys import RATE_LIMITER, SETTINGS
+from national_hub.web.ratelimit import RateLimiter
+from schemas.federation import KafkaSection
 from schemas.record import PracticeSite, Record
 from schemas.samples import PRIMARY_INSTITUTION, SECOND_INSTITUTION, sample_record
 from schemas.signing import Signer, generate_keypair
@@ -67,7 +63,7 @@ def insert(con: duckdb.DuckDBPyConnection, province: str, record: Record) -> Non
 
 
 def hub_settings(tmp_path: Path) -> HubSettings:
-    """Real settings for provinces 50 and 11 (Kafka and node URLs are never contacted)."""
+    """Real settings for provinces 50 and 11 (their Kafka and node URLs answer nothing)."""
     signer = Signer.load(generate_keypair()[0])
     province_key = Signer.load(generate_keypair()[0]).verifier()
     provinces = {
@@ -86,40 +82,27 @@ def hub_settings(tmp_path: Path) -> HubSettings:
         ops_token_sha256="0" * 64,
         provinces=provinces,
         kafka=KafkaSection(bootstrap="127.0.0.1:9"),
+        # Decoding in a thread: no worker processes to spawn for an ingest that never starts.
+        tuning=HubTuning(ingest=IngestTuning(decode_workers=0)),
     )
 
 
-async def other_lookup(request: web.Request) -> web.Response:
-    """Stands for the lookup route another module registers beside ours."""
-    return web.json_response({"lookup": request.match_info["cert_no"]})
-
-
-async def healthz(request: web.Request) -> web.Response:
-    """Stands for a non-public route (liveness) that must not be rate limited."""
-    return web.Response(text="ok")
-
-
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
+def db(tmp_path: Path) -> Path:
+    """A hub store file holding RECORDS."""
     path = tmp_path / "national.duckdb"
     with duckdb.connect(str(path)) as con:
         con.execute(RECORDS_DDL)
         for province, record in RECORDS:
             insert(con, province, record)
-    hub_store = Store.open(path)
-    yield hub_store
-    hub_store.close()
+    Store.open(path).close()  # the store's own tables beside records
+    return path
 
 
 @pytest.fixture
-async def app(tmp_path: Path, store: Store) -> web.Application:
-    application = web.Application(middlewares=[error_middleware])
-    application[SETTINGS] = hub_settings(tmp_path)
-    application[STORE] = store
-    setup_routes(application)
-    application.router.add_get("/v1/physicians/{cert_no}", other_lookup)
-    application.router.add_get("/healthz", healthz)
-    return application
+async def app(tmp_path: Path, db: Path) -> web.Application:
+    """The hub's app over RECORDS (its Kafka and nodes are unreachable: ingest just retries)."""
+    return create_app(hub_settings(tmp_path))
 
 
 @pytest.fixture
@@ -158,7 +141,7 @@ async def test_search_items_are_public(client: TestClient) -> None:
     )
 
 
-async def test_search_freshness_is_unknown_without_provider(client: TestClient) -> None:
+async def test_search_freshness_is_unknown_before_a_province_is_heard(client: TestClient) -> None:
     body = await get_json(client, "/v1/physicians", name="张伟")
     assert body["freshness"] == {
         "50": {"lag_seconds": None, "status": "unknown"},
@@ -166,8 +149,11 @@ async def test_search_freshness_is_unknown_without_provider(client: TestClient) 
     }
 
 
-async def test_search_freshness_comes_from_provider(app: web.Application) -> None:
-    app[FRESHNESS] = lambda: {"50": {"lag_seconds": 0.4, "status": "ok"}}
+async def test_search_freshness_comes_from_the_sync_monitor(
+    app: web.Application, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    summary = {"50": {"lag_seconds": 0.4, "status": "ok"}}
+    monkeypatch.setattr(SyncMonitor, "freshness_summary", lambda self: summary)
     async with TestClient(TestServer(app)) as client:
         body = await get_json(client, "/v1/physicians", name="张伟")
     assert body["freshness"]["50"] == {"lag_seconds": 0.4, "status": "ok"}
@@ -194,8 +180,9 @@ async def test_search_with_tampered_cursor_is_400(client: TestClient) -> None:
 # --- lookup neighbours, FHIR, roster ---------------------------------------------------------
 
 
-async def test_lookup_route_of_other_module_is_not_shadowed(client: TestClient) -> None:
-    assert await get_json(client, "/v1/physicians/500000000000001") == {"lookup": "500000000000001"}
+async def test_lookup_route_beside_search_is_not_shadowed(client: TestClient) -> None:
+    body = await get_json(client, "/v1/physicians/500000000000001")
+    assert body["cert_no"] == "500000000000001"
 
 
 async def test_fhir_returns_practitioner(client: TestClient) -> None:
@@ -327,54 +314,3 @@ async def test_non_public_paths_are_not_rate_limited(app: web.Application) -> No
     async with TestClient(TestServer(app)) as client:
         statuses = [(await client.get("/healthz")).status for _ in range(5)]
     assert statuses == [200] * 5
-
-
-def test_bucket_refills_at_rate() -> None:
-    now = [0.0]
-    limiter = RateLimiter(rate=10, burst=2, clock=lambda: now[0])
-    drained = [limiter.acquire("a") for _ in range(3)]
-    now[0] += 0.1
-    assert (drained, limiter.acquire("a")) == ([0.0, 0.0, pytest.approx(0.1)], 0.0)
-
-
-def test_buckets_are_per_client() -> None:
-    limiter = RateLimiter(rate=1, burst=1, clock=lambda: 0.0)
-    assert (limiter.acquire("a"), limiter.acquire("b")) == (0.0, 0.0)
-
-
-def test_idle_clients_are_forgotten_when_full() -> None:
-    now = [0.0]
-    limiter = RateLimiter(rate=1, burst=1, max_clients=2, clock=lambda: now[0])
-    limiter.acquire("a")
-    limiter.acquire("b")
-    now[0] = 5.0
-    limiter.acquire("c")
-    assert len(limiter._buckets) == 1
-
-
-@pytest.mark.parametrize(
-    ("remote", "key"),
-    [
-        ("203.0.113.7", "203.0.113.7"),
-        ("2001:db8::1", "2001:db8::/64"),
-        ("2001:db8::ffff", "2001:db8::/64"),
-        ("::ffff:203.0.113.7", "203.0.113.7"),
-        (None, "unknown"),
-    ],
-)
-def test_client_key_groups_ipv6_by_64(remote: str | None, key: str) -> None:
-    assert client_key(remote) == key
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [("", (50.0, 100.0, True)), ("off", (50.0, 100.0, False)), ("500/2000", (500.0, 2000.0, True))],
-)
-def test_rate_limit_from_environment(value: str, expected: tuple[float, float, bool]) -> None:
-    limiter = RateLimiter.from_env(value)
-    assert (limiter.rate, limiter.burst, limiter.enabled) == expected
-
-
-def test_bad_rate_limit_setting_names_the_variable() -> None:
-    with pytest.raises(ConfigError, match="REGSYNC_HUB_RATE_LIMIT"):
-        RateLimiter.from_env("fast")

@@ -1,0 +1,311 @@
+"""The hub's answer models: what each route returns, and what its OpenAPI document says."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from national_hub.metrics import SYNC_STATUSES
+from national_hub.query.verify import FieldResult, Verdict
+from national_hub.store.reads import STATS_GROUPS
+from national_hub.sync.anomalies import CERT_CLAIMED_TWICE, PERSON_IN_TWO
+from national_hub.sync.explain import STATES
+from schemas.openapi import (
+    Answer,
+    ErrorBody,
+)
+from schemas.record import CertNo, OrgCode, ProvinceCert, ProvinceCode, Record
+from schemas.timestamps import UtcDatetime
+from schemas.vocab import Category, EventType, Status
+
+Seq = Annotated[int, Field(ge=0)]
+SyncState = Literal[SYNC_STATUSES]  # type: ignore[valid-type]
+ExplanationState = Literal[STATES]  # type: ignore[valid-type]
+
+
+# -- answers ---------------------------------------------------------------------------------------
+
+# The published record as the hub serves it: the record without person_ref, plus where from.
+PublicRecord = create_model(  # type: ignore[call-overload]
+    "PublicRecord",
+    __base__=Answer,
+    __doc__="A registration as published nationally: no person_ref, no ID number.",
+    **{n: (f.annotation, f) for n, f in Record.model_fields.items() if n != "person_ref"},
+    province=(ProvinceCode, ...),
+    synced_at=(UtcDatetime, ...),
+    record_version=(Annotated[int, Field(ge=1)], ...),
+    superseded_by=(ProvinceCert | None, ...),
+)
+
+
+class RosterItem(PublicRecord):
+    """A physician of an institution: its primary staff or one with a filed practice site."""
+
+    relation: Literal["primary", "practice_site"]
+
+
+class Freshness(Answer):
+    """How far behind one province the hub is."""
+
+    lag_seconds: float | None
+    status: SyncState
+
+
+class SearchPage(Answer):
+    """One page of a national search, with every province's freshness."""
+
+    items: list[PublicRecord]
+    next_cursor: str | None
+    freshness: dict[str, Freshness]
+
+
+class Roster(Answer):
+    """One page of an institution's physicians."""
+
+    org_code: OrgCode
+    items: list[RosterItem]
+    next_cursor: str | None
+    freshness: dict[str, Freshness]
+
+
+class Evidence(Answer):
+    """What an explanation rests on (CONTRACT §5)."""
+
+    event_seq: Seq | None
+    hub_applied_seq: Seq | None
+    province_committed_seq: Seq | None
+    province_published_seq: Seq | None
+    consumer_lag_messages: Seq | None
+    outbox_backlog: Seq | None
+    last_heartbeat_at: UtcDatetime | None
+
+
+class TransferTarget(Answer):
+    """Where a transferred registration went (cert_no null until the new one is known)."""
+
+    province: ProvinceCode
+    cert_no: CertNo | None
+
+
+class Rejection(Answer):
+    """The dead letter behind a rejected state."""
+
+    reason: str
+    topic: str
+    partition: int
+    offset: int
+
+
+class Explanation(Answer):
+    """Why a record or a sync token is or is not visible at the hub."""
+
+    visible: bool
+    state: ExplanationState
+    reason: str
+    province: ProvinceCode | None
+    eta_seconds: float | None
+    evidence: Evidence
+    transferred_to: TransferTarget | None = None
+    rejection: Rejection | None = None
+    unreachable: list[ProvinceCode] | None = None
+
+
+class ExplainedError(ErrorBody):
+    """An error with the explanation of why the record or token is not visible."""
+
+    explanation: Explanation | None = Field(
+        default=None, description="present whenever the cert_no or token was well-formed"
+    )
+
+
+class HistoryItem(Answer):
+    """One event as the hub applied it."""
+
+    type: EventType
+    seq: Annotated[int, Field(ge=1)]
+    record_version: Annotated[int, Field(ge=1)]
+    committed_at: UtcDatetime
+    applied_at: UtcDatetime
+    province: ProvinceCode
+
+
+class History(Answer):
+    """A record's applied events, oldest first."""
+
+    cert_no: CertNo
+    items: list[HistoryItem]
+
+
+class Receipt(Answer):
+    """The exact signed JSON text, its base64 Ed25519 signature and the key id."""
+
+    payload: str
+    signature: str
+    kid: str
+
+
+class VerifyAnswer(Answer):
+    """The verdict on a presented certificate, field by field, with a signed receipt."""
+
+    verdict: Verdict
+    cert_no: CertNo
+    province: ProvinceCode | None
+    record_version: Annotated[int, Field(ge=1)] | None
+    status: Status | None
+    fields: dict[str, FieldResult]
+    notes: list[str]
+    explanation: Explanation | None
+    receipt: Receipt
+
+
+class HubKey(Answer):
+    """The public key receipts are checked against."""
+
+    kid: str
+    public_key: str
+
+
+class StatsItem(Answer):
+    """One group's count; only the grouped-by members are present."""
+
+    province: ProvinceCode | None = None
+    category: Category | None = None
+    status: Status | None = None
+    count: Seq
+
+
+class Stats(Answer):
+    """Record counts, grouped as asked."""
+
+    group_by: list[Literal[STATS_GROUPS]]  # type: ignore[valid-type]
+    total: Seq
+    items: list[StatsItem]
+
+
+class ProvinceSync(Answer):
+    """One province's sync state."""
+
+    province: ProvinceCode
+    name: str
+    status: SyncState
+    reason: str
+    lag_seconds: float | None
+    applied_seq: Seq
+    province_committed_seq: Seq | None
+    province_published_seq: Seq | None
+    outbox_backlog: Seq | None
+    consumer_lag_messages: Seq
+    last_heartbeat_at: UtcDatetime | None
+    dead_letters: Seq
+    clock_offset_seconds: float | None = Field(
+        default=None, description="the province's clock minus the hub's, from heartbeats"
+    )
+
+
+class SyncStatus(Answer):
+    """Every province's sync state."""
+
+    generated_at: UtcDatetime
+    provinces: list[ProvinceSync]
+
+
+class LagSample(Answer):
+    """One sampled lag (null while unknown)."""
+
+    t: UtcDatetime
+    lag_seconds: float | None
+
+
+class LagHistory(Answer):
+    """Every province's lag, sampled every interval_seconds, oldest first."""
+
+    generated_at: UtcDatetime
+    interval_seconds: float
+    provinces: dict[str, list[LagSample]]
+
+
+class AnomalyRecord(Answer):
+    """A registration in force of the person behind a person_ref."""
+
+    province: ProvinceCode
+    cert_no: CertNo
+    name: str
+    status: Status
+
+
+class PersonInTwoProvinces(Answer):
+    """One person_ref with a registration in force in more than one province."""
+
+    kind: Literal[PERSON_IN_TWO]  # type: ignore[valid-type]
+    person_ref: str
+    records: list[AnomalyRecord]
+
+
+class CertClaimedTwice(Answer):
+    """A cert_no a second province sent without a transfer (dead-lettered as cert_conflict)."""
+
+    kind: Literal[CERT_CLAIMED_TWICE]  # type: ignore[valid-type]
+    cert_no: str
+    held_by: str | None
+    claimed_by: str | None
+    events_rejected: Seq
+    first_rejected_at: UtcDatetime
+    last_rejected_at: UtcDatetime
+    reason: str
+
+
+class Anomalies(Answer):
+    """Cross-province anomalies, at most `limit` of each kind."""
+
+    generated_at: UtcDatetime
+    items: list[Annotated[PersonInTwoProvinces | CertClaimedTwice, Field(discriminator="kind")]]
+    counts: dict[str, Seq]
+
+
+class DeadLetter(Answer):
+    """A message the hub refused, and why."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    reason: str
+    received_at: UtcDatetime
+    province: str | None
+
+
+class DeadLetters(Answer):
+    """Dead letters, newest first."""
+
+    items: list[DeadLetter]
+
+
+class IngestControl(BaseModel):
+    """Pause or resume applying events."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    paused: bool
+
+
+class IngestState(Answer):
+    """Whether applying events is paused, and whether the consumer follows."""
+
+    paused: bool
+    in_effect: bool
+    ready: bool
+    last_error: str | None
+
+
+class Health(Answer):
+    """Liveness."""
+
+    status: Literal["ok"]
+
+
+class Ready(Answer):
+    """Readiness: the store is open and ingest holds its partitions."""
+
+    status: Literal["ready"]
+    partitions: Seq
