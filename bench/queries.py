@@ -5,8 +5,9 @@ serve` catch up, then keeps producing --ingest-rate new events/s while, for each
 turn, --concurrency clients issue requests for --seconds: lookup, name + province search,
 pinyin search, institution roster, verify, stats. Afterwards (the hub stopped, since DuckDB
 lets one process hold the file) the same queries go straight to DuckDB from Python, through
-the hub's own SQL (national_hub.query.search.run_search, the lookup/verify SELECTs, the stats
-GROUP BY), one at a time: the floor. The report gives HTTP p50 / floor p50 per kind.
+the hub's own reads (national_hub.query.search.run_search; national_hub.store.reads for
+the lookup/verify record and the stats GROUP BY), one at a time: the floor. The report gives
+HTTP p50 / floor p50 per kind.
 
     .venv/bin/python bench/queries.py [--records 5000000] [--seconds 20] [--concurrency 16]
 """
@@ -46,10 +47,9 @@ from common import (
 
 from national_hub.config import HubSettings
 from national_hub.ingest.names import pinyin_key
-from national_hub.query import verify as verify_mod
 from national_hub.query.aliases import AliasTable
 from national_hub.query.search import SearchParams, run_search
-from national_hub.web import query_routes as query_api
+from national_hub.store import reads
 from province_node import synthetic
 from schemas.wire import signed_headers
 
@@ -165,15 +165,10 @@ async def floor_kind(
     while time.perf_counter() < end:
         s = rng.choice(pool)
         t = time.perf_counter()
-        if kind == "lookup":
-            await f.fetch_one(query_api._LOOKUP, [s.cert_no])
-        elif kind == "verify":
-            await f.fetch_one(verify_mod._LOOKUP, [s.cert_no])
+        if kind in ("lookup", "verify"):
+            await reads.record(f, s.cert_no)
         elif kind == "stats":
-            await f.fetch(
-                f"SELECT {STATS_GROUPS}, count(*) AS count FROM records "
-                f"GROUP BY {STATS_GROUPS} ORDER BY {STATS_GROUPS}"
-            )
+            await reads.stats_counts(f, reads.STATS_GROUPS)
         else:
             q = {
                 "name_province": {"name": s.name, "province": s.province},

@@ -24,6 +24,7 @@ from rich.progress import (
 from national_hub.config import HubSettings
 from national_hub.errors import IngestError
 from national_hub.ingest.ingestor import Ingestor, measure_offsets
+from national_hub.store import reads
 from national_hub.store.store import Store
 from schemas.errors import RegsyncError
 
@@ -129,8 +130,7 @@ async def _rebuild(settings: HubSettings, quiet: bool) -> int:
         finally:
             await ingestor.stop()
         elapsed = time.monotonic() - t0
-        rows = await store.fetch_one("SELECT count(*) AS n FROM records")
-        n_records = rows["n"] if rows else 0
+        n_records = await reads.record_count(store)
         rate = total / elapsed if elapsed > 0 else 0.0
         print(
             f"national-hub: rebuilt {n_records} records from {total} messages in "

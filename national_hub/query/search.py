@@ -7,7 +7,7 @@ import binascii
 import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -16,6 +16,8 @@ from pydantic_core import PydanticCustomError
 from national_hub.errors import BadRequest, InvalidParameter
 from national_hub.ingest.names import query_key
 from national_hub.query.aliases import AliasTable
+from national_hub.store import reads
+from national_hub.store.reads import Fetcher
 from schemas.checksums import CREDIT_CODE_CHARS, credit_code_valid
 from schemas.errors import SchemaError
 from schemas.record import ProvinceCode
@@ -210,13 +212,6 @@ def decode_cursor(cursor: str, fingerprint: str) -> tuple[int, str]:
 # ---------------------------------------------------------------------------------------------
 # SQL
 
-# What public_item needs. epoch_ms: a plain number on every fetch path (DuckDB's own
-# TIMESTAMPTZ conversion, outside Arrow, needs pytz).
-ROW_COLUMNS = (
-    "cert_no, province, record_version, record, org_code, epoch_ms(synced_at) AS synced_at_ms, "
-    "superseded_by_province, superseded_by_cert_no"
-)
-
 
 class _Sql:
     """SQL fragments with their positional args, kept in the order they appear in the text."""
@@ -376,22 +371,10 @@ def page(
     return keys, encode_cursor(int(last["hit_rank"]), last["cert_no"], params.fingerprint())
 
 
-class Fetcher(Protocol):
-    """The read side of national_hub.store.store.Store that queries need."""
-
-    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        """All rows as dicts."""
-        ...
-
-    async def fetch_one(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
-        """The first row as a dict, or None."""
-        ...
-
-
 async def run_search(
     store: Fetcher, params: SearchParams, aliases: AliasTable
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """One page of rows (ROW_COLUMNS, for public_item) and the next cursor, None on the last."""
+    """One page of rows (RECORD_COLUMNS, for public_item) and the next cursor, None on the last."""
     name_codes: list[str] = []
     codes_query = institution_codes_query(params, aliases)
     if codes_query is not None:
@@ -400,9 +383,6 @@ async def run_search(
     if not keys:
         return [], next_cursor
     certs = [key["cert_no"] for key in keys]
-    rows = await store.fetch(
-        f"SELECT {ROW_COLUMNS} FROM records WHERE cert_no IN ({', '.join('?' * len(certs))})",
-        certs,
-    )
+    rows = await reads.records(store, certs)
     by_cert = {row["cert_no"]: row for row in rows}
     return [by_cert[c] for c in certs if c in by_cert], next_cursor

@@ -14,7 +14,9 @@ from national_hub.errors import HubError, InvalidParameter
 from national_hub.ingest.names import normalise_name
 from national_hub.query.aliases import AliasTable, alias_key
 from national_hub.query.receipts import ReceiptSigner, receipt_payload
-from national_hub.query.search import Fetcher, as_org_code, parse_category, parse_scope
+from national_hub.query.search import as_org_code, parse_category, parse_scope
+from national_hub.store import reads
+from national_hub.store.reads import Fetcher
 from schemas.errors import SchemaError
 from schemas.record import CertNo, OrgName, PersonName, ProvinceCode
 from schemas.vocab import MAX_SCOPES, PROVINCES, STATUS_LABELS, Category, Status
@@ -185,11 +187,6 @@ def compare(
 # A pending change (变更中) does not interrupt the registration.
 _IN_FORCE = frozenset({Status.ACTIVE, Status.CHANGING})
 
-_LOOKUP = (
-    "SELECT cert_no, province, record_version, record, superseded_by_province, "
-    "superseded_by_cert_no FROM records WHERE cert_no = ?"
-)
-
 
 async def verify_certificate(
     request: VerifyRequest,
@@ -199,7 +196,7 @@ async def verify_certificate(
     explain: Callable[[str], Awaitable[dict[str, Any]]],
 ) -> dict[str, Any]:
     """The full answer: verdict, per-field results, notes, explanation if not found, receipt."""
-    row = await store.fetch_one(_LOOKUP, [request.cert_no])
+    row = await reads.record(store, request.cert_no)
     outcome = compare(request, row, aliases)
     record_version = None if row is None else int(row["record_version"])
     answer: dict[str, Any] = {

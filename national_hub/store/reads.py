@@ -26,10 +26,14 @@ class Fetcher(Protocol):
         ...
 
 
-_PHYSICIAN = (
-    "SELECT province, record_version, synced_at, record, superseded_by_province,"
-    " superseded_by_cert_no FROM records WHERE cert_no = ?"
+# A record as every reader of one certificate needs it: lookup, FHIR, verify, explain and the
+# search pages (public_item). epoch_ms: a plain number on every fetch path (DuckDB's own
+# TIMESTAMPTZ conversion, outside Arrow, needs pytz).
+RECORD_COLUMNS = (
+    "cert_no, province, status, seq, record_version, record, org_code, synced_at, "
+    "epoch_ms(synced_at) AS synced_at_ms, superseded_by_province, superseded_by_cert_no"
 )
+_RECORD = f"SELECT {RECORD_COLUMNS} FROM records WHERE cert_no = ?"
 _HISTORY = (
     "SELECT type, seq, record_version, committed_at, applied_at, province"
     " FROM history WHERE cert_no = ? ORDER BY apply_id"
@@ -44,9 +48,19 @@ _RECORD_COUNT = "SELECT count(*) AS n FROM records"
 STATS_GROUPS = ("province", "category", "status")
 
 
-async def physician(store: Fetcher, cert_no: str) -> dict[str, Any] | None:
-    """The records row a lookup serves (record JSON, where and when from), or None."""
-    return await store.fetch_one(_PHYSICIAN, [cert_no])
+async def record(store: Fetcher, cert_no: str) -> dict[str, Any] | None:
+    """The records row of a certificate (RECORD_COLUMNS), or None."""
+    return await store.fetch_one(_RECORD, [cert_no])
+
+
+async def records(store: Fetcher, certs: Sequence[str]) -> list[dict[str, Any]]:
+    """The records rows (RECORD_COLUMNS) of these certificates, in no particular order."""
+    if not certs:
+        return []
+    marks = ", ".join("?" * len(certs))
+    return await store.fetch(
+        f"SELECT {RECORD_COLUMNS} FROM records WHERE cert_no IN ({marks})", certs
+    )
 
 
 async def history(store: Fetcher, cert_no: str) -> list[dict[str, Any]]:
@@ -89,3 +103,96 @@ async def stats_counts(store: Fetcher, groups: tuple[str, ...]) -> list[dict[str
     else:
         sql = "SELECT count(*) AS count FROM records"
     return await store.fetch(sql)
+
+
+# A dead letter's seq is read from its stored bytes: rejected messages may not even be JSON.
+_DEAD_BY_SEQ = (
+    'SELECT province, reason, topic, partition, "offset" FROM dead_letters'
+    " WHERE province = ? AND try(json_extract_string(try(decode(raw)), '$.seq')) = ?"
+    " ORDER BY received_at DESC LIMIT 1"
+)
+# A seq the hub processed but refused (cert_conflict).
+_REJECTED_SEQ = (
+    'SELECT province, reason, topic, partition, "offset" FROM rejected_seqs'
+    " WHERE province = ? AND seq = ?"
+)
+_DEAD_BY_CERT = (
+    'SELECT province, reason, topic, partition, "offset" FROM dead_letters WHERE key = ?'
+)
+_DEAD_BY_CERT_ORDER = " ORDER BY received_at DESC LIMIT 1"
+_LINK = "SELECT old_province, new_province, new_cert_no FROM transfer_links WHERE old_cert_no = ?"
+_DEAD_LETTER_COUNTS = (
+    "SELECT province, count(*) AS n FROM dead_letters WHERE province IS NOT NULL GROUP BY province"
+)
+
+
+async def dead_letter_of_seq(store: Fetcher, province: str, seq: int) -> dict[str, Any] | None:
+    """The newest refused message of a province whose bytes carry this seq, or None."""
+    return await store.fetch_one(_DEAD_BY_SEQ, [province, str(seq)])
+
+
+async def rejected_seq(store: Fetcher, province: str, seq: int) -> dict[str, Any] | None:
+    """Why the hub refused a seq it processed (e.g. a cert_conflict), or None."""
+    return await store.fetch_one(_REJECTED_SEQ, [province, seq])
+
+
+async def dead_letter_of_cert(
+    store: Fetcher, cert_no: str, province: str | None
+) -> dict[str, Any] | None:
+    """The newest refused message keyed with this certificate (from one province), or None."""
+    if province:
+        return await store.fetch_one(
+            _DEAD_BY_CERT + " AND province = ?" + _DEAD_BY_CERT_ORDER, [cert_no, province]
+        )
+    return await store.fetch_one(_DEAD_BY_CERT + _DEAD_BY_CERT_ORDER, [cert_no])
+
+
+async def transfer_link(
+    store: Fetcher, cert_no: str, province: str | None
+) -> dict[str, Any] | None:
+    """Where a certificate (of one province) moved to, if a transfer linked it, or None."""
+    if province:
+        return await store.fetch_one(_LINK + " AND old_province = ? LIMIT 1", [cert_no, province])
+    return await store.fetch_one(_LINK + " LIMIT 1", [cert_no])
+
+
+async def dead_letter_counts(store: Fetcher) -> dict[str, int]:
+    """Dead letters kept per province."""
+    return {r["province"]: int(r["n"]) for r in await store.fetch(_DEAD_LETTER_COUNTS)}
+
+
+# "In force": a changing registration is an active one with a change request pending.
+IN_FORCE = ("active", "changing")
+_PERSONS = f"""
+SELECT person_ref,
+       list(struct_pack(province := province, cert_no := cert_no, name := name,
+                        status := status) ORDER BY province, cert_no) AS records
+FROM records
+WHERE status IN ({", ".join(f"'{s}'" for s in IN_FORCE)})
+  AND person_ref IS NOT NULL AND superseded_by_province IS NULL
+GROUP BY person_ref
+HAVING count(DISTINCT province) > 1
+ORDER BY person_ref
+LIMIT ?
+"""
+
+_CONFLICTS = """
+SELECT d.key AS cert_no, d.province AS claimed_by, any_value(r.province) AS held_by,
+       count(*) AS events_rejected, min(d.received_at) AS first_rejected_at,
+       max(d.received_at) AS last_rejected_at, arg_max(d.reason, d.received_at) AS reason
+FROM dead_letters d LEFT JOIN records r ON r.cert_no = d.key
+WHERE d.reason LIKE ? AND d.key IS NOT NULL
+GROUP BY d.key, d.province
+ORDER BY last_rejected_at DESC, cert_no
+LIMIT ?
+"""
+
+
+async def persons_in_two_provinces(store: Fetcher, limit: int) -> list[dict[str, Any]]:
+    """Persons (person_ref) with records in force in more than one province."""
+    return await store.fetch(_PERSONS, [limit])
+
+
+async def cert_conflicts(store: Fetcher, reason_like: str, limit: int) -> list[dict[str, Any]]:
+    """Certificates whose events were refused as claimed by another province, newest first."""
+    return await store.fetch(_CONFLICTS, [reason_like, limit])

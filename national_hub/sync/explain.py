@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from national_hub.config import HubSettings
+from national_hub.store import reads
 from national_hub.store.progress import HeartbeatState
 from national_hub.store.store import Store
 from national_hub.sync.node_client import NodeClient, NodeRecord, NodeStatus, NodeUnreachable
@@ -38,18 +39,6 @@ STATES = (
     PROVINCE_UNREACHABLE,
     REJECTED,
     TRANSFERRED,
-)
-
-# A dead letter's seq is read from its stored bytes: rejected messages may not even be JSON.
-_DEAD_BY_SEQ = (
-    'SELECT province, reason, topic, partition, "offset" FROM dead_letters'
-    " WHERE province = ? AND try(json_extract_string(try(decode(raw)), '$.seq')) = ?"
-    " ORDER BY received_at DESC LIMIT 1"
-)
-# A seq the hub processed but refused (cert_conflict).
-_REJECTED_SEQ = (
-    'SELECT province, reason, topic, partition, "offset" FROM rejected_seqs'
-    " WHERE province = ? AND seq = ?"
 )
 
 
@@ -139,21 +128,11 @@ class Explainer:
 
     async def cert(self, cert_no: str, province: str | None = None) -> dict[str, Any]:
         """Explain a cert_no, optionally as registered by a given province."""
-        row = await self.store.fetch_one(
-            "SELECT province, status, seq, record_version, record, superseded_by_province,"
-            " superseded_by_cert_no FROM records WHERE cert_no = ?",
-            [cert_no],
-        )
+        row = await reads.record(self.store, cert_no)
         if row is not None and (province is None or row["province"] == province):
             return await self._held(cert_no, row)
 
-        dead_sql = (
-            'SELECT province, reason, topic, partition, "offset" FROM dead_letters'
-            " WHERE key = ?"
-            + (" AND province = ?" if province else "")
-            + " ORDER BY received_at DESC LIMIT 1"
-        )
-        dead = await self.store.fetch_one(dead_sql, [cert_no, province] if province else [cert_no])
+        dead = await reads.dead_letter_of_cert(self.store, cert_no, province)
         if dead is not None:
             prov = dead["province"]
             return _answer(
@@ -167,11 +146,7 @@ class Explainer:
                 rejection=_rejection(dead),
             )
 
-        link_sql = (
-            "SELECT old_province, new_province, new_cert_no FROM transfer_links"
-            " WHERE old_cert_no = ?" + (" AND old_province = ?" if province else "") + " LIMIT 1"
-        )
-        link = await self.store.fetch_one(link_sql, [cert_no, province] if province else [cert_no])
+        link = await reads.transfer_link(self.store, cert_no, province)
         if link is not None:
             to_p, to_c = link["new_province"], link["new_cert_no"]
             return _answer(
@@ -339,11 +314,11 @@ class Explainer:
         applied = self.store.is_seq_applied(province, seq)
         dead: dict[str, Any] | None = None
         if rejected:
-            dead = await self.store.fetch_one(_REJECTED_SEQ, [province, seq])
+            dead = await reads.rejected_seq(self.store, province, seq)
         if dead is None and not applied:
             # A refused copy that never counted (bad signature, wrong key...): unless a valid
             # copy was applied since, that refusal is why the change is missing.
-            dead = await self.store.fetch_one(_DEAD_BY_SEQ, [province, str(seq)])
+            dead = await reads.dead_letter_of_seq(self.store, province, seq)
         if dead is not None:
             return _answer(
                 visible=False,

@@ -35,6 +35,7 @@ from typing import Any
 from national_hub.config import HubSettings
 from national_hub.ingest.ingestor import Ingestor
 from national_hub.metrics import SYNC_STATUSES, HubMetrics
+from national_hub.store import reads
 from national_hub.store.store import Store
 from national_hub.sync.freshness import FreshnessTracker
 from national_hub.sync.node_client import NodePoller, NodeStatus
@@ -46,12 +47,6 @@ from schemas.vocab import PROVINCES
 
 log = logging.getLogger(__name__)
 
-# The newest dead letter of a province whose bytes carry a given seq (they may not be JSON).
-_DEAD_BY_SEQ = (
-    "SELECT reason FROM dead_letters"
-    " WHERE province = ? AND try(json_extract_string(try(decode(raw)), '$.seq')) = ?"
-    " ORDER BY received_at DESC LIMIT 1"
-)
 
 OK = "ok"
 LAGGING = "lagging"
@@ -350,11 +345,7 @@ class SyncMonitor:
     async def refresh(self) -> None:
         """Re-count dead letters per province and update the gauges."""
         try:
-            rows = await self.store.fetch(
-                "SELECT province, count(*) AS n FROM dead_letters"
-                " WHERE province IS NOT NULL GROUP BY province"
-            )
-            self._dead_letters = {r["province"]: int(r["n"]) for r in rows}
+            self._dead_letters = await reads.dead_letter_counts(self.store)
             self._blocking = await self._blocking_rejections()
         except RegsyncError as exc:
             log.warning("sync status: cannot count dead letters: %s", exc)
@@ -374,7 +365,7 @@ class SyncMonitor:
             )
             if not n or not beyond:
                 continue
-            row = await self.store.fetch_one(_DEAD_BY_SEQ, [code, str(applied + 1)])
+            row = await reads.dead_letter_of_seq(self.store, code, applied + 1)
             if row is not None:
                 out[code] = (applied + 1, row["reason"])
         return out

@@ -11,7 +11,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from national_hub.errors import InvalidParameter, NotFound
 from national_hub.query.fhir import to_practitioner
-from national_hub.query.search import ROW_COLUMNS, SearchParams, public_item, run_search
+from national_hub.query.search import SearchParams, public_item, run_search
 from national_hub.query.verify import VerifyRequest, verify_certificate
 from national_hub.store import reads
 from national_hub.store.reads import STATS_GROUPS
@@ -76,9 +76,6 @@ async def _explain(
     return await app[EXPLAINER].cert(cert_no, province)
 
 
-_LOOKUP = f"SELECT {ROW_COLUMNS} FROM records WHERE cert_no = ?"
-
-
 # ---------------------------------------------------------------------------------------------
 # Handlers
 
@@ -119,7 +116,7 @@ async def institution_roster(request: web.Request) -> web.Response:
 async def physician_fhir(request: web.Request) -> web.Response:
     """GET /v1/physicians/{cert_no}/fhir: the record as a FHIR R4 Practitioner."""
     cert_no = _valid(_CERT_NO, "cert_no", request.match_info["cert_no"])
-    row = await request.app[STORE].fetch_one(_LOOKUP, [cert_no])
+    row = await reads.record(request.app[STORE], cert_no)
     if row is None:
         explanation = await _explain(request.app, cert_no)
         raise NotFound(

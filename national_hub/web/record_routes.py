@@ -88,7 +88,7 @@ async def get_physician(request: web.Request) -> web.Response:
                 code="token_rejected",
                 extra={"explanation": await app[EXPLAINER].token(province, seq)},
             )
-    row = await reads.physician(store, cert_no)
+    row = await reads.record(store, cert_no)
     if row is None:
         raise NotFound(
             f"no physician with certificate {cert_no} at the national hub",
