@@ -14,7 +14,7 @@ from province_node.publisher import KafkaHealth, Relay, new_producer
 from schemas.canonical import canonical_bytes
 from schemas.events import Heartbeat
 from schemas.signing import Signer
-from schemas.tasks import cancel_task
+from schemas.tasks import BackgroundTask
 from schemas.timestamps import utc_now
 from schemas.wire import signed_headers
 
@@ -38,35 +38,31 @@ async def build_heartbeat(province: str, relay: Relay) -> Heartbeat:
     )
 
 
-class HeartbeatLoop:
+class HeartbeatLoop(BackgroundTask):
     """Sends a heartbeat every interval; while Kafka is down it skips beats silently."""
+
+    task_name = "heartbeat"
 
     def __init__(
         self, settings: NodeSettings, signer: Signer, relay: Relay, health: KafkaHealth
     ) -> None:
+        super().__init__()
         self._settings = settings
         self._signer = signer
         self._relay = relay
         self._health = health
         self._producer: AIOKafkaProducer | None = None
-        self._task: asyncio.Task[None] | None = None
         self.sent = 0
-
-    async def start(self) -> None:
-        """Start beating."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="heartbeat")
 
     async def stop(self) -> None:
         """Stop beating and close the producer; safe to call twice."""
-        task, self._task = self._task, None
-        await cancel_task(task)
+        await super().stop()
         producer, self._producer = self._producer, None
         if producer is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(producer.stop(), timeout=3.0)
 
-    async def _run(self) -> None:
+    async def run(self) -> None:
         interval = self._settings.heartbeat_interval_s
         loop = asyncio.get_running_loop()
         while True:

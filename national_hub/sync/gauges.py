@@ -10,17 +10,19 @@ from national_hub.metrics import HubMetrics
 from national_hub.store.store import Store
 from national_hub.sync.status import SyncMonitor
 from schemas.errors import RegsyncError
-from schemas.tasks import cancel_task
+from schemas.tasks import BackgroundTask
 
 log = logging.getLogger(__name__)
 
 
-class GaugeLoop:
+class GaugeLoop(BackgroundTask):
     """Every `interval` s: the sync gauges; every `count_interval` s: records per province/status.
 
     The sync gauges are computed from memory; the record counts are a GROUP BY over the whole
     store, hence their slower pace.
     """
+
+    task_name = "hub-gauges"
 
     def __init__(
         self,
@@ -31,24 +33,14 @@ class GaugeLoop:
         interval: float = 2.0,
         count_interval: float = 10.0,
     ) -> None:
+        super().__init__()
         self._metrics = metrics
         self._monitor = monitor
         self._store = store
         self._interval = interval
         self._count_interval = count_interval
-        self._task: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
-        """Start refreshing; safe to call twice."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="hub-gauges")
-
-    async def stop(self) -> None:
-        """Stop refreshing; safe to call twice."""
-        task, self._task = self._task, None
-        await cancel_task(task)
-
-    async def _run(self) -> None:
+    async def run(self) -> None:
         next_counts = 0.0
         while True:
             self._monitor.update_metrics()

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from schemas.tasks import cancel_task
+from schemas.tasks import BackgroundTask
 from schemas.timestamps import format_utc, utc_now
 
 log = logging.getLogger(__name__)
@@ -55,29 +55,22 @@ class LagHistory:
         }
 
 
-class LagSampler:
+class LagSampler(BackgroundTask):
     """Samples a lag source into a LagHistory every interval; start() and stop() bracket it."""
 
+    task_name = "hub-lag-sampler"
+
     def __init__(self, history: LagHistory, source: LagSource) -> None:
+        super().__init__()
         self.history = history
         self._source = source
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        """Start sampling (the first sample is taken at once)."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="hub-lag-sampler")
-
-    async def stop(self) -> None:
-        """Stop sampling; safe to call twice."""
-        task, self._task = self._task, None
-        await cancel_task(task)
 
     def sample(self) -> None:
         """Take one sample now."""
         self.history.record(utc_now(), self._source())
 
-    async def _run(self) -> None:
+    async def run(self) -> None:
+        # The first sample is taken at once.
         loop = asyncio.get_running_loop()
         while True:
             started = loop.time()

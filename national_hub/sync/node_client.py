@@ -20,7 +20,7 @@ import aiohttp
 
 from national_hub.config import HubSettings
 from schemas.errors import RegsyncError
-from schemas.tasks import cancel_task
+from schemas.tasks import BackgroundTask
 from schemas.timestamps import utc_now
 
 log = logging.getLogger(__name__)
@@ -198,17 +198,19 @@ class NodeClient:
 StatusListener = Callable[[NodeStatus], None]
 
 
-class NodePoller:
+class NodePoller(BackgroundTask):
     """Polls every node's sync status each node_poll_s; start() and stop() bracket it."""
 
+    task_name = "hub-node-poller"
+
     def __init__(self, settings: HubSettings, client: NodeClient) -> None:
+        super().__init__()
         self._settings = settings
         self._client = client
         self._interval = settings.tuning.sync.node_poll_s
         self._max_interval = settings.tuning.sync.node_poll_max_s
         self._state: dict[str, PollState] = {}
         self._listeners: list[StatusListener] = []
-        self._task: asyncio.Task[None] | None = None
         # An unreachable node is asked less often (up to node_poll_max_s): failed
         # connections to 30 absent nodes a second cost the hub a quarter of a core.
         self._next_at: dict[str, float] = {}
@@ -229,13 +231,8 @@ class NodePoller:
 
     async def start(self) -> None:
         """Start polling, if the hub has a node token."""
-        if self._task is None and self.enabled:
-            self._task = asyncio.create_task(self._run(), name="hub-node-poller")
-
-    async def stop(self) -> None:
-        """Stop polling; safe to call twice."""
-        task, self._task = self._task, None
-        await cancel_task(task)
+        if self.enabled:
+            await super().start()
 
     async def poll_once(self) -> None:
         """Ask every node once, concurrently."""
@@ -277,7 +274,7 @@ class NodePoller:
             except Exception:
                 log.exception("node poll listener failed")
 
-    async def _run(self) -> None:
+    async def run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             started = loop.time()

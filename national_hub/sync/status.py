@@ -41,7 +41,7 @@ from national_hub.sync.freshness import FreshnessTracker
 from national_hub.sync.node_client import NodePoller, NodeStatus
 from national_hub.tuning import SyncTuning
 from schemas.errors import RegsyncError
-from schemas.tasks import cancel_task
+from schemas.tasks import BackgroundTask
 from schemas.timestamps import format_utc, utc_now
 from schemas.vocab import PROVINCES
 
@@ -283,12 +283,14 @@ class ProvinceSync:
         }
 
 
-class SyncMonitor:
+class SyncMonitor(BackgroundTask):
     """Joins store, ingest, heartbeats, node polls and freshness into per-province status.
 
     start() runs a loop that refreshes dead-letter counts and the sync gauges every
     settings.tuning.sync.refresh_s; everything else is computed on demand from memory.
     """
+
+    task_name = "hub-sync-monitor"
 
     def __init__(
         self,
@@ -299,6 +301,7 @@ class SyncMonitor:
         poller: NodePoller | None = None,
         metrics: HubMetrics | None = None,
     ) -> None:
+        super().__init__()
         self.settings = settings
         self.windows = settings.tuning.sync
         self.store = store
@@ -309,7 +312,6 @@ class SyncMonitor:
         self._dead_letters: Mapping[str, int] = {}
         # Per province: (seq, reason) of the dead letter of the seq just above its frontier.
         self._blocking: Mapping[str, tuple[int, str]] = {}
-        self._task: asyncio.Task[None] | None = None
         if ingestor is not None:
             ingestor.add_listener(
                 lambda r: freshness.observe_apply(r, store.progress(), store.heartbeats())
@@ -328,16 +330,11 @@ class SyncMonitor:
 
     async def start(self) -> None:
         """Seed freshness from the store and start the refresh loop."""
-        self.freshness.seed(self.store.heartbeats().values(), self.store.progress())
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="hub-sync-monitor")
+        if not self.running:
+            self.freshness.seed(self.store.heartbeats().values(), self.store.progress())
+        await super().start()
 
-    async def stop(self) -> None:
-        """Stop the refresh loop; safe to call twice."""
-        task, self._task = self._task, None
-        await cancel_task(task)
-
-    async def _run(self) -> None:
+    async def run(self) -> None:
         while True:
             await self.refresh()
             await asyncio.sleep(self.windows.refresh_s)
