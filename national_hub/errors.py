@@ -5,9 +5,7 @@ The whole tree, both services' and the tooling's, is drawn in schemas/errors.py.
 
 from __future__ import annotations
 
-from typing import Self
-
-from schemas.errors import HttpError, RegsyncError
+from schemas.errors import HttpError, RegsyncError, TooManyAuthFailures
 from schemas.federation import ConfigError
 
 __all__ = [
@@ -23,6 +21,7 @@ __all__ = [
     "StoreError",
     "TooManyAuthFailures",
     "Unauthorized",
+    "UnprocessableBody",
 ]
 
 
@@ -57,21 +56,6 @@ class Forbidden(HubError):
     code = "forbidden"
 
 
-class TooManyAuthFailures(HubError):
-    """The client failed authentication too often; refused unchecked until Retry-After (429)."""
-
-    status = 429
-    code = "too_many_auth_failures"
-
-    @classmethod
-    def retry_after(cls, seconds: int) -> Self:
-        """Refused for `seconds` more; the answer carries Retry-After."""
-        return cls(
-            f"too many failed authentications from this client; retry after {seconds} s",
-            headers={"Retry-After": str(seconds)},
-        )
-
-
 class NotFound(HubError):
     """The resource does not exist at the hub (404)."""
 
@@ -84,6 +68,13 @@ class Conflict(HubError):
 
     status = 409
     code = "conflict"
+
+
+class UnprocessableBody(HubError):
+    """A JSON body whose fields do not validate (422); the details name each field."""
+
+    status = 422
+    code = "validation_failed"
 
 
 class ServiceUnavailable(HubError):

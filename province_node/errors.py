@@ -82,21 +82,6 @@ class TooManyRequests(NodeError):
     code = "too_many_requests"
 
 
-class TooManyAuthFailures(NodeError):
-    """The client failed authentication too often; refused unchecked until Retry-After."""
-
-    status = 429
-    code = "too_many_auth_failures"
-
-    @classmethod
-    def retry_after(cls, seconds: int) -> Self:
-        """Refused for `seconds` more; the answer carries Retry-After."""
-        return cls(
-            f"too many failed authentications from this client; retry after {seconds} s",
-            headers={"Retry-After": str(seconds)},
-        )
-
-
 class Unavailable(NodeError):
     """The registry cannot take writes right now (e.g. another process holds the lock)."""
 

@@ -19,6 +19,7 @@ unmapped RegsyncError included, is a 500 naming an error id that is logged with 
     ├── DevstackError                               devstack.errors
     │   └── KafkaStartError                         devstack.kafka
     └── HttpError                     500 internal  schemas.errors
+        ├── TooManyAuthFailures       429 too_many_auth_failures (both services' auth throttle)
         ├── HubError                  500 internal  national_hub.errors
         │   ├── BadRequest            400 bad_request
         │   │   └── InvalidParameter  400 invalid_parameter
@@ -26,8 +27,7 @@ unmapped RegsyncError included, is a 500 naming an error id that is logged with 
         │   ├── Forbidden             403 forbidden
         │   ├── NotFound              404 not_found
         │   ├── Conflict              409 conflict
-        │   ├── UnprocessableBody     422 validation_failed   national_hub.query.verify
-        │   ├── TooManyAuthFailures   429 too_many_auth_failures
+        │   ├── UnprocessableBody     422 validation_failed
         │   └── ServiceUnavailable    503 unavailable
         └── NodeError                 500 internal  province_node.errors
             ├── BadRequest            400 bad_request
@@ -39,7 +39,6 @@ unmapped RegsyncError included, is a 500 naming an error id that is logged with 
             ├── PayloadTooLarge       413 payload_too_large
             ├── InvalidRequest        422 invalid
             ├── TooManyRequests       429 too_many_requests
-            ├── TooManyAuthFailures   429 too_many_auth_failures
             └── Unavailable           503 unavailable
 
 Two control-flow signals are plain Exceptions that never reach an app: Skipped
@@ -167,6 +166,25 @@ class HttpError(RegsyncError):
         """The error document: {"error": {"code", "message", "details"}, **extra}."""
         error = {"code": self.code, "message": self.message, "details": self.details}
         return {"error": error, **self.extra}
+
+
+class TooManyAuthFailures(HttpError):
+    """Too many failed authentications from this client: refused unchecked until Retry-After.
+
+    Raised by both services' auth throttle (schemas.throttle), so it is one class, not a branch
+    of each service's tree.
+    """
+
+    status = 429
+    code = "too_many_auth_failures"
+
+    @classmethod
+    def retry_after(cls, seconds: int) -> Self:
+        """Refused for `seconds` more; the answer carries Retry-After."""
+        return cls(
+            f"too many failed authentications from this client; retry after {seconds} s",
+            headers={"Retry-After": str(seconds)},
+        )
 
 
 # A domain error class -> the (status, code) an API answers it with. A class not in the table is

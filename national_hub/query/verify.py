@@ -10,7 +10,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from national_hub.errors import HubError, InvalidParameter
+from national_hub.errors import InvalidParameter, UnprocessableBody
 from national_hub.ingest.names import normalise_name
 from national_hub.query.aliases import AliasTable, alias_key
 from national_hub.query.receipts import ReceiptSigner, receipt_payload
@@ -25,13 +25,6 @@ Verdict = Literal["consistent", "mismatch", "not_found"]
 FieldResult = Literal["match", "mismatch"]
 
 _PROVINCE_BY_NAME = {name: code for code, name in PROVINCES.items()}
-
-
-class UnprocessableBody(HubError):
-    """A JSON body whose fields do not validate (422); the details name each field."""
-
-    status = 422
-    code = "validation_failed"
 
 
 class VerifyRequest(BaseModel):

@@ -10,10 +10,10 @@ from typing import Any
 import duckdb
 import pytest
 
-from national_hub.errors import BadRequest
+from national_hub.errors import BadRequest, UnprocessableBody
 from national_hub.query.aliases import AliasTable
 from national_hub.query.receipts import ReceiptSigner, receipt_payload, verify_receipt
-from national_hub.query.verify import UnprocessableBody, VerifyRequest, compare, verify_certificate
+from national_hub.query.verify import VerifyRequest, compare, verify_certificate
 from national_hub.store.schema import RECORDS_DDL
 from national_hub.store.store import Store
 from schemas.record import PendingChange, PracticeSite, Record
