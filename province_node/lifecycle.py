@@ -24,6 +24,9 @@ type and its details, or raise Conflict with a reason a registrar can act on. No
 | revoked                | active, changing, suspended     | revoked                               |
 | transferred_out        | active                          | transferred_out, transfer.to_province |
 
+A registration in one of the HOLDING statuses (active, changing, suspended) holds its person: one
+ID number has at most one such registration per province, so a registration of another
+certificate for an ID number held here is refused (409 duplicate_person, naming the holder).
 After cancelled only a re-registration is possible; after transferred_out only a transfer-in
 (the physician returns); after revoked nothing.
 A suspension keeps a pending change so that reinstatement returns to changing; the terminal
@@ -64,6 +67,8 @@ ASSESSMENT_FAIL_SUSPENSION_MONTHS = 6
 
 _LIVE = frozenset({Status.ACTIVE, Status.CHANGING})
 _NOT_CLOSED = frozenset({Status.ACTIVE, Status.CHANGING, Status.SUSPENDED})
+# A registration in these statuses holds its person (one per ID number and province).
+HOLDING = _NOT_CLOSED
 
 
 @dataclass(frozen=True)
@@ -82,8 +87,13 @@ def register(
     *,
     province: str,
     person_ref: str,
+    holder: tuple[str, Status] | None = None,
 ) -> Transition:
-    """First registration, re-registration after cancellation, or transfer-in."""
+    """First registration, re-registration after cancellation, or transfer-in.
+
+    `holder` is the (cert_no, status) of another registration here that holds the same ID
+    number (see HOLDING), if there is one: then the registration is refused.
+    """
     if req.transfer_from is not None and req.transfer_from.province == province:
         raise InvalidRequest.for_field(
             "transfer_from.province", f"must be another province than {province}"
@@ -102,6 +112,14 @@ def register(
                 f"certificate {req.cert_no} belongs to another person (the ID number differs); "
                 f"a re-registration must be for the same person"
             )
+    if holder is not None:
+        held, status = holder
+        raise Conflict(
+            f"this ID number already holds registration {held} in province {province} "
+            f"(status {_describe(status)}); a person holds one registration per province: "
+            f"change, cancel or transfer out {held} instead of registering {req.cert_no}",
+            code="duplicate_person",
+        )
     transfer = None
     if req.transfer_from is not None:
         transfer = Transfer(

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 from uuid import uuid4
@@ -36,7 +36,7 @@ from schemas.person_ref import person_ref
 from schemas.record import Institution, PracticeSite, Record
 from schemas.signing import Signer
 from schemas.timestamps import format_utc, utc_now
-from schemas.vocab import EventType
+from schemas.vocab import EventType, Status
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +56,12 @@ CREATE TABLE IF NOT EXISTS registrations (
 );
 CREATE INDEX IF NOT EXISTS registrations_by_name ON registrations (name);
 CREATE INDEX IF NOT EXISTS registrations_by_status ON registrations (status, cert_no);
+CREATE INDEX IF NOT EXISTS registrations_by_id_number ON registrations (id_number, status);
 """
 
-# Registrars work in China Standard Time; a change requested at 07:00 Beijing time is dated that
-# day, not the previous UTC day.
-_CST = timedelta(hours=8)
+# The statuses in which a registration holds its person: one ID number has at most one of these
+# per province (a second is refused as duplicate_person).
+_HOLDING = tuple(s.value for s in lifecycle.HOLDING)
 
 
 def sync_token(province: str, seq: int) -> str:
@@ -134,6 +135,15 @@ class WriteContext:
         ).fetchone()
         return row is not None
 
+    def holder(self, id_number: str, other_than: str) -> tuple[str, Status] | None:
+        """A registration of this ID number, other than cert_no other_than, that holds it."""
+        row = self.conn.execute(
+            "SELECT cert_no, status FROM registrations WHERE id_number = ? AND cert_no <> ?"
+            f" AND status IN ({', '.join('?' * len(_HOLDING))}) ORDER BY cert_no LIMIT 1",
+            (id_number, other_than, *_HOLDING),
+        ).fetchone()
+        return None if row is None else (row[0], Status(row[1]))
+
     def register(
         self, req: rq.RegistrationRequest, actor: str, *, known_new: bool = False
     ) -> Committed:
@@ -145,6 +155,7 @@ class WriteContext:
             req,
             province=self.province,
             person_ref=person_ref(self._store.secret, req.id_number),
+            holder=self.holder(req.id_number, req.cert_no),
         )
         version = current.record_version if current else 0
         return self._append(transition, req.id_number, version + 1, actor)
@@ -161,7 +172,7 @@ class WriteContext:
         if current is None:
             raise NotFound(f"no registration with cert_no {cert_no} in province {self.province}")
         transition = lifecycle.apply_step(
-            current.record, step, province=self.province, today=today_cst()
+            current.record, step, province=self.province, today=rq.today_cst()
         )
         return self._append(transition, current.id_number, current.record_version + 1, actor)
 
@@ -598,8 +609,3 @@ def _stored(row: tuple[Any, ...]) -> StoredRecord:
 
 def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def today_cst() -> date:
-    """Today's date in China Standard Time."""
-    return (utc_now() + _CST).date()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -36,6 +37,7 @@ from schemas.record import (
     end_not_before_start,
     validate_scopes,
 )
+from schemas.timestamps import utc_now
 from schemas.vocab import CancelReason, Category, EventType, Gender, Level
 
 # The CSV form of a registration request (`province-node import`, `generate --out x.csv`):
@@ -58,6 +60,36 @@ CSV_COLUMNS = (
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
+# Registrars work in China Standard Time; a change requested at 07:00 Beijing time is dated that
+# day, not the previous UTC day.
+_CST = timedelta(hours=8)
+
+# Plausible dates. No practice registration (医师执业注册) is older than the 执业医师法, in force
+# since 1999-05-01, and neither is a 定期考核 under it.
+EARLIEST_DATE = date(1999, 5, 1)
+# A registration or an assessment has happened: its date is at most one day after the node's
+# today in China Standard Time, a day's grace for a node or registrar clock a little off around
+# midnight. A year like 9999 or 2206 is a typo, and would overflow date arithmetic further on.
+FUTURE_GRACE = timedelta(days=1)
+# A suspension ends after today, and within 5 years: a penalty suspends for at most a year
+# (医师法 2022), and practice suspended for 2 years is itself a ground for cancellation; the
+# margin is for suspensions pending proceedings, and what lies beyond it is a typo.
+MAX_SUSPENSION_YEARS = 5
+
+
+def today_cst() -> date:
+    """Today's date in China Standard Time."""
+    return (utc_now() + _CST).date()
+
+
+def _today(info: ValidationInfo) -> date:
+    # parse_registration and parse_step pass the day they validate against; model_validate
+    # called without that context (tools, benchmarks) checks against the node's today.
+    context = info.context
+    if isinstance(context, dict) and isinstance(context.get("today"), date):
+        return context["today"]
+    return today_cst()
+
 
 def _iso_date(value: Any) -> Any:
     # pydantic's lax date parsing also takes timestamps and datetimes; the contract says
@@ -70,6 +102,51 @@ def _iso_date(value: Any) -> Any:
 
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+
+
+def _has_happened(value: date, info: ValidationInfo) -> date:
+    if value < EARLIEST_DATE:
+        raise PydanticCustomError(
+            "date_too_early",
+            "must not be before {earliest}, when the 执业医师法 came into force",
+            {"earliest": EARLIEST_DATE.isoformat()},
+        )
+    today = _today(info)
+    if value > today + FUTURE_GRACE:
+        raise PydanticCustomError(
+            "date_in_future",
+            "must not be in the future (today is {today} in China Standard Time)",
+            {"today": today.isoformat()},
+        )
+    return value
+
+
+def _suspension_end(value: date, info: ValidationInfo) -> date:
+    today = _today(info)
+    if value <= today:
+        raise PydanticCustomError(
+            "suspension_over",
+            "must be after today ({today} in China Standard Time): a suspension that is over "
+            "suspends nothing",
+            {"today": today.isoformat()},
+        )
+    try:
+        latest = today.replace(year=today.year + MAX_SUSPENSION_YEARS)
+    except ValueError:  # 29 February
+        latest = today.replace(year=today.year + MAX_SUSPENSION_YEARS, day=28)
+    if value > latest:
+        raise PydanticCustomError(
+            "suspension_too_long",
+            "must be at most {years} years after today ({today} in China Standard Time)",
+            {"years": MAX_SUSPENSION_YEARS, "today": today.isoformat()},
+        )
+    return value
+
+
+# The date of something done: a registration, an assessment (EARLIEST_DATE..today + grace).
+PastDate = Annotated[date, BeforeValidator(_iso_date), AfterValidator(_has_happened)]
+# The last day of a suspension: after today, within MAX_SUSPENSION_YEARS.
+SuspensionEnd = Annotated[date, BeforeValidator(_iso_date), AfterValidator(_suspension_end)]
 
 _FORBID = ConfigDict(frozen=True, extra="forbid")
 
@@ -89,7 +166,7 @@ class RegistrationRequest(BaseModel):
     scopes: Scopes
     primary_institution: Institution
     issuing_authority: IssuingAuthority
-    registered_on: IsoDate
+    registered_on: PastDate
     transfer_from: ProvinceCert | None = None
 
     @field_validator("gender")
@@ -162,7 +239,7 @@ class Assessed(_Step):
 
     type: Literal["assessed"]
     result: Literal["pass", "fail"]
-    assessed_on: IsoDate
+    assessed_on: PastDate
 
 
 class Suspended(_Step):
@@ -170,7 +247,7 @@ class Suspended(_Step):
 
     type: Literal["suspended"]
     reason: Reason
-    until: IsoDate
+    until: SuspensionEnd
 
 
 class Reinstated(_Step):
@@ -219,26 +296,34 @@ StepRequest = Annotated[
 _STEP_ADAPTER: TypeAdapter[StepRequest] = TypeAdapter(StepRequest)
 
 
-def parse_registration(body: Any) -> RegistrationRequest:
-    """Validate a registration body or raise InvalidRequest naming each bad field."""
+def parse_registration(body: Any, *, today: date | None = None) -> RegistrationRequest:
+    """Validate a registration body or raise InvalidRequest naming each bad field.
+
+    Dates are checked against `today` (default: today in China Standard Time).
+    """
     if not isinstance(body, dict):
         raise InvalidRequest.for_field("body", "must be a JSON object")
+    context = {"today": today or today_cst()}
     try:
-        return RegistrationRequest.model_validate(body)
+        return RegistrationRequest.model_validate(body, context=context)
     except ValidationError as exc:
         raise InvalidRequest.from_schema_error(SchemaError.from_validation_error(exc)) from None
 
 
-def parse_step(body: Any) -> StepRequest:
-    """Validate a lifecycle step body or raise InvalidRequest naming each bad field."""
+def parse_step(body: Any, *, today: date | None = None) -> StepRequest:
+    """Validate a lifecycle step body or raise InvalidRequest naming each bad field.
+
+    Dates are checked against `today` (default: today in China Standard Time).
+    """
     if not isinstance(body, dict):
         raise InvalidRequest.for_field("body", "must be a JSON object")
     if body.get("type") == EventType.REGISTERED:
         raise InvalidRequest.for_field(
             "type", "registrations are made with POST /v1/registrations, not as a step"
         )
+    context = {"today": today or today_cst()}
     try:
-        return _STEP_ADAPTER.validate_python(body)
+        return _STEP_ADAPTER.validate_python(body, context=context)
     except ValidationError as exc:
         raise InvalidRequest.from_schema_error(SchemaError.from_validation_error(exc)) from None
 

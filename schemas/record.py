@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Sequence
 from datetime import date
 from typing import Annotated
@@ -112,6 +114,56 @@ def _no_control_chars(value: str) -> str:
     return value
 
 
+# Unicode categories never part of a name: controls (Cc), format characters (Cf: zero-width
+# space and joiners, soft hyphen, BOM, and every bidi control such as U+202E RIGHT-TO-LEFT
+# OVERRIDE), lone surrogates (Cs) and line/paragraph separators (Zl, Zp). Each is invisible or
+# reorders what a reader sees, so 王<U+200B>五 looks like 王五 yet is not found by it. Private-use
+# (Co) and not-yet-assigned (Cn) code points stay allowed: registries encode 生僻字 there.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+# Combining marks one base character may carry: two covers decomposed Vietnamese (ê + ̃) and
+# pinyin with tones; more is "zalgo" text that overprints its neighbours.
+MAX_COMBINING_MARKS = 2
+# Markup: no person's name holds ASCII angle brackets (Chinese names use none; book-title marks
+# are 《》), and an institution's official name uses full-width punctuation.
+_MARKUP_CHARS = frozenset("<>")
+
+
+# What nearly every name consists of (CJK ideographs and 〇, ASCII letters and digits, the middle
+# dot, brackets, space, hyphen, full stop): none of it is refused below, so one C-level match
+# settles most values and only the rest are looked at character by character.
+_PLAIN_NAME = re.compile(
+    "[\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff"
+    "0-9A-Za-z\u00b7()\uff08\uff09 .\\-]*"
+)
+
+
+def _name_chars(value: str) -> str:
+    """Refuse invisible, format and bidi characters, markup and stacked combining marks."""
+    if _PLAIN_NAME.fullmatch(value):
+        return value
+    if not _CONTROL_CHARS.isdisjoint(value):
+        raise PydanticCustomError("control_characters", "must not contain control characters")
+    if not _MARKUP_CHARS.isdisjoint(value):
+        raise PydanticCustomError("markup_characters", "must not contain < or >")
+    marks = 0
+    for ch in value:
+        category = unicodedata.category(ch)
+        if category in _INVISIBLE_CATEGORIES:
+            raise PydanticCustomError(
+                "invisible_characters",
+                "must not contain invisible, format or text-direction characters (found U+{code})",
+                {"code": f"{ord(ch):04X}"},
+            )
+        marks = marks + 1 if category[0] == "M" else 0
+        if marks > MAX_COMBINING_MARKS:
+            raise PydanticCustomError(
+                "combining_marks",
+                "must not stack more than {max} combining marks on one character",
+                {"max": MAX_COMBINING_MARKS},
+            )
+    return value
+
+
 CertNo = Annotated[
     str,
     AfterValidator(_cert_no),
@@ -163,12 +215,12 @@ PersonRef = Annotated[
 PersonName = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=50),
-    AfterValidator(_no_control_chars),
+    AfterValidator(_name_chars),
 ]
 OrgName = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-    AfterValidator(_no_control_chars),
+    AfterValidator(_name_chars),
 ]
 ShortText = Annotated[
     str,

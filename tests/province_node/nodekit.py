@@ -203,6 +203,8 @@ def registration(index: int = 1, **overrides: Any) -> dict[str, Any]:
 
 
 SECOND = SECOND_INSTITUTION.model_dump()
+# A suspension must end after today: a date a year on stays valid whenever the tests run.
+NEXT_YEAR = (date.today() + timedelta(days=365)).isoformat()
 
 
 # -- waiting and Kafka ---------------------------------------------------------------------------

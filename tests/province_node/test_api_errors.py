@@ -5,15 +5,17 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import AsyncIterator
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from nodekit import Node, cert_no, id_number, registration
+from nodekit import NEXT_YEAR, Node, cert_no, id_number, registration
 
 from province_node.web.appkeys import REGISTRY
 from schemas.samples import SECOND_INSTITUTION
 
-SUSPEND = {"type": "suspended", "reason": "违反诊疗规范", "until": "2027-05-01"}
+IN_A_MONTH = (date.today() + timedelta(days=30)).isoformat()
+SUSPEND = {"type": "suspended", "reason": "违反诊疗规范", "until": NEXT_YEAR}
 
 ENDPOINTS = [
     ("POST", "/v1/registrations"),
@@ -83,6 +85,9 @@ BAD_REGISTRATIONS = [
     ("cert_no", _DROP),
     ("name", ""),
     ("name", "王\u0000明"),
+    ("name", "王\u200b五"),  # zero-width space: not found by 王五
+    ("name", "王\u202e五"),  # right-to-left override
+    ("name", "<b>王五</b>"),
     ("gender", "unknown"),
     ("gender", "female"),  # the ID number's sequence digit is odd: male
     ("id_number", BAD_ID),
@@ -98,10 +103,16 @@ BAD_REGISTRATIONS = [
     ("primary_institution.org_code", "12500000450400012A"),
     ("primary_institution.region_code", "5001"),
     ("primary_institution.name", _DROP),
+    ("primary_institution.name", "重庆医科大学\u200b附属第一医院"),
+    ("issuing_authority.name", "重庆市\u2067渝中区卫生健康委员会"),
     ("issuing_authority.region_code", "abcdef"),
     ("registered_on", "2020/03/15"),
     ("registered_on", "2020-02-30"),
     ("registered_on", 20200315),
+    ("registered_on", "9999-12-31"),
+    ("registered_on", "0001-01-01"),
+    ("registered_on", "1999-04-30"),  # before the 执业医师法 came into force
+    ("registered_on", IN_A_MONTH),
     ("transfer_from", {"province": "99", "cert_no": "110000000000001"}),
     ("transfer_from", {"province": "50", "cert_no": "500000000000009"}),
     ("nickname", "小王"),
@@ -129,13 +140,19 @@ async def test_bad_registration_value_answers_422_naming_the_field(
 
 
 BAD_STEPS = [
-    ({"reason": "x", "until": "2027-05-01"}, "type"),
+    ({"reason": "x", "until": NEXT_YEAR}, "type"),
     ({"type": "paused"}, "type"),
     ({"type": "registered"}, "type"),
     ({"type": "suspended", "reason": "违规", "until": "next year"}, "until"),
-    ({"type": "suspended", "until": "2027-05-01"}, "reason"),
+    ({"type": "suspended", "until": NEXT_YEAR}, "reason"),
+    ({"type": "suspended", "reason": "违规", "until": "2020-01-01"}, "until"),  # already over
+    ({"type": "suspended", "reason": "违规", "until": "9999-12-31"}, "until"),
     ({"type": "cancelled", "reason": "bored"}, "reason"),
     ({"type": "assessed", "result": "maybe", "assessed_on": "2026-03-01"}, "result"),
+    ({"type": "assessed", "result": "pass", "assessed_on": "9999-12-31"}, "assessed_on"),
+    ({"type": "assessed", "result": "fail", "assessed_on": "9999-12-31"}, "assessed_on"),
+    ({"type": "assessed", "result": "pass", "assessed_on": IN_A_MONTH}, "assessed_on"),
+    ({"type": "assessed", "result": "pass", "assessed_on": "1999-04-30"}, "assessed_on"),
     (
         {
             "type": "site_filed",
@@ -348,7 +365,7 @@ async def test_no_registration_body_makes_the_node_answer_500(node: Node) -> Non
 async def test_no_step_body_makes_the_node_answer_500(node: Node) -> None:
     await node.register(registration(1))
     steps = [
-        {"type": "suspended", "reason": "r", "until": "2027-01-01"},
+        {"type": "suspended", "reason": "r", "until": NEXT_YEAR},
         {
             "type": "site_filed",
             "institution": SECOND_INSTITUTION.model_dump(),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from nodekit import SECOND, Node, cert_no, registration
+from nodekit import NEXT_YEAR, SECOND, Node, cert_no, id_number, registration
 
 from schemas.samples import PRIMARY_INSTITUTION, SECOND_INSTITUTION
 
@@ -18,7 +18,7 @@ FILE_PRIMARY = {**FILE_SITE, "institution": PRIMARY_INSTITUTION.model_dump()}
 WITHDRAW = {"type": "site_withdrawn", "org_code": SECOND_INSTITUTION.org_code}
 PASS = {"type": "assessed", "result": "pass", "assessed_on": "2026-03-01"}
 FAIL = {"type": "assessed", "result": "fail", "assessed_on": "2026-03-01"}
-SUSPEND = {"type": "suspended", "reason": "违反诊疗规范", "until": "2027-05-01"}
+SUSPEND = {"type": "suspended", "reason": "违反诊疗规范", "until": NEXT_YEAR}
 REINSTATE = {"type": "reinstated"}
 REVOKE = {"type": "revoked", "reason": "出具虚假医学证明文件", "decision_no": "渝卫罚〔2026〕1号"}
 TRANSFER = {"type": "transferred_out", "to_province": "11"}
@@ -138,6 +138,49 @@ async def test_cancelled_registration_can_be_registered_again(node: Node) -> Non
     cert = await registered(node, [cancel()])
     code, body, _ = await node.register(registration(1))
     assert (code, body["record"]["status"], body["record"]["cert_no"]) == (201, "active", cert)
+
+
+# One person (one ID number) holds one live registration per province: a second certificate for
+# the same ID number is refused while the first is active, changing or suspended.
+SAME_PERSON = registration(2, id_number=id_number(1))
+
+
+@pytest.mark.parametrize(
+    "setup",
+    [
+        pytest.param([], id="active"),
+        pytest.param([CHANGE_REQ], id="changing"),
+        pytest.param([SUSPEND], id="suspended"),
+    ],
+)
+async def test_a_second_live_registration_of_one_id_number_answers_409_duplicate_person(
+    node: Node, setup: list[dict[str, Any]]
+) -> None:
+    await registered(node, setup)
+    code, body, _ = await node.register(SAME_PERSON)
+    assert (code, body["error"]["code"]) == (409, "duplicate_person")
+
+
+async def test_duplicate_person_refusal_names_the_existing_certificate(node: Node) -> None:
+    await registered(node, [])
+    _, body, _ = await node.register(SAME_PERSON)
+    assert cert_no(1) in body["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "setup",
+    [
+        pytest.param([cancel()], id="cancelled"),
+        pytest.param([REVOKE], id="revoked"),
+        pytest.param([TRANSFER], id="transferred_out"),
+    ],
+)
+async def test_a_closed_registration_does_not_block_a_new_one_for_the_person(
+    node: Node, setup: list[dict[str, Any]]
+) -> None:
+    await registered(node, setup)
+    code, body, _ = await node.register(SAME_PERSON)
+    assert (code, body["record"]["status"]) == (201, "active")
 
 
 async def test_transfer_in_links_the_old_province_and_certificate(node: Node) -> None:

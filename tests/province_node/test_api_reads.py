@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 import pytest
-from nodekit import THIRD_INSTITUTION, Node, cert_no, eventually, id_number, registration
+from nodekit import NEXT_YEAR, THIRD_INSTITUTION, Node, cert_no, eventually, id_number, registration
 
 
 async def _seed(node: Node) -> None:
@@ -170,7 +170,7 @@ async def test_sync_record_of_an_unknown_certificate_does_not_exist(node: Node) 
 async def test_sync_record_reports_where_the_latest_event_landed(node: Node) -> None:
     await node.register(registration(1))
     await node.step(cert_no(1), {"type": "reinstated"})  # refused: not a new event
-    await node.step(cert_no(1), {"type": "suspended", "reason": "违规", "until": "2027-01-01"})
+    await node.step(cert_no(1), {"type": "suspended", "reason": "违规", "until": NEXT_YEAR})
 
     async def published() -> bool:
         _, body, _ = await node.call("GET", f"/v1/sync/records/{cert_no(1)}", role="hub")

@@ -157,6 +157,27 @@ def test_csv_rejects_name_the_line_of_the_row(store: Store, tmp_path: Path) -> N
     assert [(r["line"], r["details"][0]["field"]) for r in _rejects(path)] == [(3, "registered_on")]
 
 
+def test_a_second_live_registration_of_one_id_number_is_a_reject_with_its_line(
+    store: Store, tmp_path: Path
+) -> None:
+    rows = [_csv_row(registration(1)), _csv_row(registration(2, id_number=id_number(1)))]
+    path = _csv(tmp_path / "rows.csv", rows)
+    summary = import_file(store, path)
+    assert (summary.imported, summary.rejected) == (1, 1)
+    [reject] = _rejects(path)
+    assert (reject["line"], reject["cert_no"]) == (3, cert_no(2))
+    assert cert_no(1) in reject["reason"]
+
+
+def test_an_import_row_dated_in_the_future_is_a_reject_with_its_line(
+    store: Store, tmp_path: Path
+) -> None:
+    rows = [_csv_row(registration(1)), _csv_row(registration(2, registered_on="9999-12-31"))]
+    path = _csv(tmp_path / "rows.csv", rows)
+    import_file(store, path)
+    assert [(r["line"], r["details"][0]["field"]) for r in _rejects(path)] == [(3, "registered_on")]
+
+
 def test_csv_with_a_wrong_header_is_refused_as_a_whole(store: Store, tmp_path: Path) -> None:
     path = tmp_path / "rows.csv"
     path.write_text("cert_no,name\n500000000000001,王\n", encoding="utf-8")

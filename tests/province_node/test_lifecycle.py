@@ -83,7 +83,8 @@ def record_in(state: str) -> Record:
 
 
 def apply(state: str, body: dict[str, Any]) -> lifecycle.Transition:
-    return lifecycle.apply_step(record_in(state), parse_step(body), province="50", today=TODAY)
+    step = parse_step(body, today=TODAY)
+    return lifecycle.apply_step(record_in(state), step, province="50", today=TODAY)
 
 
 ALLOWED = [
@@ -339,6 +340,46 @@ def test_transfer_in_from_the_own_province_is_invalid() -> None:
     with pytest.raises(InvalidRequest) as info:
         _register(None, req)
     assert info.value.details[0]["field"] == "transfer_from.province"
+
+
+# -- the dates a request may carry (TODAY is 2026-11-22) -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("assessed_on", "accepted"),
+    [("1999-05-01", True), ("2026-11-23", True), ("1999-04-30", False), ("2026-11-24", False)],
+)
+def test_assessment_dates_run_from_the_physician_law_to_one_day_after_today(
+    assessed_on: str, accepted: bool
+) -> None:
+    body = {**PASS, "assessed_on": assessed_on}
+    if accepted:
+        parse_step(body, today=TODAY)
+    else:
+        with pytest.raises(InvalidRequest) as info:
+            parse_step(body, today=TODAY)
+        assert info.value.details[0]["field"] == "assessed_on"
+
+
+@pytest.mark.parametrize(
+    ("until", "accepted"),
+    [("2026-11-23", True), ("2031-11-22", True), ("2026-11-22", False), ("2031-11-23", False)],
+)
+def test_a_suspension_ends_after_today_and_within_five_years(until: str, accepted: bool) -> None:
+    body = {**SUSPEND, "until": until}
+    if accepted:
+        parse_step(body, today=TODAY)
+    else:
+        with pytest.raises(InvalidRequest) as info:
+            parse_step(body, today=TODAY)
+        assert info.value.details[0]["field"] == "until"
+
+
+def test_a_registration_dated_tomorrow_is_accepted_the_day_after_is_not() -> None:
+    body = _request().model_dump(mode="json") | {"registered_on": "2026-11-23"}
+    assert parse_registration(body, today=TODAY).registered_on == date(2026, 11, 23)
+    with pytest.raises(InvalidRequest):
+        parse_registration(body | {"registered_on": "2026-11-24"}, today=TODAY)
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.structs import ConsumerRecord
 from nodekit import (
+    NEXT_YEAR,
     SECOND,
     FedEnv,
     Node,
@@ -49,7 +50,7 @@ LIFECYCLE = [
     },
     {"type": "assessed", "result": "fail", "assessed_on": "2026-03-01"},
     {"type": "assessed", "result": "pass", "assessed_on": "2026-09-01"},
-    {"type": "suspended", "reason": "违反诊疗规范", "until": "2027-05-01"},
+    {"type": "suspended", "reason": "违反诊疗规范", "until": NEXT_YEAR},
     {"type": "reinstated"},
     {"type": "cancelled", "reason": "voluntary"},
 ]

@@ -53,6 +53,64 @@ def test_blank_name_is_refused() -> None:
     assert only_detail(schema_error(name="   "))["field"] == "name"
 
 
+# Invisible and format characters: a name holding one looks like another name and is not found
+# by it (王<ZWSP>五 is not 王五), and bidi controls reorder what a reader sees.
+INVISIBLE = {
+    "zero-width space": "\u200b",
+    "zero-width joiner": "\u200d",
+    "soft hyphen": "\u00ad",
+    "byte order mark": "\ufeff",
+    "right-to-left override": "\u202e",
+    "right-to-left isolate": "\u2067",
+    "right-to-left mark": "\u200f",
+    "line separator": "\u2028",
+    "lone surrogate": "\ud800",
+}
+
+
+@pytest.mark.parametrize("char", INVISIBLE.values(), ids=INVISIBLE.keys())
+def test_name_with_an_invisible_or_format_character_is_refused(char: str) -> None:
+    assert only_detail(schema_error(name=f"王{char}五"))["field"] == "name"
+
+
+@pytest.mark.parametrize("char", INVISIBLE.values(), ids=INVISIBLE.keys())
+def test_institution_name_with_an_invisible_or_format_character_is_refused(char: str) -> None:
+    inst = PRIMARY_INSTITUTION.model_dump() | {"name": f"重庆医科大学{char}附属第一医院"}
+    assert only_detail(schema_error(primary_institution=inst))["field"] == (
+        "primary_institution.name"
+    )
+
+
+def test_issuing_authority_name_with_a_bidi_override_is_refused() -> None:
+    authority = {"name": "重庆市\u202e渝中区卫生健康委员会", "region_code": "500103"}
+    assert only_detail(schema_error(issuing_authority=authority))["field"] == (
+        "issuing_authority.name"
+    )
+
+
+def test_name_with_three_stacked_combining_marks_is_refused() -> None:
+    detail = only_detail(schema_error(name="王\u0301\u0301\u0301五"))
+    assert detail == {
+        "field": "name",
+        "message": "must not stack more than 2 combining marks on one character",
+    }
+
+
+def test_name_with_two_combining_marks_is_kept() -> None:
+    # Vietnamese and pinyin-with-tones names written decomposed carry up to two marks.
+    assert sample_record(name="Nguyê\u0303n").name == "Nguyê\u0303n"
+
+
+@pytest.mark.parametrize("name", ["王<b>五</b>", "<script>", "王>五"])
+def test_name_with_angle_brackets_is_refused(name: str) -> None:
+    assert only_detail(schema_error(name=name))["field"] == "name"
+
+
+@pytest.mark.parametrize("name", ["阿依古丽·买买提", "扎西·多吉", "王　五", "王𬱖", "䶮"])
+def test_real_names_stay_valid(name: str) -> None:
+    assert sample_record(name=name).name == name
+
+
 def test_cert_no_of_14_digits_names_the_field() -> None:
     detail = only_detail(schema_error(cert_no="11050000001234"))
     assert detail == {"field": "cert_no", "message": "must be 15 digits"}
