@@ -20,6 +20,7 @@ from schemas.federation import (
 )
 from schemas.signing import Signer, Verifier
 from schemas.tls import client_context, server_context
+from schemas.vocab import PROVINCES
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,15 +173,15 @@ class HubSettings:
         """Configured province codes in file order."""
         return tuple(self.provinces)
 
+    def province_name(self, code: str) -> str:
+        """The province's name as the federation file gives it, else its standard name."""
+        p = self.provinces.get(code)
+        return p.name if p is not None else PROVINCES.get(code, code)
+
     def events_topic(self, province: str) -> str:
         """The Kafka topic carrying a province's events."""
         return self.kafka.events_topic(province)
 
     def topic_province(self, topic: str) -> str | None:
         """The province code a `<prefix>.events.<NN>` topic belongs to, else None."""
-        prefix = f"{self.kafka.topic_prefix}.events."
-        if topic.startswith(prefix):
-            code = topic[len(prefix) :]
-            if len(code) == 2 and code.isdigit():
-                return code
-        return None
+        return self.kafka.events_topic_province(topic)

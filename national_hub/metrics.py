@@ -7,9 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from schemas.vocab import Status
-
-SYNC_STATUSES = ("ok", "lagging", "stalled", "publishing_blocked", "offline", "unknown")
+from schemas.vocab import Status, SyncState
 
 # From sub-second live sync up to a day of catch-up after an outage.
 LATENCY_BUCKETS = (
@@ -32,7 +30,7 @@ LATENCY_BUCKETS = (
     86400.0,
 )
 
-__all__ = ["CONTENT_TYPE_LATEST", "LATENCY_BUCKETS", "SYNC_STATUSES", "HubMetrics"]
+__all__ = ["CONTENT_TYPE_LATEST", "LATENCY_BUCKETS", "HubMetrics"]
 
 
 class HubMetrics:
@@ -107,8 +105,10 @@ class HubMetrics:
             # Present from the start so dashboards and alerts see every province, even idle.
             self.consumer_lag.labels(code)
             self.freshness_lag.labels(code)
-            for status in SYNC_STATUSES:
-                self.sync_status.labels(code, status).set(1 if status == "unknown" else 0)
+            for status in SyncState:
+                self.sync_status.labels(code, status.value).set(
+                    1 if status is SyncState.UNKNOWN else 0
+                )
 
     def observe_applied(
         self,
@@ -143,10 +143,10 @@ class HubMetrics:
                     counts.get((province, status.value), 0)
                 )
 
-    def set_sync_status(self, province: str, status: str) -> None:
+    def set_sync_status(self, province: str, status: SyncState) -> None:
         """Mark status as the province's current one (1) and every other as 0."""
-        for s in SYNC_STATUSES:
-            self.sync_status.labels(province, s).set(1 if s == status else 0)
+        for s in SyncState:
+            self.sync_status.labels(province, s.value).set(1 if s == status else 0)
 
     def render(self) -> bytes:
         """The Prometheus text exposition of this registry."""

@@ -8,7 +8,7 @@ import sys
 from functools import cache
 from typing import Annotated, Any
 
-from pydantic import Field, WithJsonSchema
+from pydantic import Field
 
 from province_node.idempotency import HEADER as IDEMPOTENCY_HEADER
 from province_node.idempotency import MAX_KEY_LENGTH
@@ -19,6 +19,7 @@ from schemas.openapi import (
     Operation,
     Param,
     Response,
+    Seq,
     bearer_scheme,
     build_document,
     error_responses,
@@ -26,19 +27,12 @@ from schemas.openapi import (
     service_operations,
 )
 from schemas.record import CertNo, IdNumber, ProvinceCode, Record
+from schemas.sync_token import SyncTokenText
 from schemas.timestamps import UtcDatetime
 from schemas.vocab import Status
 
 NAME = "province-node"
 BEARER = "bearer"
-
-SyncToken = Annotated[
-    str,
-    WithJsonSchema(
-        {"type": "string", "pattern": "^[0-9]{2}:[0-9]+$", "description": "<province>:<seq>"}
-    ),
-]
-Seq = Annotated[int, Field(ge=0)]
 
 
 # -- answers ---------------------------------------------------------------------------------------
@@ -48,7 +42,7 @@ class WriteAnswer(Answer):
     """A committed write: the record after it and the token to wait for at the hub."""
 
     record: Record
-    sync_token: SyncToken
+    sync_token: SyncTokenText
 
 
 class RecordView(Answer):
@@ -56,7 +50,7 @@ class RecordView(Answer):
 
     record: Record
     record_version: Annotated[int, Field(ge=1)]
-    sync_token: SyncToken
+    sync_token: SyncTokenText
     id_number: IdNumber | None = None
 
 

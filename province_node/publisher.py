@@ -26,7 +26,7 @@ from province_node.metrics import NodeMetrics
 from province_node.registry import Registry, WriteContext
 from schemas.errors import RegsyncError
 from schemas.tasks import cancel_task
-from schemas.timestamps import format_utc, utc_now
+from schemas.timestamps import utc_now
 from schemas.wire import signature_headers
 
 log = logging.getLogger(__name__)
@@ -62,14 +62,6 @@ class KafkaHealth:
             log.warning("Kafka unreachable: %s", text)
         self.connected = False
         self.last_error = text
-
-    def as_dict(self) -> dict[str, Any]:
-        """The `kafka` object of /v1/sync/status."""
-        return {
-            "connected": self.connected,
-            "last_error": self.last_error,
-            "last_success_at": format_utc(self.last_success_at) if self.last_success_at else None,
-        }
 
 
 def describe_error(exc: BaseException) -> str:

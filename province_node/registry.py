@@ -64,11 +64,6 @@ CREATE INDEX IF NOT EXISTS registrations_by_id_number ON registrations (id_numbe
 _HOLDING = tuple(s.value for s in lifecycle.HOLDING)
 
 
-def sync_token(province: str, seq: int) -> str:
-    """The token a client can hand to the hub to wait for this write: "<province>:<seq>"."""
-    return f"{province}:{seq}"
-
-
 @dataclass(frozen=True)
 class Committed:
     """A committed change: the record after it and where its event sits in the outbox."""

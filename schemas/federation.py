@@ -18,6 +18,7 @@ from pydantic import (
     field_validator,
 )
 
+from schemas import topics
 from schemas.errors import RegsyncError
 from schemas.vocab import PROVINCES
 
@@ -84,11 +85,14 @@ class KafkaSection(_Section):
     sasl_password_file: Path | None = None
 
     def events_topic(self, province: str) -> str:
-        return f"{self.topic_prefix}.events.{province}"
+        return topics.events_topic(self.topic_prefix, province)
+
+    def events_topic_province(self, topic: str) -> str | None:
+        return topics.events_topic_province(self.topic_prefix, topic)
 
     @property
     def heartbeats_topic(self) -> str:
-        return f"{self.topic_prefix}.heartbeats"
+        return topics.heartbeats_topic(self.topic_prefix)
 
     def client_kwargs(self) -> dict[str, Any]:
         """aiokafka connection arguments (bootstrap, TLS, SASL) shared by node and hub clients."""
@@ -118,7 +122,7 @@ class KafkaSection(_Section):
 
     @property
     def events_topic_pattern(self) -> str:
-        return "^" + re.escape(f"{self.topic_prefix}.events.") + r"[0-9]{2}$"
+        return topics.events_topic_pattern(self.topic_prefix)
 
 
 class Tokens(_Section):

@@ -14,11 +14,12 @@ import argparse
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, GetPydanticSchema, TypeAdapter
 from pydantic.json_schema import JsonSchemaMode
 
 OPENAPI_VERSION = "3.1.0"
@@ -47,6 +48,26 @@ class Answer(BaseModel):
     # additionalProperties: false, so a member a handler adds without documenting it fails
     # the fuzz tests' schema check.
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# A count or a position in a province's sequence.
+Seq = Annotated[int, Field(ge=0)]
+
+
+def inline_enum(enum: type[StrEnum]) -> GetPydanticSchema:
+    """Annotated metadata that documents a StrEnum field in place.
+
+    The schema reads {"enum": [...], "title": <the field's>, "type": "string"}, as a Literal
+    field's does, instead of a $ref to a component of the enum's own; the field still
+    validates to the member and dumps its value.
+    """
+    values = tuple(enum)
+    return GetPydanticSchema(lambda _type, handler: handler(Literal[values]))
+
+
+def absent(value: object) -> bool:
+    """For `Field(default=None, exclude_if=absent)`: a member left out, not sent as null."""
+    return value is None
 
 
 class ErrorDetail(Answer):

@@ -207,3 +207,38 @@ PROVINCES: dict[str, str] = {
     # by GB/T 2260 and keeps the two-digit shape every topic name and sync token relies on.
     "66": "新疆生产建设兵团",
 }
+
+
+def province_label(code: str, name: str | None = None) -> str:
+    """How sentences name a province: '重庆市 (50)'.
+
+    `name` is the name to show (a federation file's); without it the standard name, and for a
+    code outside PROVINCES the code alone.
+    """
+    return f"{name or PROVINCES.get(code, code)} ({code})"
+
+
+# -- the hub's sync transparency (CONTRACT §5) -----------------------------------------------------
+
+
+class SyncState(StrEnum):
+    """A province's sync status at the hub (GET /v1/sync/status, the freshness of answers)."""
+
+    OK = "ok"
+    LAGGING = "lagging"
+    STALLED = "stalled"
+    PUBLISHING_BLOCKED = "publishing_blocked"
+    OFFLINE = "offline"
+    UNKNOWN = "unknown"
+
+
+class ExplanationState(StrEnum):
+    """Where a record or a sync token stands on its way to the hub (GET /v1/sync/explain)."""
+
+    APPLIED = "applied"
+    IN_TRANSIT = "in_transit"
+    NOT_PUBLISHED = "not_published"
+    UNKNOWN_TO_PROVINCE = "unknown_to_province"
+    PROVINCE_UNREACHABLE = "province_unreachable"
+    REJECTED = "rejected"
+    TRANSFERRED = "transferred"

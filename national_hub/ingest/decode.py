@@ -9,26 +9,18 @@ import orjson
 
 from national_hub.config import HubSettings
 from national_hub.ingest.messages import (
-    BAD_SIGNATURE,
-    KID_MISMATCH,
-    MALFORMED,
-    MISSING_KID,
-    MISSING_SIGNATURE,
-    SCHEMA,
-    UNKNOWN_PROVINCE,
-    UNKNOWN_TOPIC,
-    WRONG_KEY,
-    WRONG_TOPIC,
     DeadLetter,
     Decoded,
     EventMsg,
     HeartbeatMsg,
     RawMessage,
+    RejectReason,
 )
 from national_hub.ingest.names import normalise_name, pinyin_key
 from schemas.errors import SchemaError
 from schemas.events import RegisteredEvent, parse_event, parse_heartbeat
 from schemas.signing import Verifier
+from schemas.topics import events_topic_province
 from schemas.wire import decode_signature
 
 
@@ -79,7 +71,7 @@ class Decoder:
     """Validates and authenticates messages for one hub configuration; thread-safe."""
 
     def __init__(self, spec: DecoderSpec) -> None:
-        self._events_prefix = f"{spec.topic_prefix}.events."
+        self._topic_prefix = spec.topic_prefix
         self._heartbeats_topic = spec.heartbeats_topic
         self._verifiers: Mapping[str, Verifier] = {
             code: Verifier.load(pem) for code, pem in spec.keys
@@ -88,11 +80,7 @@ class Decoder:
 
     def topic_province(self, topic: str) -> str | None:
         """The province code of a `<prefix>.events.<NN>` topic, else None."""
-        if topic.startswith(self._events_prefix):
-            code = topic[len(self._events_prefix) :]
-            if len(code) == 2 and code.isdigit():
-                return code
-        return None
+        return events_topic_province(self._topic_prefix, topic)
 
     def decode_many(self, messages: Iterable[RawMessage]) -> list[Decoded]:
         """Decode messages in order; never raises for bad input."""
@@ -105,7 +93,12 @@ class Decoder:
         return self._event(msg)
 
     def _dead(
-        self, msg: RawMessage, code: str, detail: str, province: str | None, hb: bool = False
+        self,
+        msg: RawMessage,
+        code: RejectReason,
+        detail: str,
+        province: str | None,
+        hb: bool = False,
     ) -> DeadLetter:
         return DeadLetter(
             topic=msg.topic,
@@ -129,19 +122,19 @@ class Decoder:
             kid_raw = _header(headers, "kid")
             sig_raw = _header(headers, "sig")
         except _Repeated as exc:
-            code = KID_MISMATCH if str(exc) == "kid" else BAD_SIGNATURE
+            code = RejectReason.KID_MISMATCH if str(exc) == "kid" else RejectReason.BAD_SIGNATURE
             return self._dead(msg, code, f"more than one {exc} header", province, hb)
         if sig_raw is None:
-            return self._dead(msg, MISSING_SIGNATURE, "no sig header", province, hb)
+            return self._dead(msg, RejectReason.MISSING_SIGNATURE, "no sig header", province, hb)
         if kid_raw is None:
-            return self._dead(msg, MISSING_KID, "no kid header", province, hb)
+            return self._dead(msg, RejectReason.MISSING_KID, "no kid header", province, hb)
         kid = kid_raw.decode("ascii", errors="replace")
         if kid != verifier.kid:
             owner = self._kid_owner.get(kid)
             whose = f"province {owner}'s key" if owner else "a key unknown to the hub"
             return self._dead(
                 msg,
-                KID_MISMATCH,
+                RejectReason.KID_MISMATCH,
                 f"signed with key {kid} ({whose}), not province {province}'s key {verifier.kid}",
                 province,
                 hb,
@@ -149,12 +142,16 @@ class Decoder:
         sig = decode_signature(sig_raw)
         if sig is None:
             return self._dead(
-                msg, BAD_SIGNATURE, "sig header is not a base64 64-byte signature", province, hb
+                msg,
+                RejectReason.BAD_SIGNATURE,
+                "sig header is not a base64 64-byte signature",
+                province,
+                hb,
             )
         if not verifier.verify(msg.value or b"", sig):
             return self._dead(
                 msg,
-                BAD_SIGNATURE,
+                RejectReason.BAD_SIGNATURE,
                 f"signature does not verify against province {province}'s key {verifier.kid}",
                 province,
                 hb,
@@ -170,17 +167,17 @@ class Decoder:
         if exc.message.startswith("Invalid JSON") or any(
             d.get("message", "").startswith("Invalid JSON") for d in exc.details
         ):
-            return self._dead(msg, MALFORMED, exc.message, province, hb)
-        return self._dead(msg, SCHEMA, exc.message, province, hb)
+            return self._dead(msg, RejectReason.MALFORMED, exc.message, province, hb)
+        return self._dead(msg, RejectReason.SCHEMA, exc.message, province, hb)
 
     def _event(self, msg: RawMessage) -> Decoded:
         """Decode a message of a province events topic."""
         topic_province = self.topic_province(msg.topic)
         if topic_province is None:
-            return self._dead(msg, UNKNOWN_TOPIC, "not a province events topic", None)
+            return self._dead(msg, RejectReason.UNKNOWN_TOPIC, "not a province events topic", None)
         raw = msg.value
         if not raw:
-            return self._dead(msg, MALFORMED, "empty message value", topic_province)
+            return self._dead(msg, RejectReason.MALFORMED, "empty message value", topic_province)
         try:
             event = parse_event(raw)
         except SchemaError as exc:
@@ -189,14 +186,14 @@ class Decoder:
         if province not in self._verifiers:
             return self._dead(
                 msg,
-                UNKNOWN_PROVINCE,
+                RejectReason.UNKNOWN_PROVINCE,
                 f"province {province} is not in the federation file",
                 topic_province,
             )
         if province != topic_province:
             return self._dead(
                 msg,
-                WRONG_TOPIC,
+                RejectReason.WRONG_TOPIC,
                 f"event of province {province} on topic {msg.topic} (province {topic_province})",
                 topic_province,
             )
@@ -206,7 +203,7 @@ class Decoder:
         if msg.key != event.cert_no.encode():
             return self._dead(
                 msg,
-                WRONG_KEY,
+                RejectReason.WRONG_KEY,
                 f"{_describe_key(msg.key)}, not its cert_no {event.cert_no}",
                 province,
             )
@@ -255,7 +252,9 @@ class Decoder:
         key_text = _key_text(msg.key)
         key_province = key_text if key_text in self._verifiers else None
         if not raw:
-            return self._dead(msg, MALFORMED, "empty message value", key_province, True)
+            return self._dead(
+                msg, RejectReason.MALFORMED, "empty message value", key_province, True
+            )
         try:
             hb = parse_heartbeat(raw)
         except SchemaError as exc:
@@ -263,7 +262,7 @@ class Decoder:
         if hb.province not in self._verifiers:
             return self._dead(
                 msg,
-                UNKNOWN_PROVINCE,
+                RejectReason.UNKNOWN_PROVINCE,
                 f"province {hb.province} is not in the federation file",
                 hb.province,
                 True,
@@ -274,7 +273,7 @@ class Decoder:
         if msg.key != hb.province.encode():
             return self._dead(
                 msg,
-                WRONG_KEY,
+                RejectReason.WRONG_KEY,
                 f"{_describe_key(msg.key)}, not its province {hb.province}",
                 hb.province,
                 True,

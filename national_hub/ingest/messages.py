@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, NamedTuple, Protocol
 
 import orjson
@@ -13,19 +14,26 @@ import pyarrow as pa
 
 from schemas.events import Heartbeat
 
-# Reason codes: the `reason` label of regsync_hub_events_rejected_total and the first word of a
-# dead letter's reason text, so ops can group them.
-MALFORMED = "malformed"
-SCHEMA = "schema"
-UNKNOWN_PROVINCE = "unknown_province"
-WRONG_TOPIC = "wrong_topic"
-MISSING_SIGNATURE = "missing_signature"
-MISSING_KID = "missing_kid"
-KID_MISMATCH = "kid_mismatch"
-BAD_SIGNATURE = "bad_signature"
-CERT_CONFLICT = "cert_conflict"
-UNKNOWN_TOPIC = "unknown_topic"
-WRONG_KEY = "wrong_key"
+
+class RejectReason(StrEnum):
+    """Why the hub refused a message.
+
+    The `reason` label of regsync_hub_events_rejected_total and the first word of a dead
+    letter's reason text, so ops can group them.
+    """
+
+    MALFORMED = "malformed"
+    SCHEMA = "schema"
+    UNKNOWN_PROVINCE = "unknown_province"
+    WRONG_TOPIC = "wrong_topic"
+    MISSING_SIGNATURE = "missing_signature"
+    MISSING_KID = "missing_kid"
+    KID_MISMATCH = "kid_mismatch"
+    BAD_SIGNATURE = "bad_signature"
+    CERT_CONFLICT = "cert_conflict"
+    UNKNOWN_TOPIC = "unknown_topic"
+    WRONG_KEY = "wrong_key"
+
 
 # A refused message's bytes are kept for ops, but an ID number must never reach the hub's file.
 _ID_KEY = "id_number"
@@ -154,7 +162,7 @@ class DeadLetter:
     partition: int
     offset: int
     key: str | None
-    code: str
+    code: RejectReason
     detail: str
     raw: bytes
     province: str | None

@@ -18,10 +18,10 @@ import pyarrow as pa
 
 from national_hub.errors import StoreError
 from national_hub.ingest.messages import (
-    CERT_CONFLICT,
     EVENT_SCHEMA,
     Batch,
     DeadLetter,
+    RejectReason,
 )
 from national_hub.store.decide import EventFacts, decide
 from national_hub.store.progress import (
@@ -445,14 +445,14 @@ class Store:
         refused_seqs: list[int] = []
         for r in decision.refused:
             # Kept as a dead letter and as a rejected seq, so its sync token never reads applied.
-            rejected[(provinces[r.index], CERT_CONFLICT)] += 1
+            rejected[(provinces[r.index], RejectReason.CERT_CONFLICT)] += 1
             row = ev.slice(r.index, 1).to_pylist()[0]
             letter = DeadLetter(
                 topic=row["topic"],
                 partition=row["partition"],
                 offset=row["offset"],
                 key=row["key"],
-                code=CERT_CONFLICT,
+                code=RejectReason.CERT_CONFLICT,
                 detail=r.detail(certs[r.index]),
                 raw=batch.raws[r.index] if r.index < len(batch.raws) else b"",
                 province=provinces[r.index],

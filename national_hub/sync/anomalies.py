@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from national_hub.ingest.messages import CERT_CONFLICT
+from national_hub.ingest.messages import RejectReason
 from national_hub.store import reads
 from national_hub.store.store import Store
 
@@ -21,7 +21,7 @@ CERT_CLAIMED_TWICE = "cert_no_claimed_by_two_provinces"
 async def find_anomalies(store: Store, limit: int = 100) -> dict[str, Any]:
     """Both kinds, at most `limit` of each; `counts` says how many each list holds."""
     persons = await reads.persons_in_two_provinces(store, limit)
-    conflicts = await reads.cert_conflicts(store, f"{CERT_CONFLICT}:%", limit)
+    conflicts = await reads.cert_conflicts(store, f"{RejectReason.CERT_CONFLICT}:%", limit)
     items: list[dict[str, Any]] = [
         {"kind": PERSON_IN_TWO, "person_ref": row["person_ref"], "records": row["records"]}
         for row in persons

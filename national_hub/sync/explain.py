@@ -11,80 +11,128 @@ an unknown cert_no reads unknown_to_province.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
+from pydantic import Field
 
 from national_hub.config import HubSettings
 from national_hub.store import reads
 from national_hub.store.progress import HeartbeatState
 from national_hub.store.store import Store
 from national_hub.sync.node_client import NodeClient, NodeRecord, NodeStatus, NodeUnreachable
-from national_hub.sync.status import STALLED, SyncMonitor
-from schemas.timestamps import format_utc
-from schemas.vocab import PROVINCES
+from national_hub.sync.status import ProvinceSync, SyncMonitor
+from schemas.openapi import Answer, Seq, absent, inline_enum
+from schemas.record import CertNo, ProvinceCode
+from schemas.timestamps import UtcDatetime
+from schemas.vocab import PROVINCES, ExplanationState, SyncState, province_label
 
-APPLIED = "applied"
-IN_TRANSIT = "in_transit"
-NOT_PUBLISHED = "not_published"
-UNKNOWN_TO_PROVINCE = "unknown_to_province"
-PROVINCE_UNREACHABLE = "province_unreachable"
-REJECTED = "rejected"
-TRANSFERRED = "transferred"
-STATES = (
-    APPLIED,
-    IN_TRANSIT,
-    NOT_PUBLISHED,
-    UNKNOWN_TO_PROVINCE,
-    PROVINCE_UNREACHABLE,
-    REJECTED,
-    TRANSFERRED,
-)
+# -- the answer (GET /v1/sync/explain, and the explanation in a 404 or 409) ------------------------
+
+
+class Evidence(Answer):
+    """What an explanation rests on (CONTRACT §5)."""
+
+    event_seq: Seq | None
+    hub_applied_seq: Seq | None
+    province_committed_seq: Seq | None
+    province_published_seq: Seq | None
+    consumer_lag_messages: Seq | None
+    outbox_backlog: Seq | None
+    last_heartbeat_at: UtcDatetime | None
+
+
+class TransferTarget(Answer):
+    """Where a transferred registration went (cert_no null until the new one is known)."""
+
+    province: ProvinceCode
+    cert_no: CertNo | None
+
+
+class Rejection(Answer):
+    """The dead letter behind a rejected state."""
+
+    reason: str
+    topic: str
+    partition: int
+    offset: int
+
+
+class Explanation(Answer):
+    """Why a record or a sync token is or is not visible at the hub."""
+
+    visible: bool
+    state: Annotated[ExplanationState, inline_enum(ExplanationState)]
+    reason: str
+    province: ProvinceCode | None
+    eta_seconds: float | None
+    evidence: Evidence
+    # Sent only in the states they explain.
+    transferred_to: TransferTarget | None = Field(default=None, exclude_if=absent)
+    rejection: Rejection | None = Field(default=None, exclude_if=absent)
+    unreachable: list[ProvinceCode] | None = Field(default=None, exclude_if=absent)
 
 
 def _answer(
     *,
     visible: bool,
-    state: str,
+    state: ExplanationState,
     reason: str,
     province: str | None,
-    ev: dict[str, Any],
+    ev: Evidence,
     eta: float | None = None,
-    **extra: Any,
-) -> dict[str, Any]:
-    """An explanation in the contract's shape."""
-    return {
-        "visible": visible,
-        "state": state,
-        "reason": reason,
-        "province": province,
-        "eta_seconds": eta,
-        "evidence": ev,
-        **extra,
-    }
+    transferred_to: TransferTarget | None = None,
+    rejection: Rejection | None = None,
+    unreachable: list[str] | None = None,
+) -> Explanation:
+    """An explanation (eta only for a change on its way)."""
+    return Explanation(
+        visible=visible,
+        state=state,
+        reason=reason,
+        province=province,
+        eta_seconds=eta,
+        evidence=ev,
+        transferred_to=transferred_to,
+        rejection=rejection,
+        unreachable=unreachable,
+    )
 
 
-def _local_evidence(store: Store, province: str | None, event_seq: int | None) -> dict[str, Any]:
+def _view_evidence(view: ProvinceSync, event_seq: int | None) -> Evidence:
+    """The evidence of a province's sync state, for one event seq (CONTRACT §5)."""
+    return Evidence(
+        event_seq=event_seq,
+        hub_applied_seq=view.applied_seq,
+        province_committed_seq=view.province_committed_seq,
+        province_published_seq=view.province_published_seq,
+        consumer_lag_messages=view.consumer_lag_messages,
+        outbox_backlog=view.outbox_backlog,
+        last_heartbeat_at=view.last_heartbeat_at,
+    )
+
+
+def _local_evidence(store: Store, province: str | None, event_seq: int | None) -> Evidence:
     """Evidence from the store alone, for a hub without a sync monitor (tests, tools)."""
     hb: HeartbeatState | None = store.heartbeats().get(province) if province else None
-    return {
-        "event_seq": event_seq,
-        "hub_applied_seq": store.applied_seq(province) if province else None,
-        "province_committed_seq": hb.heartbeat.committed_seq if hb else None,
-        "province_published_seq": hb.heartbeat.published_seq if hb else None,
-        "consumer_lag_messages": None,
-        "outbox_backlog": hb.heartbeat.outbox_backlog if hb else None,
-        "last_heartbeat_at": format_utc(hb.received_at) if hb else None,
-    }
+    return Evidence(
+        event_seq=event_seq,
+        hub_applied_seq=store.applied_seq(province) if province else None,
+        province_committed_seq=hb.heartbeat.committed_seq if hb else None,
+        province_published_seq=hb.heartbeat.published_seq if hb else None,
+        consumer_lag_messages=None,
+        outbox_backlog=hb.heartbeat.outbox_backlog if hb else None,
+        last_heartbeat_at=hb.received_at if hb else None,
+    )
 
 
-def _rejection(dead: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "reason": dead["reason"],
-        "topic": dead["topic"],
-        "partition": dead["partition"],
-        "offset": dead["offset"],
-    }
+def _rejection(dead: dict[str, Any]) -> Rejection:
+    return Rejection(
+        reason=dead["reason"],
+        topic=dead["topic"],
+        partition=dead["partition"],
+        offset=dead["offset"],
+    )
 
 
 class Explainer:
@@ -115,18 +163,17 @@ class Explainer:
         """'重庆市 (50)', or 'an unknown province'."""
         if code is None:
             return "an unknown province"
-        p = self.settings.provinces.get(code)
-        return f"{p.name if p else PROVINCES.get(code, code)} ({code})"
+        return province_label(code, self.settings.province_name(code))
 
-    def evidence(self, province: str | None, event_seq: int | None) -> dict[str, Any]:
+    def evidence(self, province: str | None, event_seq: int | None) -> Evidence:
         """The evidence object for a province and event seq."""
         if province is not None and self.monitor is not None:
-            return self.monitor.view(province).evidence(event_seq)
+            return _view_evidence(self.monitor.view(province), event_seq)
         return _local_evidence(self.store, province, event_seq)
 
     # ---- by certificate number -------------------------------------------------------------
 
-    async def cert(self, cert_no: str, province: str | None = None) -> dict[str, Any]:
+    async def cert(self, cert_no: str, province: str | None = None) -> Explanation:
         """Explain a cert_no, optionally as registered by a given province."""
         row = await reads.record(self.store, cert_no)
         if row is not None and (province is None or row["province"] == province):
@@ -137,11 +184,12 @@ class Explainer:
             prov = dead["province"]
             return _answer(
                 visible=False,
-                state=REJECTED,
+                state=ExplanationState.REJECTED,
                 reason=f"The event for certificate {cert_no} from {self.label(prov)} reached "
                 f"the national hub but was rejected ({dead['reason']}); the province's "
                 f"operators must correct and re-send it.",
-                province=prov,
+                # The code of a topic `<prefix>.events.NN` need not be a province's at all.
+                province=prov if prov in PROVINCES else None,
                 ev=self.evidence(prov, None),
                 rejection=_rejection(dead),
             )
@@ -151,12 +199,12 @@ class Explainer:
             to_p, to_c = link["new_province"], link["new_cert_no"]
             return _answer(
                 visible=False,
-                state=TRANSFERRED,
+                state=ExplanationState.TRANSFERRED,
                 reason=f"This registration moved to {self.label(to_p)} under certificate "
                 f"{to_c}; look up that certificate for the current record.",
                 province=link["old_province"],
                 ev=self.evidence(link["old_province"], None),
-                transferred_to={"province": to_p, "cert_no": to_c},
+                transferred_to=TransferTarget(province=to_p, cert_no=to_c),
             )
 
         held_elsewhere = (
@@ -165,7 +213,7 @@ class Explainer:
         if self.nodes is None:
             return _answer(
                 visible=False,
-                state=UNKNOWN_TO_PROVINCE,
+                state=ExplanationState.UNKNOWN_TO_PROVINCE,
                 reason=f"No province has published a registration with certificate {cert_no} "
                 f"to the national hub{held_elsewhere}; check the number as printed, or ask "
                 f"the issuing province (this hub does not query province nodes).",
@@ -194,7 +242,7 @@ class Explainer:
 
     async def _ask_nodes(
         self, cert_no: str, province: str | None, held_elsewhere: str
-    ) -> dict[str, Any]:
+    ) -> Explanation:
         """Ask the owning node (or every node) whether it holds the cert_no."""
         assert self.nodes is not None
         codes = [province] if province else list(self.settings.province_codes)
@@ -214,7 +262,7 @@ class Explainer:
             )
             return _answer(
                 visible=False,
-                state=PROVINCE_UNREACHABLE,
+                state=ExplanationState.PROVINCE_UNREACHABLE,
                 reason=f"The node of {names} does not answer ({silent[first]}), so the hub "
                 f"cannot tell whether it holds certificate {cert_no}{others}; retry once the "
                 f"province is back online.",
@@ -229,14 +277,14 @@ class Explainer:
         )
         return _answer(
             visible=False,
-            state=UNKNOWN_TO_PROVINCE,
+            state=ExplanationState.UNKNOWN_TO_PROVINCE,
             reason=f"{where} with certificate {cert_no}{held_elsewhere}; check the number as "
             f"printed, or the issuing province.",
             province=province,
             ev=self.evidence(province, None),
         )
 
-    async def _held(self, cert_no: str, row: dict[str, Any]) -> dict[str, Any]:
+    async def _held(self, cert_no: str, row: dict[str, Any]) -> Explanation:
         """Explain a record the hub holds: transferred, applied, or a newer change on the way."""
         prov = row["province"]
         ev = self.evidence(prov, row["seq"])
@@ -244,24 +292,26 @@ class Explainer:
             to_p, to_c = row["superseded_by_province"], row["superseded_by_cert_no"]
             return _answer(
                 visible=True,
-                state=TRANSFERRED,
+                state=ExplanationState.TRANSFERRED,
                 reason=f"This registration moved to {self.label(to_p)} under certificate "
                 f"{to_c}; look up that certificate for the current record.",
                 province=prov,
                 ev=ev,
-                transferred_to={"province": to_p, "cert_no": to_c},
+                transferred_to=TransferTarget(province=to_p, cert_no=to_c),
             )
         if row["status"] == "transferred_out":
             to_p = (orjson.loads(row["record"]).get("transfer") or {}).get("to_province")
+            # A record without transfer.to_province (no node sends one) names no target.
+            target = None if to_p is None else TransferTarget(province=to_p, cert_no=None)
             return _answer(
                 visible=True,
-                state=TRANSFERRED,
+                state=ExplanationState.TRANSFERRED,
                 reason=f"This registration was transferred out to {self.label(to_p)}, which "
                 f"has not yet registered it at the national hub; search there by name once "
                 f"it does.",
                 province=prov,
                 ev=ev,
-                transferred_to={"province": to_p, "cert_no": None},
+                transferred_to=target,
             )
         caveat = ""
         if self.nodes is not None:
@@ -282,15 +332,14 @@ class Explainer:
                 and not self.store.is_seq_applied(prov, latest.latest_seq)
             ):
                 newer = await self.token(prov, latest.latest_seq, node_record=latest)
-                newer["visible"] = True
-                newer["reason"] = (
+                reason = (
                     f"The hub shows record version {row['record_version']}; a newer change "
-                    f"(version {latest.record_version}) is on the way: {newer['reason']}"
+                    f"(version {latest.record_version}) is on the way: {newer.reason}"
                 )
-                return newer
+                return newer.model_copy(update={"visible": True, "reason": reason})
         return _answer(
             visible=True,
-            state=APPLIED,
+            state=ExplanationState.APPLIED,
             reason=f"The record is at the national hub (record version "
             f"{row['record_version']} from {self.label(prov)}){caveat}.",
             province=prov,
@@ -306,7 +355,7 @@ class Explainer:
         *,
         node_record: NodeRecord | None = None,
         cert_no: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> Explanation:
         """Explain the province's change `seq` (a sync token, or a record's latest event)."""
         name = self.label(province)
         what = f"Change {seq} from {name}" + (f" (certificate {cert_no})" if cert_no else "")
@@ -322,7 +371,7 @@ class Explainer:
         if dead is not None:
             return _answer(
                 visible=False,
-                state=REJECTED,
+                state=ExplanationState.REJECTED,
                 reason=f"{what} reached the national hub but was rejected ({dead['reason']}); "
                 f"the province's operators must correct and re-send it.",
                 province=province,
@@ -332,7 +381,7 @@ class Explainer:
         if applied:
             return _answer(
                 visible=True,
-                state=APPLIED,
+                state=ExplanationState.APPLIED,
                 reason=f"{what} is applied at the national hub.",
                 province=province,
                 ev=self.evidence(province, seq),
@@ -340,15 +389,17 @@ class Explainer:
 
         view = self.monitor.view(province) if self.monitor is not None else None
         ev = self.evidence(province, seq)
-        published = (ev["province_published_seq"] or 0) >= seq
-        committed = (ev["province_committed_seq"] or 0) >= seq
+        committed_seq, published_seq = ev.province_committed_seq, ev.province_published_seq
+        backlog = ev.outbox_backlog
+        published = (published_seq or 0) >= seq
+        committed = (committed_seq or 0) >= seq
         if node_record is not None and node_record.latest_seq == seq:
             # The node's answer is fresher than the last heartbeat or poll: evidence follows it.
             committed = True
-            ev["province_committed_seq"] = max(ev["province_committed_seq"] or 0, seq)
+            committed_seq = max(committed_seq or 0, seq)
             if node_record.published:
                 published = True
-                ev["province_published_seq"] = max(ev["province_published_seq"] or 0, seq)
+                published_seq = max(published_seq or 0, seq)
         live: NodeStatus | None = None
         unreachable: NodeUnreachable | None = None
         if not published and self.nodes is not None:
@@ -358,15 +409,18 @@ class Explainer:
             except NodeUnreachable as exc:
                 unreachable = exc
             if live is not None:
-                ev["province_committed_seq"] = max(
-                    live.committed_seq, ev["province_committed_seq"] or 0
-                )
-                ev["province_published_seq"] = max(
-                    live.published_seq, ev["province_published_seq"] or 0
-                )
-                ev["outbox_backlog"] = live.outbox_backlog
+                committed_seq = max(live.committed_seq, committed_seq or 0)
+                published_seq = max(live.published_seq, published_seq or 0)
+                backlog = live.outbox_backlog
                 published = published or live.published_seq >= seq
                 committed = committed or live.committed_seq >= seq
+        ev = ev.model_copy(
+            update={
+                "province_committed_seq": committed_seq,
+                "province_published_seq": published_seq,
+                "outbox_backlog": backlog,
+            }
+        )
 
         if published:
             eta = self.monitor.eta_seconds(province, seq) if self.monitor is not None else None
@@ -381,13 +435,13 @@ class Explainer:
                     if eta is not None
                     else "ingest is paused by an operator"
                 )
-            elif view is not None and view.status == STALLED:
+            elif view is not None and view.status is SyncState.STALLED:
                 tail = f"but the hub is not advancing: {view.reason}"
             else:
                 tail = "retry shortly" + (f" (expected in about {eta:g} s)" if eta else "")
             return _answer(
                 visible=False,
-                state=IN_TRANSIT,
+                state=ExplanationState.IN_TRANSIT,
                 reason=f"{what} is published to Kafka and waiting to be applied at the "
                 f"national hub; {tail}.",
                 province=province,
@@ -395,7 +449,6 @@ class Explainer:
                 eta=eta,
             )
         if committed:
-            backlog = ev["outbox_backlog"]
             kafka_error = (
                 live.kafka_error if live is not None and not live.kafka_connected else None
             )
@@ -408,7 +461,7 @@ class Explainer:
             )
             return _answer(
                 visible=False,
-                state=NOT_PUBLISHED,
+                state=ExplanationState.NOT_PUBLISHED,
                 reason=f"{what} is committed at the province but still in its outbox "
                 f"({backlog if backlog is not None else 'some'} waiting): {why}.",
                 province=province,
@@ -424,16 +477,15 @@ class Explainer:
             cause = str(unreachable) if unreachable is not None else view.reason if view else ""
             return _answer(
                 visible=False,
-                state=PROVINCE_UNREACHABLE,
+                state=ExplanationState.PROVINCE_UNREACHABLE,
                 reason=f"{name} sends no heartbeat and its node does not answer ({cause}); "
                 f"the hub cannot tell where change {seq} is until the province is back.",
                 province=province,
                 ev=ev,
             )
-        committed_seq = ev["province_committed_seq"]
         return _answer(
             visible=False,
-            state=UNKNOWN_TO_PROVINCE,
+            state=ExplanationState.UNKNOWN_TO_PROVINCE,
             reason=f"{name} has not reported committing change {seq}"
             + (f" (it has committed up to {committed_seq})" if committed_seq is not None else "")
             + "; check the sync token.",

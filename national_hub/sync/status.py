@@ -34,7 +34,7 @@ from typing import Any
 
 from national_hub.config import HubSettings
 from national_hub.ingest.ingestor import Ingestor
-from national_hub.metrics import SYNC_STATUSES, HubMetrics
+from national_hub.metrics import HubMetrics
 from national_hub.store import reads
 from national_hub.store.store import Store
 from national_hub.sync.freshness import FreshnessTracker
@@ -42,19 +42,10 @@ from national_hub.sync.node_client import NodePoller, NodeStatus
 from national_hub.tuning import SyncTuning
 from schemas.errors import RegsyncError
 from schemas.tasks import BackgroundTask
-from schemas.timestamps import format_utc, utc_now
-from schemas.vocab import PROVINCES
+from schemas.timestamps import utc_now
+from schemas.vocab import SyncState, province_label
 
 log = logging.getLogger(__name__)
-
-
-OK = "ok"
-LAGGING = "lagging"
-STALLED = "stalled"
-PUBLISHING_BLOCKED = "publishing_blocked"
-OFFLINE = "offline"
-UNKNOWN = "unknown"
-assert (OK, LAGGING, STALLED, PUBLISHING_BLOCKED, OFFLINE, UNKNOWN) == SYNC_STATUSES
 
 
 def _secs(value: float) -> str:
@@ -110,7 +101,7 @@ def _clock_note(f: Facts, warn_s: float) -> str | None:
     )
 
 
-def decide(f: Facts, windows: SyncTuning) -> tuple[str, str]:
+def decide(f: Facts, windows: SyncTuning) -> tuple[SyncState, str]:
     """The province's status and a sentence a person can act on, with any clock warning.
 
     windows: the time windows the statuses are decided on (HubSettings.tuning.sync).
@@ -123,7 +114,7 @@ def decide(f: Facts, windows: SyncTuning) -> tuple[str, str]:
     return status, reason
 
 
-def _decide(f: Facts, w: SyncTuning) -> tuple[str, str]:
+def _decide(f: Facts, w: SyncTuning) -> tuple[SyncState, str]:
     """The province's status and a sentence a person can act on."""
     hb_fresh = f.heartbeat_age is not None and f.heartbeat_age <= w.heartbeat_stale_s
     node_up = f.node_ok_age is not None and f.node_ok_age <= w.node_stale_s and f.node_error is None
@@ -134,18 +125,18 @@ def _decide(f: Facts, w: SyncTuning) -> tuple[str, str]:
                 if f.polling
                 else "no heartbeat has arrived yet and nodes are not polled"
             )
-            return UNKNOWN, f"The hub has heard nothing from {f.label} yet: {why}."
+            return SyncState.UNKNOWN, f"The hub has heard nothing from {f.label} yet: {why}."
         silent = (
             f"no heartbeat from {f.label} for {_secs(f.heartbeat_age)}"
             if f.heartbeat_age is not None
             else f"no heartbeat from {f.label} has ever arrived"
         )
         if not f.polling:
-            return OFFLINE, (
+            return SyncState.OFFLINE, (
                 f"Offline: {silent}; the hub does not poll nodes (no hub.node_token_file), so "
                 f"it cannot tell a stopped node from a broken Kafka path."
             )
-        return OFFLINE, (
+        return SyncState.OFFLINE, (
             f"Offline: {silent} and its node does not answer ({f.node_error or 'no answer'}); "
             f"check that the node is running and reachable."
         )
@@ -162,7 +153,7 @@ def _decide(f: Facts, w: SyncTuning) -> tuple[str, str]:
             if backlog
             else "nothing waits yet, but new changes will not reach the hub"
         )
-        return PUBLISHING_BLOCKED, (
+        return SyncState.PUBLISHING_BLOCKED, (
             f"{f.label}'s node cannot reach Kafka ({f.kafka_error}); {waiting}."
         )
     if (
@@ -170,17 +161,17 @@ def _decide(f: Facts, w: SyncTuning) -> tuple[str, str]:
         and f.oldest_unpublished_age is not None
         and f.oldest_unpublished_age > w.blocked_after_s
     ):
-        return PUBLISHING_BLOCKED, (
+        return SyncState.PUBLISHING_BLOCKED, (
             f"{backlog} change(s) have waited in {f.label}'s outbox for "
             f"{_secs(f.oldest_unpublished_age)}: the node is not getting them into Kafka."
         )
 
     lag = f.lag_seconds
     if lag is None:
-        return UNKNOWN, f"No commit-time evidence from {f.label} yet to measure its lag."
+        return SyncState.UNKNOWN, f"No commit-time evidence from {f.label} yet to measure its lag."
     if lag <= w.lagging_after_s:
         return (
-            OK,
+            SyncState.OK,
             f"Up to date: the hub holds everything {f.label} committed until {_secs(lag)} ago.",
         )
     in_kafka = max(f.consumer_lag, (f.published_seq or 0) - f.applied_seq)
@@ -192,7 +183,7 @@ def _decide(f: Facts, w: SyncTuning) -> tuple[str, str]:
             if in_kafka > 0
             else "waiting for fresh evidence from the province"
         )
-        return LAGGING, f"{_secs(lag)} behind {f.label} and catching up: {detail}."
+        return SyncState.LAGGING, f"{_secs(lag)} behind {f.label} and catching up: {detail}."
     if f.next_seq_rejection is not None:
         why = (
             f"seq {f.applied_seq + 1} reached the hub but was rejected "
@@ -214,7 +205,7 @@ def _decide(f: Facts, w: SyncTuning) -> tuple[str, str]:
     stuck = (
         f"for {_secs(f.since_advance)}" if f.since_advance is not None else "since the hub started"
     )
-    return STALLED, (
+    return SyncState.STALLED, (
         f"{known} change(s) from {f.label} are known to exist but nothing was applied "
         f"{stuck}: {why}."
     )
@@ -226,7 +217,7 @@ class ProvinceSync:
 
     province: str
     name: str
-    status: str
+    status: SyncState
     reason: str
     lag_seconds: float | None
     applied_seq: int
@@ -243,44 +234,7 @@ class ProvinceSync:
     @property
     def unreachable(self) -> bool:
         """No heartbeat and the node does not answer (or is not polled)."""
-        return self.status == OFFLINE
-
-    def as_json(self) -> dict[str, Any]:
-        """The entry of GET /v1/sync/status."""
-        return {
-            "province": self.province,
-            "name": self.name,
-            "status": self.status,
-            "reason": self.reason,
-            "lag_seconds": None if self.lag_seconds is None else round(self.lag_seconds, 3),
-            "applied_seq": self.applied_seq,
-            "province_committed_seq": self.province_committed_seq,
-            "province_published_seq": self.province_published_seq,
-            "outbox_backlog": self.outbox_backlog,
-            "consumer_lag_messages": self.consumer_lag_messages,
-            "last_heartbeat_at": (
-                format_utc(self.last_heartbeat_at) if self.last_heartbeat_at else None
-            ),
-            "dead_letters": self.dead_letters,
-            # Not in the CONTRACT's list; an added field old clients ignore.
-            "clock_offset_seconds": (
-                None if self.clock_offset_seconds is None else round(self.clock_offset_seconds, 3)
-            ),
-        }
-
-    def evidence(self, event_seq: int | None) -> dict[str, Any]:
-        """The evidence object of an explanation (CONTRACT §5)."""
-        return {
-            "event_seq": event_seq,
-            "hub_applied_seq": self.applied_seq,
-            "province_committed_seq": self.province_committed_seq,
-            "province_published_seq": self.province_published_seq,
-            "consumer_lag_messages": self.consumer_lag_messages,
-            "outbox_backlog": self.outbox_backlog,
-            "last_heartbeat_at": (
-                format_utc(self.last_heartbeat_at) if self.last_heartbeat_at else None
-            ),
-        }
+        return self.status is SyncState.OFFLINE
 
 
 class SyncMonitor(BackgroundTask):
@@ -371,8 +325,7 @@ class SyncMonitor(BackgroundTask):
 
     def label(self, province: str) -> str:
         """'重庆市 (50)'."""
-        p = self.settings.provinces.get(province)
-        return f"{p.name if p else PROVINCES.get(province, province)} ({province})"
+        return province_label(province, self.settings.province_name(province))
 
     def _consumer_lag(self) -> Mapping[str, int]:
         return self.ingestor.consumer_lag() if self.ingestor is not None else {}
@@ -448,10 +401,9 @@ class SyncMonitor(BackgroundTask):
             clock_offset=self.freshness.clock_offset(province),
         )
         status, reason = decide(facts, self.windows)
-        p = self.settings.provinces.get(province)
         return ProvinceSync(
             province=province,
-            name=p.name if p else PROVINCES.get(province, province),
+            name=self.settings.province_name(province),
             status=status,
             reason=reason,
             lag_seconds=facts.lag_seconds,

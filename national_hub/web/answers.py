@@ -1,4 +1,9 @@
-"""The hub's answer models: what each route returns, and what its OpenAPI document says."""
+"""The hub's answer models: what each route returns, and what its OpenAPI document says.
+
+Handlers build these models (so a handler that drifts from the document fails the type check)
+and send them with `national_hub.web.params.answer_response`. The explanation models are the
+Explainer's own product and live with it in national_hub.sync.explain.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +11,39 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from national_hub.metrics import SYNC_STATUSES
 from national_hub.query.verify import FieldResult, Verdict
 from national_hub.store.reads import STATS_GROUPS
 from national_hub.sync.anomalies import CERT_CLAIMED_TWICE, PERSON_IN_TWO
-from national_hub.sync.explain import STATES
-from schemas.openapi import (
-    Answer,
-    ErrorBody,
-)
+from national_hub.sync.explain import Evidence, Explanation, Rejection, TransferTarget
+from schemas.openapi import Answer, ErrorBody, Seq, absent, inline_enum
 from schemas.record import CertNo, OrgCode, ProvinceCert, ProvinceCode, Record
 from schemas.timestamps import UtcDatetime
-from schemas.vocab import Category, EventType, Status
+from schemas.vocab import Category, EventType, Status, SyncState
 
-Seq = Annotated[int, Field(ge=0)]
-SyncState = Literal[SYNC_STATUSES]  # type: ignore[valid-type]
-ExplanationState = Literal[STATES]  # type: ignore[valid-type]
+__all__ = [
+    "Anomalies",
+    "DeadLetters",
+    "Evidence",
+    "ExplainedError",
+    "Explanation",
+    "Health",
+    "History",
+    "HubKey",
+    "IngestControl",
+    "IngestState",
+    "LagHistory",
+    "PublicRecord",
+    "Ready",
+    "Rejection",
+    "Roster",
+    "SearchPage",
+    "Stats",
+    "SyncStatus",
+    "TransferTarget",
+    "VerifyAnswer",
+]
+
+SyncStateField = Annotated[SyncState, inline_enum(SyncState)]
 
 
 # -- answers ---------------------------------------------------------------------------------------
@@ -49,7 +71,7 @@ class Freshness(Answer):
     """How far behind one province the hub is."""
 
     lag_seconds: float | None
-    status: SyncState
+    status: SyncStateField
 
 
 class SearchPage(Answer):
@@ -67,48 +89,6 @@ class Roster(Answer):
     items: list[RosterItem]
     next_cursor: str | None
     freshness: dict[str, Freshness]
-
-
-class Evidence(Answer):
-    """What an explanation rests on (CONTRACT §5)."""
-
-    event_seq: Seq | None
-    hub_applied_seq: Seq | None
-    province_committed_seq: Seq | None
-    province_published_seq: Seq | None
-    consumer_lag_messages: Seq | None
-    outbox_backlog: Seq | None
-    last_heartbeat_at: UtcDatetime | None
-
-
-class TransferTarget(Answer):
-    """Where a transferred registration went (cert_no null until the new one is known)."""
-
-    province: ProvinceCode
-    cert_no: CertNo | None
-
-
-class Rejection(Answer):
-    """The dead letter behind a rejected state."""
-
-    reason: str
-    topic: str
-    partition: int
-    offset: int
-
-
-class Explanation(Answer):
-    """Why a record or a sync token is or is not visible at the hub."""
-
-    visible: bool
-    state: ExplanationState
-    reason: str
-    province: ProvinceCode | None
-    eta_seconds: float | None
-    evidence: Evidence
-    transferred_to: TransferTarget | None = None
-    rejection: Rejection | None = None
-    unreachable: list[ProvinceCode] | None = None
 
 
 class ExplainedError(ErrorBody):
@@ -169,9 +149,9 @@ class HubKey(Answer):
 class StatsItem(Answer):
     """One group's count; only the grouped-by members are present."""
 
-    province: ProvinceCode | None = None
-    category: Category | None = None
-    status: Status | None = None
+    province: ProvinceCode | None = Field(default=None, exclude_if=absent)
+    category: Category | None = Field(default=None, exclude_if=absent)
+    status: Status | None = Field(default=None, exclude_if=absent)
     count: Seq
 
 
@@ -188,7 +168,7 @@ class ProvinceSync(Answer):
 
     province: ProvinceCode
     name: str
-    status: SyncState
+    status: SyncStateField
     reason: str
     lag_seconds: float | None
     applied_seq: Seq

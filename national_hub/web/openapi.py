@@ -45,6 +45,7 @@ from schemas.openapi import (
     service_operations,
 )
 from schemas.record import CertNo, OrgCode, ProvinceCode
+from schemas.sync_token import PATTERN as SYNC_TOKEN_PATTERN
 
 NAME = "national-hub"
 OPS = "ops"
@@ -92,7 +93,7 @@ def _query(model: type[BaseModel], descriptions: dict[str, str]) -> list[Param]:
 _CERT_NO = Param("cert_no", "path", CertNo, "执业证书编码, 15 digits")
 _PROVINCE = Param("province", "query", ProvinceCode, "a province code of the federation")
 _LIMIT = Param("limit", "query", Annotated[int, Field(ge=1, le=1000)], "at most this many")
-_TOKEN = Annotated[str, Field(pattern="^[0-9]{2}:[0-9]{1,18}$")]
+_TOKEN = Annotated[str, Field(pattern=SYNC_TOKEN_PATTERN)]
 _SEARCH_DESCRIPTIONS = {
     "name": "Chinese name or toneless pinyin (≥2 characters); width, spaces, middle dot ignored",
     "province": "a province code",

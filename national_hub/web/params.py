@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
 import orjson
 from aiohttp import web
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from national_hub.errors import Forbidden, InvalidParameter, TooManyAuthFailures, Unauthorized
 from national_hub.web.appkeys import AUTH_THROTTLE, SETTINGS
+from schemas.record import CertNo
+from schemas.sync_token import SyncToken
 from schemas.throttle import client_key
 from schemas.timestamps import format_utc
 
@@ -34,6 +36,27 @@ def json_response(
         body=orjson.dumps(body, default=_default, option=orjson.OPT_PASSTHROUGH_DATETIME),
         status=status,
         content_type="application/json",
+        headers=headers,
+    )
+
+
+def answer_body(answer: BaseModel) -> dict[str, Any]:
+    """An answer model's JSON members (wire timestamps; members it leaves out when None are out)."""
+    return answer.model_dump(mode="json")
+
+
+def answer_response(
+    answer: BaseModel,
+    *,
+    status: int = 200,
+    content_type: str = "application/json",
+    headers: Mapping[str, str] | None = None,
+) -> web.Response:
+    """An answer model as JSON, serialised by the model itself (…T04:10:00.123Z timestamps)."""
+    return web.Response(
+        body=answer.model_dump_json().encode("utf-8"),
+        status=status,
+        content_type=content_type,
         headers=headers,
     )
 
@@ -77,20 +100,37 @@ def int_param(request: web.Request, name: str, default: int, lo: int, hi: int) -
     return value
 
 
-_SYNC_TOKEN = re.compile(r"^(\d{2}):(\d{1,18})$")
-
-
-def sync_token_param(request: web.Request, name: str) -> tuple[str, int] | None:
+def sync_token_param(request: web.Request, name: str) -> SyncToken | None:
     """A "<province>:<seq>" sync token from the query; 400 naming the parameter if malformed."""
     raw = request.query.get(name)
     if raw is None:
         return None
-    m = _SYNC_TOKEN.match(raw.strip())
-    if not m:
-        raise InvalidParameter.for_field(name, 'must be "<province>:<seq>", e.g. "50:1234"')
-    province, seq = m.group(1), int(m.group(2))
-    if province not in request.app[SETTINGS].provinces:
-        raise InvalidParameter.for_field(name, f"province {province} is not in the federation")
-    if seq < 1:
+    try:
+        token = SyncToken.parse(raw.strip())
+    except ValueError:
+        raise InvalidParameter.for_field(
+            name, 'must be "<province>:<seq>", e.g. "50:1234"'
+        ) from None
+    if token.province not in request.app[SETTINGS].provinces:
+        raise InvalidParameter.for_field(
+            name, f"province {token.province} is not in the federation"
+        )
+    if token.seq < 1:
         raise InvalidParameter.for_field(name, "seq must be at least 1")
-    return province, seq
+    return token
+
+
+def checked_param(adapter: TypeAdapter[str], name: str, raw: str) -> str:
+    """A path or query value checked by a schemas field type; 400 naming the parameter."""
+    try:
+        return adapter.validate_python(raw)
+    except ValidationError as exc:
+        raise InvalidParameter.for_field(name, exc.errors()[0]["msg"]) from None
+
+
+_CERT_NO: TypeAdapter[str] = TypeAdapter(CertNo)
+
+
+def cert_no_param(name: str, raw: str) -> str:
+    """A certificate number (schemas' CertNo: exactly 15 ASCII digits); 400 naming it."""
+    return checked_param(_CERT_NO, name, raw)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,10 +12,25 @@ from aiohttp import web
 from national_hub.errors import Conflict, InvalidParameter, NotFound, ServiceUnavailable
 from national_hub.metrics import CONTENT_TYPE_LATEST
 from national_hub.store import reads
+from national_hub.web.answers import (
+    DeadLetter,
+    DeadLetters,
+    Health,
+    History,
+    HistoryItem,
+    Ready,
+)
 from national_hub.web.appkeys import EXPLAINER, INGESTOR, METRICS, SETTINGS, STORE, SYNC
-from national_hub.web.params import int_param, json_response, require_ops, sync_token_param
+from national_hub.web.params import (
+    answer_body,
+    answer_response,
+    cert_no_param,
+    int_param,
+    json_response,
+    require_ops,
+    sync_token_param,
+)
 
-_CERT_NO = re.compile(r"^[0-9]{15}$")
 MAX_WAIT_SECONDS = 30.0
 
 
@@ -24,10 +38,7 @@ MAX_WAIT_SECONDS = 30.0
 
 
 def _cert_no(request: web.Request) -> str:
-    cert_no = request.match_info["cert_no"]
-    if not _CERT_NO.match(cert_no):
-        raise InvalidParameter.for_field("cert_no", "must be 15 digits")
-    return cert_no
+    return cert_no_param("cert_no", request.match_info["cert_no"])
 
 
 def _wait_param(request: web.Request) -> float:
@@ -70,7 +81,7 @@ async def get_physician(request: web.Request) -> web.Response:
     app = request.app
     store = app[STORE]
     if token is not None:
-        province, seq = token
+        province, seq = token.province, token.seq
         if not store.is_seq_applied(province, seq):
             ingestor = app[INGESTOR]
             ok = await ingestor.wait_applied(province, seq, wait)
@@ -78,7 +89,7 @@ async def get_physician(request: web.Request) -> web.Response:
                 raise Conflict(
                     f"sync token {province}:{seq} is not applied at the national hub yet",
                     code="not_yet_applied",
-                    extra={"explanation": await app[EXPLAINER].token(province, seq)},
+                    extra={"explanation": answer_body(await app[EXPLAINER].token(province, seq))},
                 )
         # Processed but refused (e.g. a cert_no another province holds): reading now would
         # show someone else's record, not the change the token stands for.
@@ -86,14 +97,19 @@ async def get_physician(request: web.Request) -> web.Response:
             raise Conflict(
                 f"sync token {province}:{seq} was rejected by the national hub",
                 code="token_rejected",
-                extra={"explanation": await app[EXPLAINER].token(province, seq)},
+                extra={"explanation": answer_body(await app[EXPLAINER].token(province, seq))},
             )
     row = await reads.record(store, cert_no)
     if row is None:
         raise NotFound(
             f"no physician with certificate {cert_no} at the national hub",
-            extra={"explanation": await app[EXPLAINER].cert(cert_no)},
+            extra={"explanation": answer_body(await app[EXPLAINER].cert(cert_no))},
         )
+    # Plain JSON, not an answers.PublicRecord. The model would cost little (20 us instead of
+    # 7 us per answer, 1.6% of the route's 0.80 ms in process; timeit, 3,000 records,
+    # 2026-12-05), but PublicRecord comes from create_model, so mypy cannot check its
+    # construction, and validating a stored record against today's Record rules would answer
+    # 500 for a record accepted under older, looser ones. The fuzz tests hold the shape.
     return json_response(public_record(row))
 
 
@@ -105,9 +121,20 @@ async def get_history(request: web.Request) -> web.Response:
     if not rows and not await reads.has_record(store, cert_no):
         raise NotFound(
             f"no physician with certificate {cert_no} at the national hub",
-            extra={"explanation": await request.app[EXPLAINER].cert(cert_no)},
+            extra={"explanation": answer_body(await request.app[EXPLAINER].cert(cert_no))},
         )
-    return json_response({"cert_no": cert_no, "items": rows})
+    items = [
+        HistoryItem(
+            type=row["type"],
+            seq=row["seq"],
+            record_version=row["record_version"],
+            committed_at=row["committed_at"],
+            applied_at=row["applied_at"],
+            province=row["province"],
+        )
+        for row in rows
+    ]
+    return answer_response(History(cert_no=cert_no, items=items))
 
 
 async def get_dead_letters(request: web.Request) -> web.Response:
@@ -120,7 +147,19 @@ async def get_dead_letters(request: web.Request) -> web.Response:
             "province", f"province {province} is not in the federation"
         )
     rows = await reads.dead_letters(request.app[STORE], province or None, limit)
-    return json_response({"items": rows})
+    items = [
+        DeadLetter(
+            topic=row["topic"],
+            partition=row["partition"],
+            offset=row["offset"],
+            key=row["key"],
+            reason=row["reason"],
+            received_at=row["received_at"],
+            province=row["province"],
+        )
+        for row in rows
+    ]
+    return answer_response(DeadLetters(items=items))
 
 
 async def get_metrics(request: web.Request) -> web.Response:
@@ -135,7 +174,7 @@ async def get_metrics(request: web.Request) -> web.Response:
 
 async def healthz(request: web.Request) -> web.Response:
     """GET /healthz: the process answers."""
-    return json_response({"status": "ok"})
+    return answer_response(Health(status="ok"))
 
 
 async def readyz(request: web.Request) -> web.Response:
@@ -148,7 +187,7 @@ async def readyz(request: web.Request) -> web.Response:
         raise ServiceUnavailable(
             "not consuming from Kafka yet" + (f": {why}" if why else ""), code="not_ready"
         )
-    return json_response({"status": "ready", "partitions": len(ingestor.assignment)})
+    return answer_response(Ready(status="ready", partitions=len(ingestor.assignment)))
 
 
 def add_routes(app: web.Application) -> None:

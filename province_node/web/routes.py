@@ -17,11 +17,13 @@ from province_node.auth import ANY_ROLE, READERS, WRITERS, Role, bearer_digest
 from province_node.errors import BadRequest, InvalidRequest, NotFound
 from province_node.idempotency import Claim, StoredResponse
 from province_node.metrics import CONTENT_TYPE
-from province_node.registry import Committed, WriteContext, sync_token
+from province_node.registry import Committed, WriteContext
 from province_node.requests import parse_registration, parse_step
 from province_node.web.appkeys import AUTH, HEALTH, METRICS, REGISTRY, RELAY, SETTINGS
 from province_node.web.middleware import payload_too_large
+from schemas.openapi import Answer
 from schemas.openapi import serve as serve_openapi
+from schemas.sync_token import SyncToken
 from schemas.throttle import client_key
 from schemas.timestamps import utc_now
 from schemas.vocab import Status
@@ -79,7 +81,7 @@ def _claim(request: web.Request, body: Any) -> Claim | None:
 
 def _write_answer(status: int, province: str) -> Callable[[Committed], StoredResponse]:
     def render(c: Committed) -> StoredResponse:
-        token = sync_token(province, c.seq)
+        token = str(SyncToken(province, c.seq))
         headers = {"X-Sync-Token": token}
         if status == 201:
             headers["Location"] = f"/v1/registrations/{c.cert_no}"
@@ -99,6 +101,11 @@ def _respond(answer: StoredResponse, replayed: bool) -> web.Response:
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(status=status, body=orjson.dumps(data), content_type=JSON, headers=headers)
+
+
+def _answer(answer: Answer) -> web.Response:
+    """An answer model as JSON, serialised by the model (…T04:10:00.123Z timestamps)."""
+    return web.Response(body=answer.model_dump_json().encode("utf-8"), content_type=JSON)
 
 
 # -- writes --------------------------------------------------------------------------------------
@@ -144,7 +151,7 @@ def _record_view(stored: reg.StoredRecord, role: Role, province: str) -> dict[st
     view: dict[str, Any] = {
         "record": stored.record,
         "record_version": stored.record_version,
-        "sync_token": sync_token(province, stored.latest_seq),
+        "sync_token": str(SyncToken(province, stored.latest_seq)),
     }
     # The ID number stays with the province's own operators; the hub never sees it.
     if role in READERS:
@@ -160,7 +167,7 @@ async def get_registration(request: web.Request) -> web.Response:
     stored = await request.app[REGISTRY].read(reg.get_record, cert_no)
     if stored is None:
         raise NotFound(f"no registration with cert_no {cert_no} in province {province}")
-    token = sync_token(province, stored.latest_seq)
+    token = str(SyncToken(province, stored.latest_seq))
     return _json(_record_view(stored, role, province), headers={"X-Sync-Token": token})
 
 
@@ -225,22 +232,31 @@ async def search_registrations(request: web.Request) -> web.Response:
     )
 
 
-async def _status_body(app: web.Application) -> dict[str, Any]:
-    stats = await app[RELAY].stats()
-    return {
-        "province": app[SETTINGS].province,
-        "committed_seq": stats.committed_seq,
-        "published_seq": stats.published_seq,
-        "outbox_backlog": stats.committed_seq - stats.published_seq,
-        "oldest_unpublished_at": stats.oldest_unpublished_at,
-        "kafka": app[HEALTH].as_dict(),
-    }
+def _instant(text: str | None) -> datetime | None:
+    """A time the outbox keeps as text (format_utc's form), as a datetime."""
+    return None if text is None else datetime.fromisoformat(text)
 
 
 async def sync_status(request: web.Request) -> web.Response:
     """GET /v1/sync/status: outbox position and Kafka reachability."""
     _role(request, ANY_ROLE)
-    return _json(await _status_body(request.app))
+    app = request.app
+    stats = await app[RELAY].stats()
+    kafka = app[HEALTH]
+    return _answer(
+        openapi.NodeSyncStatus(
+            province=app[SETTINGS].province,
+            committed_seq=stats.committed_seq,
+            published_seq=stats.published_seq,
+            outbox_backlog=stats.committed_seq - stats.published_seq,
+            oldest_unpublished_at=_instant(stats.oldest_unpublished_at),
+            kafka=openapi.KafkaState(
+                connected=kafka.connected,
+                last_error=kafka.last_error,
+                last_success_at=kafka.last_success_at,
+            ),
+        )
+    )
 
 
 async def sync_record(request: web.Request) -> web.Response:
@@ -249,29 +265,29 @@ async def sync_record(request: web.Request) -> web.Response:
     cert_no = request.match_info["cert_no"]
     latest = await request.app[REGISTRY].read(outbox.latest_for, cert_no)
     if latest is None:
-        return _json(
-            {
-                "exists": False,
-                "latest_seq": None,
-                "record_version": None,
-                "committed_at": None,
-                "published": False,
-                "published_at": None,
-                "partition": None,
-                "offset": None,
-            }
+        return _answer(
+            openapi.SyncRecord(
+                exists=False,
+                latest_seq=None,
+                record_version=None,
+                committed_at=None,
+                published=False,
+                published_at=None,
+                partition=None,
+                offset=None,
+            )
         )
-    return _json(
-        {
-            "exists": True,
-            "latest_seq": latest.seq,
-            "record_version": latest.record_version,
-            "committed_at": latest.committed_at,
-            "published": latest.published_at is not None,
-            "published_at": latest.published_at,
-            "partition": latest.partition,
-            "offset": latest.offset,
-        }
+    return _answer(
+        openapi.SyncRecord(
+            exists=True,
+            latest_seq=latest.seq,
+            record_version=latest.record_version,
+            committed_at=_instant(latest.committed_at),
+            published=latest.published_at is not None,
+            published_at=_instant(latest.published_at),
+            partition=latest.partition,
+            offset=latest.offset,
+        )
     )
 
 
@@ -292,4 +308,4 @@ async def metrics_handler(request: web.Request) -> web.Response:
 
 async def healthz(request: web.Request) -> web.Response:
     """GET /healthz: liveness; no token needed."""
-    return _json({"status": "ok", "province": request.app[SETTINGS].province})
+    return _answer(openapi.Health(status="ok", province=request.app[SETTINGS].province))

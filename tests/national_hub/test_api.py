@@ -43,6 +43,15 @@ async def test_liveness_without_kafka_and_not_ready(offline_client: TestClient) 
         ("/nope", 404, "not_found", None),
         ("/v1/physicians/12345", 400, "invalid_parameter", "cert_no"),
         ("/v1/physicians/12345/history", 400, "invalid_parameter", "cert_no"),
+        # A trailing newline is no part of a certificate number (a `$` regex let it through).
+        ("/v1/physicians/500000000000001%0A", 400, "invalid_parameter", "cert_no"),
+        # Arabic-Indic one: a `\d` regex read it as seq 1.
+        (
+            "/v1/physicians/500000000000001?min_token=50:%D9%A1",
+            400,
+            "invalid_parameter",
+            "min_token",
+        ),
         ("/v1/physicians/500000000000001?min_token=50-3", 400, "invalid_parameter", "min_token"),
         ("/v1/physicians/500000000000001?min_token=99:3", 400, "invalid_parameter", "min_token"),
         ("/v1/physicians/500000000000001?min_token=50:3&wait=x", 400, "invalid_parameter", "wait"),

@@ -6,11 +6,11 @@ from hubkit import HubEnv, Message, cert, heartbeat, make_event, signed
 
 from national_hub.ingest.decode import Decoder, DecoderSpec
 from national_hub.ingest.messages import (
-    WRONG_KEY,
     DeadLetter,
     EventMsg,
     HeartbeatMsg,
     Raw,
+    RejectReason,
     redact_id_numbers,
 )
 
@@ -24,17 +24,17 @@ def test_an_event_keyed_by_another_cert_no_is_dead_lettered(hub_env: HubEnv) -> 
     m = signed(hub_env, make_event(hub_env, "registered", "50", cert("50", 1), 1))
     assert isinstance(_decode(hub_env, m, m.key), EventMsg)
     got = _decode(hub_env, m, cert("50", 2).encode())
-    assert isinstance(got, DeadLetter) and got.code == WRONG_KEY
+    assert isinstance(got, DeadLetter) and got.code == RejectReason.WRONG_KEY
     assert cert("50", 1) in got.detail and got.province == "50"
     missing = _decode(hub_env, m, None)
-    assert isinstance(missing, DeadLetter) and missing.code == WRONG_KEY
+    assert isinstance(missing, DeadLetter) and missing.code == RejectReason.WRONG_KEY
 
 
 def test_a_heartbeat_keyed_by_another_province_is_refused(hub_env: HubEnv) -> None:
     m = heartbeat(hub_env, "50", 3, 3)
     assert isinstance(_decode(hub_env, m, b"50"), HeartbeatMsg)
     got = _decode(hub_env, m, b"44")
-    assert isinstance(got, DeadLetter) and got.code == WRONG_KEY and got.is_heartbeat
+    assert isinstance(got, DeadLetter) and got.code == RejectReason.WRONG_KEY and got.is_heartbeat
 
 
 def test_an_id_number_is_redacted_from_bytes_that_are_not_json() -> None:

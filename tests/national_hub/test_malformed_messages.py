@@ -42,17 +42,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from national_hub.ingest.decode import Decoder, DecoderSpec
 from national_hub.ingest.messages import (
-    BAD_SIGNATURE,
-    KID_MISMATCH,
-    MALFORMED,
-    MISSING_KID,
-    MISSING_SIGNATURE,
-    SCHEMA,
-    UNKNOWN_PROVINCE,
-    WRONG_KEY,
-    WRONG_TOPIC,
     DeadLetter,
     Raw,
+    RejectReason,
 )
 from national_hub.web.appkeys import INGESTOR, STORE
 from schemas.canonical import canonical_bytes
@@ -155,59 +147,69 @@ class Corpus:
                     [(rng.randbytes(5).hex(), rng.randbytes(rng.randrange(0, 300)))],
                 )
             )
-            self.add(f"random[{i}]", Message(self.topic, key, value, headers), MALFORMED, SCHEMA)
+            self.add(
+                f"random[{i}]",
+                Message(self.topic, key, value, headers),
+                RejectReason.MALFORMED,
+                RejectReason.SCHEMA,
+            )
 
     def truncations(self) -> None:
         """Every proper prefix of a valid event, each signed: inside strings, keys, numbers..."""
         doc = self.body("site_filed")
         value = _dumps(doc)
         for n in range(len(value)):
-            self.add_bytes(f"prefix[{n}]", doc, value[:n], MALFORMED)
+            self.add_bytes(f"prefix[{n}]", doc, value[:n], RejectReason.MALFORMED)
 
     def huge_and_odd_values(self) -> None:
         """Values no parser should choke on: huge, deep, non-finite, mis-encoded, duplicated."""
         doc = self.body()
         doc["record"]["name"] = "张" * (HUGE // 3)
-        self.add_doc("900 KB name", doc, SCHEMA)
+        self.add_doc("900 KB name", doc, RejectReason.SCHEMA)
         doc = self.body("suspended")
         doc["details"]["reason"] = "x" * HUGE
-        self.add_doc("900 KB details.reason", doc, SCHEMA)
+        self.add_doc("900 KB details.reason", doc, RejectReason.SCHEMA)
         doc = self.body()
         doc["details"] = {"note": "y" * HUGE}
-        self.add_doc("900 KB unknown details key", doc, SCHEMA)
+        self.add_doc("900 KB unknown details key", doc, RejectReason.SCHEMA)
         deep = b"[" * 100_000 + b"]" * 100_000
         for label, field, literal, code in (
-            ("deep details", "details", deep, MALFORMED),
-            ("10^6-digit seq", "seq", b"9" * 10**6, MALFORMED),
-            ("seq NaN", "seq", b"NaN", SCHEMA),
-            ("seq Infinity", "seq", b"Infinity", SCHEMA),
-            ("seq -Infinity", "seq", b"-Infinity", SCHEMA),
-            ("record_version NaN", "record_version", b"NaN", SCHEMA),
-            ("invalid UTF-8", "actor", b'"\xff\xfe"', MALFORMED),
-            ("overlong UTF-8", "actor", b'"\xc0\xaf"', MALFORMED),
-            ("lone surrogate", "actor", b'"\\udfff"', MALFORMED),
-            ("NUL escape", "actor", b'"a\\u0000b"', SCHEMA),
+            ("deep details", "details", deep, RejectReason.MALFORMED),
+            ("10^6-digit seq", "seq", b"9" * 10**6, RejectReason.MALFORMED),
+            ("seq NaN", "seq", b"NaN", RejectReason.SCHEMA),
+            ("seq Infinity", "seq", b"Infinity", RejectReason.SCHEMA),
+            ("seq -Infinity", "seq", b"-Infinity", RejectReason.SCHEMA),
+            ("record_version NaN", "record_version", b"NaN", RejectReason.SCHEMA),
+            ("invalid UTF-8", "actor", b'"\xff\xfe"', RejectReason.MALFORMED),
+            ("overlong UTF-8", "actor", b'"\xc0\xaf"', RejectReason.MALFORMED),
+            ("lone surrogate", "actor", b'"\\udfff"', RejectReason.MALFORMED),
+            ("NUL escape", "actor", b'"a\\u0000b"', RejectReason.SCHEMA),
         ):
             doc = self.body()
             self.add_bytes(label, doc, _with_literal(doc, field, literal), code)
         doc = self.body()
-        self.add_bytes("deep object", doc, b'{"a":' * 50_000 + b"1" + b"}" * 50_000, MALFORMED)
+        self.add_bytes(
+            "deep object", doc, b'{"a":' * 50_000 + b"1" + b"}" * 50_000, RejectReason.MALFORMED
+        )
         doc = self.body()
         text = _dumps(doc).decode()
-        self.add_bytes("UTF-16 LE with BOM", doc, text.encode("utf-16"), MALFORMED)
+        self.add_bytes("UTF-16 LE with BOM", doc, text.encode("utf-16"), RejectReason.MALFORMED)
         doc = self.body()
         self.add_bytes(
             "UTF-16 BE with BOM",
             doc,
             b"\xfe\xff" + _dumps(doc).decode().encode("utf-16-be"),
-            MALFORMED,
+            RejectReason.MALFORMED,
         )
         doc = self.body()
-        self.add_bytes("UTF-8 BOM", doc, b"\xef\xbb\xbf" + _dumps(doc), MALFORMED)
+        self.add_bytes("UTF-8 BOM", doc, b"\xef\xbb\xbf" + _dumps(doc), RejectReason.MALFORMED)
         # Both parsers the hub uses take the last of duplicated keys: this reads as province 44.
         doc = self.body()
         self.add_bytes(
-            "duplicate province key", doc, _dumps(doc)[:-1] + b',"province":"44"}', WRONG_TOPIC
+            "duplicate province key",
+            doc,
+            _dumps(doc)[:-1] + b',"province":"44"}',
+            RejectReason.WRONG_TOPIC,
         )
 
     def wrong_headers(self) -> None:
@@ -228,47 +230,59 @@ class Corpus:
             return base64.b64encode(sig)
 
         kid = own.kid.encode()
-        case("no headers", MISSING_SIGNATURE, lambda v: [])
-        case("no sig", MISSING_SIGNATURE, lambda v: [("kid", kid)])
-        case("no kid", MISSING_KID, lambda v: [("sig", b64(own.sign(v)))])
-        case("non-base64 sig", BAD_SIGNATURE, lambda v: [("sig", b"!!not base64!!"), ("kid", kid)])
-        case("63-byte sig", BAD_SIGNATURE, lambda v: [("sig", b64(own.sign(v)[:63])), ("kid", kid)])
-        case("empty sig", BAD_SIGNATURE, lambda v: [("sig", b""), ("kid", kid)])
+        case("no headers", RejectReason.MISSING_SIGNATURE, lambda v: [])
+        case("no sig", RejectReason.MISSING_SIGNATURE, lambda v: [("kid", kid)])
+        case("no kid", RejectReason.MISSING_KID, lambda v: [("sig", b64(own.sign(v)))])
+        case(
+            "non-base64 sig",
+            RejectReason.BAD_SIGNATURE,
+            lambda v: [("sig", b"!!not base64!!"), ("kid", kid)],
+        )
+        case(
+            "63-byte sig",
+            RejectReason.BAD_SIGNATURE,
+            lambda v: [("sig", b64(own.sign(v)[:63])), ("kid", kid)],
+        )
+        case("empty sig", RejectReason.BAD_SIGNATURE, lambda v: [("sig", b""), ("kid", kid)])
         case(
             "sig of other bytes",
-            BAD_SIGNATURE,
+            RejectReason.BAD_SIGNATURE,
             lambda v: [("sig", b64(own.sign(v + b" "))), ("kid", kid)],
         )
         case(
             "sig by 44 under 50's kid",
-            BAD_SIGNATURE,
+            RejectReason.BAD_SIGNATURE,
             lambda v: [("sig", b64(other.sign(v))), ("kid", kid)],
         )
-        case("44's sig and kid", KID_MISMATCH, lambda v: signed_headers(other, v))
+        case("44's sig and kid", RejectReason.KID_MISMATCH, lambda v: signed_headers(other, v))
         case(
             "unknown kid",
-            KID_MISMATCH,
+            RejectReason.KID_MISMATCH,
             lambda v: [("sig", b64(own.sign(v))), ("kid", b"deadbeefdeadbeef")],
         )
         case(
             "non-ASCII kid",
-            KID_MISMATCH,
+            RejectReason.KID_MISMATCH,
             lambda v: [("sig", b64(own.sign(v))), ("kid", b"\xff\x00")],
         )
         case(
             "bad sig before good sig",
-            BAD_SIGNATURE,
+            RejectReason.BAD_SIGNATURE,
             lambda v: [("sig", b"AAAA"), ("sig", b64(own.sign(v))), ("kid", kid)],
         )
         case(
             "other kid before own kid",
-            KID_MISMATCH,
+            RejectReason.KID_MISMATCH,
             lambda v: [("sig", b64(own.sign(v))), ("kid", other.kid.encode()), ("kid", kid)],
         )
-        case("500 KB sig header", BAD_SIGNATURE, lambda v: [("sig", b"A" * 500_000), ("kid", kid)])
+        case(
+            "500 KB sig header",
+            RejectReason.BAD_SIGNATURE,
+            lambda v: [("sig", b"A" * 500_000), ("kid", kid)],
+        )
         case(
             "500 KB kid header",
-            KID_MISMATCH,
+            RejectReason.KID_MISMATCH,
             lambda v: [("sig", b64(own.sign(v))), ("kid", b"k" * 500_000)],
         )
 
@@ -281,16 +295,18 @@ class Corpus:
             ("binary key", b"\x00\xff\xfe"),
         ):
             doc = self.body()
-            self.add(label, self.signed_raw(_dumps(doc), key), WRONG_KEY)
+            self.add(label, self.signed_raw(_dumps(doc), key), RejectReason.WRONG_KEY)
 
     def wrong_types(self) -> None:
         """Valid JSON that is not an event object, signed."""
         key = cert("50", 9999).encode()
         for value in (b"[]", b"12", b"null", b'"event"', b"true", b"{}", b'{"schema_version":1}'):
-            self.add(f"JSON {value!r}", self.signed_raw(value, key), SCHEMA)
+            self.add(f"JSON {value!r}", self.signed_raw(value, key), RejectReason.SCHEMA)
         doc = self.body()
         self.add(
-            "array of an event", self.signed_raw(_dumps([doc]), doc["cert_no"].encode()), SCHEMA
+            "array of an event",
+            self.signed_raw(_dumps([doc]), doc["cert_no"].encode()),
+            RejectReason.SCHEMA,
         )
         for field, bad in (
             ("seq", str(HOSTILE_SEQ)),
@@ -303,34 +319,41 @@ class Corpus:
         ):
             doc = self.body()
             doc[field] = bad
-            self.add_doc(f"{field}={bad!r}", doc, SCHEMA)
+            self.add_doc(f"{field}={bad!r}", doc, RejectReason.SCHEMA)
 
     def bad_envelopes(self) -> None:
         """Well-formed events whose envelope the hub must refuse."""
         for field, bad in (("seq", 0), ("seq", -1), ("record_version", 0), ("record_version", -1)):
             doc = self.body()
             doc[field] = bad
-            self.add_doc(f"{field}={bad}", doc, SCHEMA)
+            self.add_doc(f"{field}={bad}", doc, RejectReason.SCHEMA)
         doc = self.body()
         doc["record"]["cert_no"] = cert("50", 1)
-        self.add_doc("record.cert_no differs", doc, SCHEMA)
+        self.add_doc("record.cert_no differs", doc, RejectReason.SCHEMA)
         env = self.env
         ev44 = make_event(env, "registered", "44", cert("44", 9000), 1, seq=HOSTILE_SEQ)
-        self.add("44's event on 50's topic", signed(env, ev44, topic=self.topic), WRONG_TOPIC)
+        self.add(
+            "44's event on 50's topic",
+            signed(env, ev44, topic=self.topic),
+            RejectReason.WRONG_TOPIC,
+        )
         doc = self.body()
         doc["province"] = UNCONFIGURED
-        self.add_doc("unconfigured province on 50's topic", doc, UNKNOWN_PROVINCE)
+        self.add_doc("unconfigured province on 50's topic", doc, RejectReason.UNKNOWN_PROVINCE)
         doc = self.body()
         doc["province"] = UNCONFIGURED
         self.add_doc(
             "unconfigured province on its topic",
             doc,
-            UNKNOWN_PROVINCE,
+            RejectReason.UNKNOWN_PROVINCE,
             topic=env.topic(UNCONFIGURED),
         )
         doc = self.body()
         self.add_doc(
-            "50's event on an unconfigured topic", doc, WRONG_TOPIC, topic=env.topic(UNCONFIGURED)
+            "50's event on an unconfigured topic",
+            doc,
+            RejectReason.WRONG_TOPIC,
+            topic=env.topic(UNCONFIGURED),
         )
 
     def junk_heartbeats(self) -> None:
@@ -340,13 +363,18 @@ class Corpus:
         for i in range(40):
             value = rng.randbytes(rng.choice((0, 3, 40, 400)))
             key = rng.choice((None, b"50", rng.randbytes(6)))
-            self.add(f"heartbeat random[{i}]", Message(topic, key, value, []), MALFORMED, SCHEMA)
+            self.add(
+                f"heartbeat random[{i}]",
+                Message(topic, key, value, []),
+                RejectReason.MALFORMED,
+                RejectReason.SCHEMA,
+            )
         good = heartbeat(env, "50", 999, 999)
         for n in range(0, len(good.value), 7):
             self.add(
                 f"heartbeat prefix[{n}]",
                 Message(topic, b"50", good.value[:n], good.headers),
-                MALFORMED,
+                RejectReason.MALFORMED,
             )
         body: dict[str, Any] = json.loads(good.value)
         # A forged beat from the future would, if taken, pin freshness to a lie for years.
@@ -356,14 +384,20 @@ class Corpus:
         self.add(
             "heartbeat signed by 44 under 50's kid",
             Message(topic, b"50", value, [forged[0], ("kid", env.signers["50"].kid.encode())]),
-            BAD_SIGNATURE,
+            RejectReason.BAD_SIGNATURE,
         )
-        self.add("heartbeat with 44's kid", Message(topic, b"50", value, forged), KID_MISMATCH)
-        self.add("heartbeat unsigned", Message(topic, b"50", value, []), MISSING_SIGNATURE)
+        self.add(
+            "heartbeat with 44's kid",
+            Message(topic, b"50", value, forged),
+            RejectReason.KID_MISMATCH,
+        )
+        self.add(
+            "heartbeat unsigned", Message(topic, b"50", value, []), RejectReason.MISSING_SIGNATURE
+        )
         self.add(
             "heartbeat wrong key",
             Message(topic, b"44", value, signed_headers(env.signers["50"], value)),
-            WRONG_KEY,
+            RejectReason.WRONG_KEY,
         )
         for label, doc in (
             ("heartbeat negative seq", {**body, "committed_seq": -1}),
@@ -375,14 +409,14 @@ class Corpus:
             self.add(
                 label,
                 Message(topic, b"50", value, signed_headers(env.signers["50"], value)),
-                SCHEMA,
-                UNKNOWN_PROVINCE,
+                RejectReason.SCHEMA,
+                RejectReason.UNKNOWN_PROVINCE,
             )
         for label, value in (("heartbeat []", b"[]"), ("heartbeat null", b"null")):
             self.add(
                 label,
                 Message(topic, b"50", value, signed_headers(env.signers["50"], value)),
-                SCHEMA,
+                RejectReason.SCHEMA,
             )
 
 
@@ -647,4 +681,4 @@ def test_a_numeric_committed_at_is_refused(hub_env: HubEnv) -> None:
         signed_headers(hub_env.signers["50"], value),
     )
     decoded = Decoder(DecoderSpec.from_settings(hub_env.settings())).decode(raw)
-    assert isinstance(decoded, DeadLetter) and decoded.code == SCHEMA
+    assert isinstance(decoded, DeadLetter) and decoded.code == RejectReason.SCHEMA

@@ -185,7 +185,7 @@ async def test_cert_explanations_ask_the_nodes(
 ) -> None:
     explainer = Explainer(store, client._settings, None, client)
     got = await explainer.cert(cert_no, province)
-    assert got["state"] == state, got["reason"]
+    assert got.state == state, got.reason
 
 
 async def test_repeated_explanations_share_one_question_to_the_nodes(
@@ -195,7 +195,7 @@ async def test_repeated_explanations_share_one_question_to_the_nodes(
     explainer = Explainer(store, client._settings, None, client)
     answers = await asyncio.gather(*(explainer.cert(HELD, "50") for _ in range(5)))
     await explainer.cert(HELD, "50")
-    assert {a["state"] for a in answers} == {"not_published"}
+    assert {a.state for a in answers} == {"not_published"}
     assert fake.record_requests == 1
 
 
@@ -203,6 +203,6 @@ async def test_not_published_names_the_kafka_error_and_backlog(
     client: NodeClient, store: Store
 ) -> None:
     got = await Explainer(store, client._settings, None, client).cert(HELD)
-    assert (got["province"], got["evidence"]["event_seq"]) == ("50", 12)
-    assert got["evidence"]["outbox_backlog"] == 1
-    assert "cannot reach Kafka (timed out)" in got["reason"]
+    assert (got.province, got.evidence.event_seq) == ("50", 12)
+    assert got.evidence.outbox_backlog == 1
+    assert "cannot reach Kafka (timed out)" in got.reason

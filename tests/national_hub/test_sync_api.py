@@ -73,6 +73,7 @@ async def test_status_lists_every_province_unknown_before_any_news(
         ("", "cert_no"),
         ("?cert_no=500000000000001&token=50:1", "cert_no"),
         ("?cert_no=123", "cert_no"),
+        ("?cert_no=500000000000001%0A", "cert_no"),
         ("?cert_no=500000000000001&province=99", "province"),
         ("?token=50-1", "token"),
         ("?token=99:1", "token"),
