@@ -123,17 +123,8 @@ async def get_history(request: web.Request) -> web.Response:
             f"no physician with certificate {cert_no} at the national hub",
             extra={"explanation": answer_body(await request.app[EXPLAINER].cert(cert_no))},
         )
-    items = [
-        HistoryItem(
-            type=row["type"],
-            seq=row["seq"],
-            record_version=row["record_version"],
-            committed_at=row["committed_at"],
-            applied_at=row["applied_at"],
-            province=row["province"],
-        )
-        for row in rows
-    ]
+    # The read selects exactly the item's fields; the model forbids others, so a drift fails.
+    items = [HistoryItem.model_validate(row) for row in rows]
     return answer_response(History(cert_no=cert_no, items=items))
 
 
@@ -147,18 +138,7 @@ async def get_dead_letters(request: web.Request) -> web.Response:
             "province", f"province {province} is not in the federation"
         )
     rows = await reads.dead_letters(request.app[STORE], province or None, limit)
-    items = [
-        DeadLetter(
-            topic=row["topic"],
-            partition=row["partition"],
-            offset=row["offset"],
-            key=row["key"],
-            reason=row["reason"],
-            received_at=row["received_at"],
-            province=row["province"],
-        )
-        for row in rows
-    ]
+    items = [DeadLetter.model_validate(row) for row in rows]
     return answer_response(DeadLetters(items=items))
 
 
