@@ -15,8 +15,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
+from yarl import URL
 
 from national_hub.config import HubSettings
 from schemas.errors import RegsyncError
@@ -149,6 +151,7 @@ class NodeClient:
             await session.close()
 
     async def _get(self, province: str, path: str) -> Any:
+        """GET node_url + path; path's variable segments are already quoted (_segment)."""
         session = self._session
         if session is None:
             raise NodeUnreachable("the hub does not poll nodes (no hub.node_token_file)")
@@ -156,8 +159,11 @@ class NodeClient:
         if p is None:
             raise NodeUnreachable(f"province {province} is not in the federation")
         url = f"{p.node_url}{path}"
+        # The node URL as yarl encodes it, then the path exactly as built: encoded=True never
+        # unquotes and re-reads it, so a %2F or %3F in a segment stays part of that segment.
+        target = URL(str(URL(p.node_url)) + path, encoded=True)
         try:
-            async with session.get(url) as resp:
+            async with session.get(target) as resp:
                 if resp.status != 200:
                     raise NodeUnreachable(f"{url} answered HTTP {resp.status}")
                 return await resp.json(content_type=None)
@@ -176,7 +182,7 @@ class NodeClient:
 
     async def record(self, province: str, cert_no: str) -> NodeRecord:
         """Whether the node holds cert_no and how far its latest event got."""
-        body = await self._get(province, f"/v1/sync/records/{cert_no}")
+        body = await self._get(province, f"/v1/sync/records/{_segment(cert_no)}")
         return NodeRecord.from_json(province, body)
 
     async def records_everywhere(
@@ -193,6 +199,16 @@ class NodeClient:
 
         answers = await asyncio.gather(*(one(c) for c in codes))
         return dict(zip(codes, answers, strict=True))
+
+
+def _segment(value: str) -> str:
+    """One path segment, every character but unreserved ones percent-encoded.
+
+    The hub only asks about validated 15-digit numbers; this keeps any other string from
+    becoming another question (a `?`, `#`, `/`, `%` or newline in it changes nothing but
+    the segment's bytes).
+    """
+    return quote(value, safe="")
 
 
 StatusListener = Callable[[NodeStatus], None]

@@ -101,12 +101,15 @@ def int_param(request: web.Request, name: str, default: int, lo: int, hi: int) -
 
 
 def sync_token_param(request: web.Request, name: str) -> SyncToken | None:
-    """A "<province>:<seq>" sync token from the query; 400 naming the parameter if malformed."""
+    """A "<province>:<seq>" sync token from the query; 400 naming the parameter if malformed.
+
+    Matched whole, like every value that enters the hub: "50:3\n" is refused, not trimmed.
+    """
     raw = request.query.get(name)
     if raw is None:
         return None
     try:
-        token = SyncToken.parse(raw.strip())
+        token = SyncToken.parse(raw)
     except ValueError:
         raise InvalidParameter.for_field(
             name, 'must be "<province>:<seq>", e.g. "50:1234"'

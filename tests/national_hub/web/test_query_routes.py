@@ -205,6 +205,11 @@ async def test_fhir_with_malformed_cert_no_is_400(client: TestClient) -> None:
     assert body["error"]["details"][0]["field"] == "cert_no"
 
 
+async def test_fhir_with_a_trailing_newline_is_400(client: TestClient) -> None:
+    body = await get_json(client, "/v1/physicians/500000000000001%0A/fhir", 400)
+    assert body["error"]["details"][0]["field"] == "cert_no"
+
+
 async def test_roster_lists_primary_then_filed_sites(client: TestClient) -> None:
     body = await get_json(client, f"/v1/institutions/{PRIMARY_INSTITUTION.org_code}/physicians")
     assert [(i["cert_no"], i["relation"]) for i in body["items"]] == [
@@ -217,6 +222,13 @@ async def test_roster_lists_primary_then_filed_sites(client: TestClient) -> None
 
 async def test_roster_with_bad_org_code_is_400(client: TestClient) -> None:
     body = await get_json(client, "/v1/institutions/91110000101623741A/physicians", 400)
+    assert body["error"]["details"][0]["field"] == "org_code"
+
+
+@pytest.mark.parametrize("suffix", ["%0A", "%20", "%0D%0A"])
+async def test_roster_org_code_is_matched_whole(client: TestClient, suffix: str) -> None:
+    path = f"/v1/institutions/{PRIMARY_INSTITUTION.org_code}{suffix}/physicians"
+    body = await get_json(client, path, 400)
     assert body["error"]["details"][0]["field"] == "org_code"
 
 
@@ -253,6 +265,20 @@ async def test_verify_not_found_carries_explanation(client: TestClient) -> None:
         "unknown_to_province",
         "50",
     )
+
+
+async def test_verify_answers_about_the_number_it_names(client: TestClient) -> None:
+    # A number copied with its line break is read as printed; the answer, its explanation and
+    # its receipt all name the one number that was looked up.
+    answer = await post_verify(client, {"cert_no": MISSING + "\n", "name": "张伟"})
+    assert answer["cert_no"] == MISSING
+    assert f"certificate {MISSING}" in answer["explanation"]["reason"]
+    body = await post_verify(client, {"cert_no": MISSING + "\x00", "name": "张伟"}, status=422)
+    assert body["error"]["details"][0]["field"] == "cert_no"
+    body = await post_verify(
+        client, {"cert_no": MISSING, "name": "张伟", "province": "5\n0"}, status=422
+    )
+    assert body["error"]["details"][0]["field"] == "province"
 
 
 async def test_verify_invalid_body_is_422_naming_field(client: TestClient) -> None:

@@ -45,6 +45,22 @@ async def test_liveness_without_kafka_and_not_ready(offline_client: TestClient) 
         ("/v1/physicians/12345/history", 400, "invalid_parameter", "cert_no"),
         # A trailing newline is no part of a certificate number (a `$` regex let it through).
         ("/v1/physicians/500000000000001%0A", 400, "invalid_parameter", "cert_no"),
+        ("/v1/physicians/500000000000001%0A/history", 400, "invalid_parameter", "cert_no"),
+        ("/v1/physicians/%0A500000000000001", 400, "invalid_parameter", "cert_no"),
+        ("/v1/physicians/500000000000001%20", 400, "invalid_parameter", "cert_no"),
+        # The sync token is matched whole, as the cert_no is: no trailing newline or space.
+        (
+            "/v1/physicians/500000000000001?min_token=50:3%0A",
+            400,
+            "invalid_parameter",
+            "min_token",
+        ),
+        (
+            "/v1/physicians/500000000000001?min_token=50:3%20",
+            400,
+            "invalid_parameter",
+            "min_token",
+        ),
         # Arabic-Indic one: a `\d` regex read it as seq 1.
         (
             "/v1/physicians/500000000000001?min_token=50:%D9%A1",
