@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -212,7 +213,10 @@ def import_file(
     reject_file = rejects_path(path)
     started = time.perf_counter()
     imported = skipped = rejected = 0
-    with io.BufferedReader(counter, buffer_size=1 << 20) as stream, reject_file.open("wb") as out:
+    # Rejected rows may name ID numbers: the file is the owner's alone (0600).
+    fd = os.open(reject_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with io.BufferedReader(counter, buffer_size=1 << 20) as stream, open(fd, "wb") as out:
 
         def reject(r: Reject) -> None:
             nonlocal rejected

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -265,6 +266,9 @@ class Store:
         """Open or create the database file and check it belongs to this province."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            # The registry holds ID numbers: created owner-only (SQLite gives its -wal and -shm
+            # files the database's mode); an existing file keeps the mode its operator chose.
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
             conn = connect(self.path)
             conn.execute("PRAGMA schema_version").fetchone()
         except (OSError, sqlite3.Error) as exc:

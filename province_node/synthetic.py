@@ -35,6 +35,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import math
+import os
 import random
 from bisect import bisect
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -42,7 +43,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal, TypedDict
+from typing import IO, Any, Literal, TypedDict
 
 import orjson
 
@@ -1147,10 +1148,17 @@ def _flat(row: Mapping[str, Any]) -> tuple[str, ...]:
     )
 
 
+def _private(path: str | Path, mode: str, **kw: Any) -> IO[Any]:
+    """Open path for writing, owner-only (0600) whatever the umask: the rows hold ID numbers."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    return open(fd, mode, **kw)
+
+
 def write_jsonl(path: str | Path, rows: Iterable[Mapping[str, Any]]) -> int:
     """Write rows as JSON Lines (UTF-8, characters unescaped); return how many were written."""
     n = 0
-    with open(path, "wb") as f:
+    with _private(path, "wb") as f:
         for row in rows:
             f.write(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE))
             n += 1
@@ -1160,7 +1168,7 @@ def write_jsonl(path: str | Path, rows: Iterable[Mapping[str, Any]]) -> int:
 def write_csv(path: str | Path, rows: Iterable[Mapping[str, Any]]) -> int:
     """Write rows as CSV with `CSV_HEADER` (UTF-8, no BOM, scopes joined by ';')."""
     n = 0
-    with open(path, "w", encoding="utf-8", newline="") as f:
+    with _private(path, "w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(CSV_HEADER)
         for row in rows:

@@ -41,7 +41,11 @@ from national_hub.web.appkeys import (
     STORE,
     SYNC,
 )
-from national_hub.web.middleware import error_middleware, rate_limit_middleware
+from national_hub.web.middleware import (
+    error_middleware,
+    rate_limit_middleware,
+    security_headers,
+)
 from national_hub.web.ratelimit import RateLimiter
 from schemas.openapi import serve as serve_openapi
 from schemas.service import provide_ctx, service_ctx
@@ -96,6 +100,8 @@ def create_app(settings: HubSettings) -> web.Application:
         middlewares=[error_middleware, rate_limit_middleware],
         client_max_size=CLIENT_MAX_SIZE,
     )
+    # CSP, nosniff, no framing, no referrer: on every answer, files and errors included.
+    app.on_response_prepare.append(security_headers)
 
     tuning = settings.tuning
     # State that needs no start.

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 import types
 from functools import cache
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, Field
 
@@ -33,6 +33,7 @@ from national_hub.web.answers import (
     SyncStatus,
     VerifyAnswer,
 )
+from national_hub.web.sync_routes import STATIC_FILES
 from schemas.openapi import (
     HTML,
     Operation,
@@ -297,6 +298,32 @@ def operations() -> list[Operation]:
             "dashboard",
             "The ops page (its CSS and script are under /static/)",
             [Response(200, "HTML", {"type": "string"}, HTML)],
+            tags=_OPS_TAGS,
+        ),
+        Operation(
+            "GET",
+            "/static/{name}",
+            "static_file",
+            "The dashboard's stylesheet or script",
+            [
+                Response(
+                    200,
+                    "The file",
+                    {"type": "string"},
+                    "text/css",
+                    alternatives={"text/javascript": {"type": "string"}},
+                ),
+                *error_responses({404: "No such file."}, [404]),
+            ],
+            params=[
+                Param(
+                    "name",
+                    "path",
+                    Literal[tuple(STATIC_FILES)],
+                    "the file's name",
+                    required=True,
+                )
+            ],
             tags=_OPS_TAGS,
         ),
         *service_operations(Health, _OPS_TAGS),

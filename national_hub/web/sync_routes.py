@@ -11,7 +11,7 @@ from pathlib import Path
 import orjson
 from aiohttp import web
 
-from national_hub.errors import InvalidParameter
+from national_hub.errors import InvalidParameter, NotFound
 from national_hub.sync.anomalies import find_anomalies
 from national_hub.sync.status import ProvinceSync
 from national_hub.web import answers
@@ -159,9 +159,28 @@ async def set_ingest(request: web.Request) -> web.Response:
     return _ingest_state(request, in_effect)
 
 
+# The files under /static/, by name: nothing else under the directory is served, and any other
+# name is the JSON 404 (aiohttp's static handler answered some misses with an empty body).
+STATIC_FILES = {"dashboard.css": "text/css", "dashboard.js": "text/javascript"}
+
+
 async def dashboard(request: web.Request) -> web.FileResponse:
     """GET /dashboard: the ops page (static; it polls the sync endpoints)."""
     return web.FileResponse(STATIC_DIR / "dashboard.html", headers={"Cache-Control": "no-cache"})
+
+
+async def static_file(request: web.Request) -> web.FileResponse:
+    """GET /static/{name}: the dashboard's stylesheet and script."""
+    name = request.match_info["name"]
+    if name not in STATIC_FILES:
+        raise NotFound(f"no such resource: {request.method} {request.path}")
+    return web.FileResponse(
+        STATIC_DIR / name,
+        headers={
+            "Cache-Control": "no-cache",
+            "Content-Type": f"{STATIC_FILES[name]}; charset=utf-8",
+        },
+    )
 
 
 def add_routes(app: web.Application) -> None:
@@ -173,4 +192,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/v1/ops/ingest", get_ingest, name="ops_ingest")
     app.router.add_post("/v1/ops/ingest", set_ingest, name="ops_ingest_set")
     app.router.add_get("/dashboard", dashboard, name="dashboard")
-    app.router.add_static("/static/", STATIC_DIR, name="static")
+    app.router.add_get("/static/{name}", static_file, name="static")

@@ -14,15 +14,13 @@ from schemas.openapi import DOCS_DIR, document_routes, render
 def app_routes(app: web.Application) -> set[tuple[str, str]]:
     """(METHOD, path) of every API route.
 
-    Left out: HEAD, which aiohttp adds for every GET; and the static directory /static/ (the
-    dashboard's CSS and script files), which is a file tree, not an operation.
+    Left out: HEAD, which aiohttp adds for every GET. (The dashboard's /static/{name} is an
+    operation like any other: a static file tree would not be documented.)
     """
     return {
         (route.method, route.resource.canonical)
         for route in app.router.routes()
-        if route.resource is not None
-        and route.method != "HEAD"
-        and not isinstance(route.resource, web.StaticResource)
+        if route.resource is not None and route.method != "HEAD"
     }
 
 
