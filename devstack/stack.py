@@ -63,7 +63,7 @@ def _sha(token: str) -> str:
 def _write_private(path: Path, text: str) -> None:
     """Write a secret file readable by its owner only, from the moment it exists."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)
     os.chmod(path, 0o600)
 
@@ -84,8 +84,9 @@ def write_federation(
     """Keys, tokens and federation.toml for a fresh state dir; reused if already there."""
     secrets_file = state / "secrets.json"
     keys = state / "keys"
-    keys.mkdir(parents=True, exist_ok=True)
-    (state / "var").mkdir(exist_ok=True)
+    _private_dir(state)
+    _private_dir(keys)
+    _private_dir(state / "var")
     if secrets_file.exists():
         raw = json.loads(secrets_file.read_text())
         sec = Secrets(raw["ops_token"], raw["hub_token"], raw["tokens"])
@@ -136,8 +137,20 @@ def write_federation(
             f'viewer = ["{_sha(t["viewer"])}"], hub = ["{_sha(sec.hub_token)}"] }}',
             'person_ref_key_file = "keys/federation.secret"',
         ]
-    (state / "federation.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _write_private(state / "federation.toml", "\n".join(lines) + "\n")
     return sec
+
+
+# Everything a stack writes is its owner's alone: province registries and demo files hold ID
+# numbers, stack.json and keys/ hold tokens. The state dir is 0700 and every process the stack
+# runs (nodes, hub, Kafka, `province-node generate|import`) creates files under this umask.
+PRIVATE_UMASK = 0o077
+
+
+def _private_dir(path: Path) -> None:
+    """Create path (and parents) if needed; make it 0700."""
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
 
 
 class Stack:
@@ -174,7 +187,8 @@ class Stack:
         # limit (50/s) would throttle them; production hubs keep the default.
         env.setdefault("REGSYNC_HUB_RATE_LIMIT", "2000/4000")
         log_path = self.state / f"{name}.log"
-        with log_path.open("ab") as log:
+        fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "ab") as log:
             proc = subprocess.Popen(
                 cmd,
                 stdout=log,
@@ -183,6 +197,7 @@ class Stack:
                 cwd=self.state,
                 env=env,
                 start_new_session=True,
+                umask=PRIVATE_UMASK,
             )
         self.procs[name] = proc
         self.cmds[name] = cmd
@@ -205,7 +220,9 @@ class Stack:
 
     def _province_node(self, *args: str) -> None:
         """Run a `province-node` subcommand; its own output explains a failure."""
-        proc = subprocess.run([str(BIN / "province-node"), *args], cwd=self.state, check=False)
+        proc = subprocess.run(
+            [str(BIN / "province-node"), *args], cwd=self.state, check=False, umask=PRIVATE_UMASK
+        )
         if proc.returncode != 0:
             raise DevstackError(f"province-node {args[0]} failed (exit {proc.returncode})")
 
@@ -220,7 +237,7 @@ class Stack:
         self._province_node("import", *common, str(data))
 
     def start(self) -> Secrets:
-        self.state.mkdir(parents=True, exist_ok=True)
+        _private_dir(self.state)
         sec = write_federation(
             self.state,
             self.provinces,
@@ -324,6 +341,10 @@ def _alive(pid: int) -> bool:
         done, _ = os.waitpid(pid, os.WNOHANG)
         if done == pid:
             return False
+    # and so does anyone's zombie (its parent has yet to reap it; it runs nothing)
+    with contextlib.suppress(OSError, IndexError):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat[stat.rindex(")") + 2] != "Z"
     return True
 
 
@@ -338,6 +359,8 @@ def _parse_provinces(text: str) -> list[str]:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    # Whatever `./dev up` and its children write is the owner's alone (see PRIVATE_UMASK).
+    os.umask(PRIVATE_UMASK)
     provinces = _parse_provinces(args.provinces)
     state = Path(args.state) if args.state else Path("var/dev")
     stack = Stack(state, provinces, args.records, args.base_port)
@@ -347,7 +370,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         stack.stop()
         raise
     info = stack.describe(sec)
-    (stack.state / "stack.json").write_text(json.dumps(info, indent=2, ensure_ascii=False))
+    _write_private(stack.state / "stack.json", json.dumps(info, indent=2, ensure_ascii=False))
     _print_urls(info)
     if args.detach:
         _say(f"running in the background; stop with ./dev down --state {state}")
@@ -382,23 +405,92 @@ def _print_urls(info: dict[str, object]) -> None:
     print(f"  Config     {info['config']}")
 
 
-def cmd_down(args: argparse.Namespace) -> int:
-    path = Path(args.state) / "stack.json"
-    if not path.exists():
-        raise DevstackError(f"{path} not found: nothing was started with --state {args.state}")
-    info = json.loads(path.read_text())
-    pids = [info["hub"]["pid"]]
-    pids += [p["pid"] for p in info["provinces"].values()]
-    pids += list(info["kafka"]["pids"])
+def _config_args(argv: list[str]) -> list[str]:
+    """The values of --config (either form) and any *.properties file in a command line."""
+    found: list[str] = []
+    for i, arg in enumerate(argv):
+        if arg == "--config" and i + 1 < len(argv):
+            found.append(argv[i + 1])
+        elif arg.startswith("--config="):
+            found.append(arg.removeprefix("--config="))
+        elif arg.endswith(".properties"):
+            found.append(arg)
+    return found
+
+
+def running_on(state: Path) -> dict[int, bool] | None:
+    """The processes that run on this state dir's data, however they were started: pid ->
+    whether it is a Kafka broker. None where there is no /proc to look in (not Linux).
+
+    A province node or the hub (`serve`, `import`, `rebuild`...) names the state's federation
+    file with --config; a broker names a server.properties under the state's kafka/ directory.
+    Relative paths are read against the process's working directory.
+    """
+    state = state.resolve()
+    config, kafka = state / "federation.toml", state / "kafka"
+    try:
+        entries = [e for e in Path("/proc").iterdir() if e.name.isdigit()]
+    except OSError:
+        return None
+    me = os.getpid()
+    found: dict[int, bool] = {}
+    for entry in entries:
+        if int(entry.name) == me:
+            continue
+        try:
+            argv = [os.fsdecode(a) for a in (entry / "cmdline").read_bytes().split(b"\0")]
+            cwd = Path(os.readlink(entry / "cwd"))
+        except OSError:  # gone meanwhile, or not ours to look at
+            continue
+        for value in _config_args(argv):
+            path = Path(os.path.normpath(cwd / value))
+            broker = path.name == "server.properties" and kafka in path.parents
+            if broker or path == config:
+                found[int(entry.name)] = broker
+                break
+    return found
+
+
+def _signal(pid: int, sig: int) -> None:
+    """Signal a process and, if it leads its process group (as a stack starts them), the group."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, sig)
+        else:
+            os.kill(pid, sig)
+
+
+def _stop(pids: list[int], timeout: float = 30.0) -> None:
+    """SIGTERM, then SIGKILL whatever still runs after timeout."""
     for pid in pids:
-        _terminate(pid)
-    deadline = time.monotonic() + 30
+        _signal(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and any(_alive(p) for p in pids):
         time.sleep(0.2)
     for pid in pids:
         if _alive(pid):
-            _terminate(pid, signal.SIGKILL)
-    _say("stopped")
+            _signal(pid, signal.SIGKILL)
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    state = Path(args.state)
+    path = state / "stack.json"
+    if not path.exists():
+        raise DevstackError(f"{path} not found: nothing was started with --state {args.state}")
+    # Whatever runs on the state's data now: a component restarted from its recorded cmd (or by
+    # hand) has a pid stack.json does not know, and a recorded pid may since belong to another
+    # program. Without /proc, the pids `up` recorded.
+    found = running_on(state)
+    if found is None:
+        info = json.loads(path.read_text())
+        found = {info["hub"]["pid"]: False}
+        found.update((p["pid"], False) for p in info["provinces"].values())
+        found.update((pid, True) for pid in info["kafka"]["pids"])
+        found = {pid: broker for pid, broker in found.items() if _alive(pid)}
+    # Nodes and the hub first, so they stop cleanly while Kafka still answers.
+    _stop([pid for pid, broker in found.items() if not broker])
+    _stop([pid for pid, broker in found.items() if broker])
+    _say(f"stopped {len(found)} process(es)" if found else "nothing was running")
     return 0
 
 

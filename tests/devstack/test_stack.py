@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import stat
 import subprocess
 import sys
 import time
@@ -14,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from devstack.kafka import free_base_port, port_free
+from devstack.kafka import free_base_port, port_free, port_open
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -122,11 +124,97 @@ def test_down_stops_every_process(tmp_path_factory: pytest.TempPathFactory) -> N
     info = json.loads((state / "stack.json").read_text())
     pids = [info["hub"]["pid"], info["provinces"]["44"]["pid"], *info["kafka"]["pids"]]
     assert _dev("down", "--state", str(state)).returncode == 0
-    alive = []
-    for pid in pids:
+    assert [pid for pid in pids if _running(pid)] == []
+
+
+def _running(pid: int) -> bool:
+    """Whether pid runs: an exited process its parent has yet to reap (a zombie) does not."""
+    try:
+        stat_line = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat_line[stat_line.rindex(")") + 2] != "Z"
+
+
+def test_nothing_in_the_state_dir_is_readable_by_others(stack: dict[str, Any]) -> None:
+    # Province registries and demo files hold ID numbers, stack.json and keys/ hold tokens.
+    state: Path = stack["state"]
+    assert stat.S_IMODE(state.stat().st_mode) == 0o700
+    loose = {
+        str(p.relative_to(state)): oct(stat.S_IMODE(p.stat().st_mode))
+        for p in state.rglob("*")
+        if stat.S_IMODE(p.stat().st_mode) & 0o077
+    }
+    assert loose == {}
+
+
+def _wait_port(url: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
         try:
-            os.kill(pid, 0)
-            alive.append(pid)
-        except ProcessLookupError:
-            pass
-    assert alive == []
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"{url} did not answer within {timeout:g} s")
+
+
+def test_down_stops_components_restarted_from_their_recorded_cmd(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    state = tmp_path_factory.mktemp("stack-restarted")
+    up = _dev(
+        "up",
+        "--detach",
+        "--state",
+        str(state),
+        "--provinces",
+        "44",
+        "--records",
+        "0",
+        "--base-port",
+        str(_base_port()),
+    )
+    assert up.returncode == 0, up.stderr[-2000:]
+    info = json.loads((state / "stack.json").read_text())
+    kafka = {
+        "pid": info["kafka"]["pids"][0],
+        "cmd": info["kafka"]["cmds"][0],
+        "log": str(state / "kafka-restarted.log"),
+    }
+    kafka_port = int(info["kafka"]["bootstrap"].rsplit(":", 1)[1])
+    node, hub = info["provinces"]["44"], info["hub"]
+    restarted: list[subprocess.Popen[bytes]] = []
+    try:
+        # An operator restarts Kafka, the node and the hub by hand, as stack.json records them.
+        for entry in (kafka, node, hub):
+            os.killpg(entry["pid"], signal.SIGKILL)
+            with open(entry["log"], "ab") as log:
+                restarted.append(
+                    subprocess.Popen(
+                        entry["cmd"],
+                        cwd=state,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                )
+            if entry is kafka:
+                deadline = time.monotonic() + 90
+                while not port_open("127.0.0.1", kafka_port) and time.monotonic() < deadline:
+                    time.sleep(0.2)
+            else:
+                _wait_port(entry["url"] + "/healthz")
+        assert _dev("down", "--state", str(state)).returncode == 0
+        for proc in restarted:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                pass
+        assert [p.returncode is not None for p in restarted] == [True, True, True]
+    finally:
+        for proc in restarted:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        _dev("down", "--state", str(state))
