@@ -51,6 +51,14 @@ class HubMetrics:
             ["province", "reason"],
             registry=r,
         )
+        self.unauthenticated = Counter(
+            "regsync_hub_unauthenticated_messages",
+            "Messages refused because no province of the federation signed them (anyone who"
+            " can write to Kafka may have sent them), by topic and reason code; not counted"
+            " in regsync_hub_events_rejected_total, which is the provinces' own refusals.",
+            ["topic", "reason"],
+            registry=r,
+        )
         self.apply_latency = Histogram(
             "regsync_hub_apply_latency_seconds",
             "Time from an event's commit at its province to its application at the hub.",
@@ -133,6 +141,11 @@ class HubMetrics:
         """Count dead-lettered messages per (province, reason code)."""
         for (province, reason), n in counts.items():
             self.events_rejected.labels(province, reason).inc(n)
+
+    def observe_unauthenticated(self, counts: Mapping[tuple[str, str], int]) -> None:
+        """Count messages nobody signed per (topic, reason code)."""
+        for (topic, reason), n in counts.items():
+            self.unauthenticated.labels(topic, reason).inc(n)
 
     def set_records(self, counts: Mapping[tuple[str, str], int]) -> None:
         """Replace the records gauge with fresh (province, status) counts; absent pairs read 0."""

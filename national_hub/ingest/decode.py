@@ -9,6 +9,7 @@ import orjson
 
 from national_hub.config import HubSettings
 from national_hub.ingest.messages import (
+    UNAUTHENTICATED,
     DeadLetter,
     Decoded,
     EventMsg,
@@ -23,6 +24,11 @@ from schemas.signing import Verifier
 from schemas.topics import events_topic_province
 from schemas.wire import decode_signature
 
+# Beyond these sizes a signed message is refused before it is parsed: a record with hundreds of
+# practice sites stays far below, and parsing megabytes would stall the whole partition.
+MAX_EVENT_BYTES = 256 * 1024
+MAX_HEARTBEAT_BYTES = 4 * 1024
+
 
 def _key_text(key: bytes | None) -> str | None:
     if key is None:
@@ -33,6 +39,16 @@ def _key_text(key: bytes | None) -> str | None:
 def _describe_key(key: bytes | None) -> str:
     """'message key "…"' or 'no message key', for a wrong_key reason."""
     return "no message key" if key is None else f"message key {_key_text(key)!r}"
+
+
+def _seq_of(raw: bytes | None) -> int | None:
+    """The seq of a signed event that did not fit the schema, if it says one."""
+    try:
+        doc = orjson.loads(raw or b"")
+    except orjson.JSONDecodeError:
+        return None
+    seq = doc.get("seq") if isinstance(doc, dict) else None
+    return seq if type(seq) is int and 0 < seq < 2**63 else None
 
 
 class _Repeated(Exception):
@@ -99,7 +115,10 @@ class Decoder:
         detail: str,
         province: str | None,
         hb: bool = False,
+        seq: int | None = None,
     ) -> DeadLetter:
+        """A dead letter; one of bytes nobody signed names no province."""
+        authenticated = code not in UNAUTHENTICATED
         return DeadLetter(
             topic=msg.topic,
             partition=msg.partition,
@@ -108,8 +127,10 @@ class Decoder:
             code=code,
             detail=detail,
             raw=msg.value or b"",
-            province=province,
+            province=province if authenticated else None,
             is_heartbeat=hb,
+            authenticated=authenticated,
+            seq=seq,
         )
 
     def _check_signature(
@@ -132,10 +153,12 @@ class Decoder:
         if kid != verifier.kid:
             owner = self._kid_owner.get(kid)
             whose = f"province {owner}'s key" if owner else "a key unknown to the hub"
+            # The header is whatever a Kafka writer chose: quoted, and only its start.
+            shown = repr(kid[:32]) + ("..." if len(kid) > 32 else "")
             return self._dead(
                 msg,
                 RejectReason.KID_MISMATCH,
-                f"signed with key {kid} ({whose}), not province {province}'s key {verifier.kid}",
+                f"signed with key {shown} ({whose}), not province {province}'s key {verifier.kid}",
                 province,
                 hb,
             )
@@ -168,44 +191,60 @@ class Decoder:
             d.get("message", "").startswith("Invalid JSON") for d in exc.details
         ):
             return self._dead(msg, RejectReason.MALFORMED, exc.message, province, hb)
-        return self._dead(msg, RejectReason.SCHEMA, exc.message, province, hb)
+        return self._dead(msg, RejectReason.SCHEMA, exc.message, province, hb, _seq_of(msg.value))
 
     def _event(self, msg: RawMessage) -> Decoded:
-        """Decode a message of a province events topic."""
+        """Decode a message of a province events topic.
+
+        Authenticity first: until the bytes are known to be signed by the key of the province
+        whose topic they came on, nothing in them is read (nor attributed to the province).
+        """
         topic_province = self.topic_province(msg.topic)
         if topic_province is None:
             return self._dead(msg, RejectReason.UNKNOWN_TOPIC, "not a province events topic", None)
+        if topic_province not in self._verifiers:
+            return self._dead(
+                msg,
+                RejectReason.UNKNOWN_SENDER,
+                f"the topic of province {topic_province}, which is not in the federation file, "
+                f"so nobody can sign for it",
+                None,
+            )
+        bad = self._check_signature(msg, topic_province)
+        if bad is not None:
+            return bad
         raw = msg.value
         if not raw:
             return self._dead(msg, RejectReason.MALFORMED, "empty message value", topic_province)
+        if len(raw) > MAX_EVENT_BYTES:
+            return self._dead(
+                msg,
+                RejectReason.OVERSIZED,
+                f"{len(raw)} bytes, more than an event may hold ({MAX_EVENT_BYTES})",
+                topic_province,
+            )
         try:
             event = parse_event(raw)
         except SchemaError as exc:
             return self._parse_failure(msg, exc, topic_province, False)
         province = event.province
-        if province not in self._verifiers:
-            return self._dead(
-                msg,
-                RejectReason.UNKNOWN_PROVINCE,
-                f"province {province} is not in the federation file",
-                topic_province,
-            )
         if province != topic_province:
             return self._dead(
                 msg,
-                RejectReason.WRONG_TOPIC,
+                RejectReason.WRONG_TOPIC
+                if province in self._verifiers
+                else RejectReason.UNKNOWN_PROVINCE,
                 f"event of province {province} on topic {msg.topic} (province {topic_province})",
                 topic_province,
+                seq=event.seq,
             )
-        bad = self._check_signature(msg, province)
-        if bad is not None:
-            return bad
         if msg.key != event.cert_no.encode():
             return self._dead(
                 msg,
                 RejectReason.WRONG_KEY,
                 f"{_describe_key(msg.key)}, not its cert_no {event.cert_no}",
                 province,
+                seq=event.seq,
             )
         # Parsed again only to cut out the record exactly as published, keys sorted.
         record_json = orjson.dumps(orjson.loads(raw)["record"], option=orjson.OPT_SORT_KEYS)
@@ -245,37 +284,43 @@ class Decoder:
         )
 
     def _heartbeat(self, msg: RawMessage) -> Decoded:
-        """Decode a message of the heartbeats topic."""
-        raw = msg.value
+        """Decode a message of the heartbeats topic: signed by the province its key names."""
         # Only a configured province names a rejection: a key is any bytes a sender chose,
         # and it becomes a metric label and a log line.
         key_text = _key_text(msg.key)
-        key_province = key_text if key_text in self._verifiers else None
-        if not raw:
+        province = key_text if key_text in self._verifiers else None
+        if province is None:
             return self._dead(
-                msg, RejectReason.MALFORMED, "empty message value", key_province, True
+                msg,
+                RejectReason.UNKNOWN_SENDER,
+                f"{_describe_key(msg.key)} names no province of the federation file",
+                None,
+                True,
+            )
+        bad = self._check_signature(msg, province, True)
+        if bad is not None:
+            return bad
+        raw = msg.value
+        if not raw:
+            return self._dead(msg, RejectReason.MALFORMED, "empty message value", province, True)
+        if len(raw) > MAX_HEARTBEAT_BYTES:
+            return self._dead(
+                msg,
+                RejectReason.OVERSIZED,
+                f"{len(raw)} bytes, more than a heartbeat may hold ({MAX_HEARTBEAT_BYTES})",
+                province,
+                True,
             )
         try:
             hb = parse_heartbeat(raw)
         except SchemaError as exc:
-            return self._parse_failure(msg, exc, key_province, True)
-        if hb.province not in self._verifiers:
-            return self._dead(
-                msg,
-                RejectReason.UNKNOWN_PROVINCE,
-                f"province {hb.province} is not in the federation file",
-                hb.province,
-                True,
-            )
-        bad = self._check_signature(msg, hb.province, True)
-        if bad is not None:
-            return bad
-        if msg.key != hb.province.encode():
+            return self._parse_failure(msg, exc, province, True)
+        if hb.province != province:
             return self._dead(
                 msg,
                 RejectReason.WRONG_KEY,
                 f"{_describe_key(msg.key)}, not its province {hb.province}",
-                hb.province,
+                province,
                 True,
             )
         return HeartbeatMsg(

@@ -498,7 +498,8 @@ class Ingestor:
                 result.applied_counts, result.latencies, self.clock_offset
             )
             self._metrics.observe_rejected(result.rejected_counts)
-        if result.dead_letters or result.rejected_counts:
+            self._metrics.observe_unauthenticated(result.unauthenticated_counts)
+        if result.dead_letters or result.rejected_counts or result.unauthenticated_counts:
             self._log_rejects(result)
         for listener in self._listeners:
             try:
@@ -522,4 +523,14 @@ class Ingestor:
                 self._hb_reject_logged[(province, code)] = now
                 log.warning(
                     "ingest: rejected %d message(s) from province %s: %s", n, province, code
+                )
+        for (topic, code), n in result.unauthenticated_counts.items():
+            last = self._hb_reject_logged.get((topic, code), 0.0)
+            if now - last >= 60.0:
+                self._hb_reject_logged[(topic, code)] = now
+                log.warning(
+                    "ingest: refused %d message(s) on %s that no province signed: %s",
+                    n,
+                    topic,
+                    code,
                 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,29 @@ class RejectReason(StrEnum):
     CERT_CONFLICT = "cert_conflict"
     UNKNOWN_TOPIC = "unknown_topic"
     WRONG_KEY = "wrong_key"
+    # An events topic of a province not in the federation file, or a heartbeat whose key names
+    # none: there is no key to check the bytes against.
+    UNKNOWN_SENDER = "unknown_sender"
+    OVERSIZED = "oversized"
+    # Heartbeats signed by the province but not taken (national_hub.store.heartbeats).
+    STALE_HEARTBEAT = "stale_heartbeat"
+    FUTURE_HEARTBEAT = "future_heartbeat"
+
+
+# Reasons that mean nobody (of the federation) signed the bytes: they say nothing about the
+# province whose topic they came on (messages.DeadLetter.authenticated is False).
+UNAUTHENTICATED = frozenset(
+    {
+        RejectReason.MISSING_SIGNATURE,
+        RejectReason.MISSING_KID,
+        RejectReason.KID_MISMATCH,
+        RejectReason.BAD_SIGNATURE,
+        RejectReason.UNKNOWN_TOPIC,
+        RejectReason.UNKNOWN_SENDER,
+    }
+)
+# What a dead letter keeps of the message bytes: a prefix, besides the size and a hash of all.
+KEPT_BYTES = 4096
 
 
 # A refused message's bytes are kept for ops, but an ID number must never reach the hub's file.
@@ -61,6 +85,9 @@ def _redact_value(value: Any) -> bool:
 
 def redact_id_numbers(raw: bytes) -> tuple[bytes, bool]:
     """The bytes with every `id_number` value replaced by "[redacted]", and whether any was."""
+    # Without the key (literally, or behind a JSON escape) there is nothing to parse for.
+    if b"id_number" not in raw and b"\\u" not in raw:
+        return raw, False
     try:
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -156,7 +183,12 @@ class HeartbeatMsg:
 
 @dataclass(slots=True)
 class DeadLetter:
-    """A message the hub refused, kept with its raw bytes and why."""
+    """A message the hub refused, and why: the first KEPT_BYTES of it, its size and hash.
+
+    `authenticated`: signed by the key of the province whose topic (or heartbeat key) it came
+    on. Bytes nobody signed are anyone's who can write to Kafka: they carry no province
+    (`province` is None), and no public answer shows or counts them.
+    """
 
     topic: str
     partition: int
@@ -167,12 +199,21 @@ class DeadLetter:
     raw: bytes
     province: str | None
     is_heartbeat: bool = False
+    authenticated: bool = True
+    # The event's seq, when its signed bytes said one (explains a sync token's refusal).
+    seq: int | None = None
+    size: int = field(init=False, default=0)
+    sha256: str = field(init=False, default="")
 
     def __post_init__(self) -> None:
-        # Done here so no way of building a dead letter can keep an ID number in its bytes.
-        self.raw, redacted = redact_id_numbers(self.raw)
+        # Done here so no way of building a dead letter can keep an ID number in its bytes,
+        # nor more than a prefix of what a Kafka writer chose to send.
+        self.size = len(self.raw)
+        whole, redacted = redact_id_numbers(self.raw)
         if redacted:
             self.detail += " (id_number redacted from the stored bytes)"
+        self.sha256 = hashlib.sha256(whole).hexdigest()
+        self.raw = whole[:KEPT_BYTES]
 
     @property
     def reason(self) -> str:

@@ -110,6 +110,8 @@ class ApplyResult:
     heartbeats: int = 0
     applied_counts: dict[tuple[str, str], int] = field(default_factory=dict)
     rejected_counts: dict[tuple[str, str], int] = field(default_factory=dict)
+    # (topic, reason code) of messages nobody of the federation signed: no province's refusals.
+    unauthenticated_counts: dict[tuple[str, str], int] = field(default_factory=dict)
     # (province, seconds from committed_at, on the province's clock, to applied)
     latencies: list[tuple[str, float]] = field(default_factory=list)
     offsets: dict[tuple[str, int], int] = field(default_factory=dict)

@@ -40,7 +40,8 @@ _HISTORY = (
 )
 _HAS_RECORD = "SELECT 1 AS x FROM records WHERE cert_no = ?"
 _DEAD_LETTERS = (
-    'SELECT topic, partition, "offset", key, reason, received_at, province FROM dead_letters'
+    'SELECT topic, partition, "offset", key, reason, received_at, province, authenticated,'
+    " raw_size AS size, raw_sha256 AS sha256 FROM dead_letters"
 )
 _DEAD_LETTERS_ORDER = ' ORDER BY received_at DESC, topic, partition, "offset" DESC LIMIT ?'
 _RECORD_COUNT = "SELECT count(*) AS n FROM records"
@@ -74,7 +75,8 @@ async def has_record(store: Fetcher, cert_no: str) -> bool:
 
 
 async def dead_letters(store: Fetcher, province: str | None, limit: int) -> list[dict[str, Any]]:
-    """Refused messages, newest first, of one province or all."""
+    """Refused messages, newest first, of one province or all (ops only: all includes what
+    nobody signed)."""
     sql = _DEAD_LETTERS
     params: list[Any] = []
     if province:
@@ -105,11 +107,11 @@ async def stats_counts(store: Fetcher, groups: tuple[str, ...]) -> list[dict[str
     return await store.fetch(sql)
 
 
-# A dead letter's seq is read from its stored bytes: rejected messages may not even be JSON.
+# Only what a province signed is ever explained publicly: bytes nobody signed (authenticated
+# false, province NULL) are anyone's, and say nothing about a province or a certificate.
 _DEAD_BY_SEQ = (
     'SELECT province, reason, topic, partition, "offset" FROM dead_letters'
-    " WHERE province = ? AND try(json_extract_string(try(decode(raw)), '$.seq')) = ?"
-    " ORDER BY received_at DESC LIMIT 1"
+    " WHERE province = ? AND seq = ? AND authenticated ORDER BY received_at DESC LIMIT 1"
 )
 # A seq the hub processed but refused (cert_conflict).
 _REJECTED_SEQ = (
@@ -117,18 +119,20 @@ _REJECTED_SEQ = (
     " WHERE province = ? AND seq = ?"
 )
 _DEAD_BY_CERT = (
-    'SELECT province, reason, topic, partition, "offset" FROM dead_letters WHERE key = ?'
+    'SELECT province, reason, topic, partition, "offset" FROM dead_letters'
+    " WHERE key = ? AND authenticated"
 )
 _DEAD_BY_CERT_ORDER = " ORDER BY received_at DESC LIMIT 1"
 _LINK = "SELECT old_province, new_province, new_cert_no FROM transfer_links WHERE old_cert_no = ?"
 _DEAD_LETTER_COUNTS = (
-    "SELECT province, count(*) AS n FROM dead_letters WHERE province IS NOT NULL GROUP BY province"
+    "SELECT province, count(*) AS n FROM dead_letters"
+    " WHERE authenticated AND province IS NOT NULL GROUP BY province"
 )
 
 
 async def dead_letter_of_seq(store: Fetcher, province: str, seq: int) -> dict[str, Any] | None:
-    """The newest refused message of a province whose bytes carry this seq, or None."""
-    return await store.fetch_one(_DEAD_BY_SEQ, [province, str(seq)])
+    """The newest refused message the province signed with this seq, or None."""
+    return await store.fetch_one(_DEAD_BY_SEQ, [province, seq])
 
 
 async def rejected_seq(store: Fetcher, province: str, seq: int) -> dict[str, Any] | None:
@@ -139,7 +143,7 @@ async def rejected_seq(store: Fetcher, province: str, seq: int) -> dict[str, Any
 async def dead_letter_of_cert(
     store: Fetcher, cert_no: str, province: str | None
 ) -> dict[str, Any] | None:
-    """The newest refused message keyed with this certificate (from one province), or None."""
+    """The newest refused message a province signed, keyed with this certificate, or None."""
     if province:
         return await store.fetch_one(
             _DEAD_BY_CERT + " AND province = ?" + _DEAD_BY_CERT_ORDER, [cert_no, province]
@@ -157,7 +161,7 @@ async def transfer_link(
 
 
 async def dead_letter_counts(store: Fetcher) -> dict[str, int]:
-    """Dead letters kept per province."""
+    """Dead letters each province signed (what nobody signed is no province's)."""
     return {r["province"]: int(r["n"]) for r in await store.fetch(_DEAD_LETTER_COUNTS)}
 
 

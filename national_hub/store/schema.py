@@ -66,16 +66,22 @@ DDL = (
         PRIMARY KEY (topic, partition)
     )
     """,
+    # raw: the first KEPT_BYTES of the message (ingest.messages), raw_size and raw_sha256 of all
+    # of it. authenticated: signed by the key of the topic's province; province is NULL otherwise.
     """
     CREATE TABLE IF NOT EXISTS dead_letters (
-        topic       VARCHAR NOT NULL,
-        partition   INTEGER NOT NULL,
-        "offset"    BIGINT NOT NULL,
-        key         VARCHAR,
-        reason      VARCHAR NOT NULL,
-        raw         BLOB NOT NULL,
-        received_at TIMESTAMPTZ NOT NULL,
-        province    VARCHAR,
+        topic         VARCHAR NOT NULL,
+        partition     INTEGER NOT NULL,
+        "offset"      BIGINT NOT NULL,
+        key           VARCHAR,
+        reason        VARCHAR NOT NULL,
+        raw           BLOB NOT NULL,
+        received_at   TIMESTAMPTZ NOT NULL,
+        province      VARCHAR,
+        authenticated BOOLEAN NOT NULL,
+        seq           BIGINT,
+        raw_size      BIGINT NOT NULL,
+        raw_sha256    VARCHAR NOT NULL,
         PRIMARY KEY (topic, partition, "offset")
     )
     """,
@@ -138,6 +144,10 @@ DDL = (
     )
     """,
 )
+
+# The layout of the tables above; a file written with another is rebuilt from the topics.
+SCHEMA_VERSION = 2
+META_DDL = "CREATE TABLE IF NOT EXISTS store_meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)"
 
 TABLES = (
     "records",

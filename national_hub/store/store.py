@@ -31,7 +31,7 @@ from national_hub.store.progress import (
     SeqRanges,
     commit_times,
 )
-from national_hub.store.schema import DDL, TABLES
+from national_hub.store.schema import DDL, META_DDL, SCHEMA_VERSION, TABLES
 from national_hub.store.writes import (
     merge_heartbeats,
     read_current,
@@ -49,6 +49,35 @@ from schemas.events import Heartbeat
 from schemas.timestamps import utc_now
 
 log = logging.getLogger(__name__)
+
+# Bytes nobody signed are kept (as a prefix and a hash, for ops) up to this many; beyond, a
+# flood of them is only counted (regsync_hub_unauthenticated_messages_total) and logged.
+UNAUTHENTICATED_KEPT = 10_000
+
+
+def _prepare(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Create the tables; a file of another layout is emptied first (ingest then replays)."""
+    con.execute(META_DDL)
+    row = con.execute("SELECT value FROM store_meta WHERE key = 'schema_version'").fetchone()
+    if row is None or row[0] != str(SCHEMA_VERSION):
+        found = con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'offsets'"
+        ).fetchone()
+        if found and found[0]:
+            log.warning(
+                "store: %s was written by a hub with another table layout (%s, now %s); "
+                "rebuilding it from the province topics",
+                path,
+                row[0] if row else "unversioned",
+                SCHEMA_VERSION,
+            )
+            for table in TABLES:
+                con.execute(f"DROP TABLE IF EXISTS {table}")
+        con.execute(
+            "INSERT OR REPLACE INTO store_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
+        )
+    for ddl in DDL:
+        con.execute(ddl)
 
 
 class Store:
@@ -79,6 +108,7 @@ class Store:
         self._heartbeats: Mapping[str, HeartbeatState] = MappingProxyType({})
         self._rejected: Mapping[str, frozenset[int]] = MappingProxyType({})
         self._next_apply_id = 1
+        self._unauthenticated_kept = 0
         # Heartbeats (and their offsets) applied in memory only: written with the next
         # transaction, or by flush once heartbeat_flush_s passed (see apply_batch).
         self._unsaved_heartbeats: dict[str, HeartbeatState] = {}
@@ -125,8 +155,7 @@ class Store:
             con.execute("SET GLOBAL checkpoint_threshold = '256MB'")
             # DuckDB would otherwise cache up to 80% of RAM; beyond the limit it evicts.
             con.execute("SET GLOBAL memory_limit = ?", [memory_limit])
-            for ddl in DDL:
-                con.execute(ddl)
+            _prepare(con, path)
             return cls(path, con, readers, heartbeat_flush_s)
         except duckdb.Error as exc:
             con.close()
@@ -162,8 +191,7 @@ class Store:
         try:
             for table in TABLES:
                 con.execute(f"DROP TABLE IF EXISTS {table}")
-            for ddl in DDL:
-                con.execute(ddl)
+            _prepare(con, self.path)
             con.commit()
         except duckdb.Error:
             con.rollback()
@@ -218,6 +246,8 @@ class Store:
         self._rejected = MappingProxyType({p: frozenset(s) for p, s in rejected.items()})
         top = con.execute("SELECT coalesce(max(apply_id), 0) FROM history").fetchone()
         self._next_apply_id = (top[0] if top else 0) + 1
+        kept = con.execute("SELECT count(*) FROM dead_letters WHERE NOT authenticated").fetchone()
+        self._unauthenticated_kept = kept[0] if kept else 0
 
     # ---- in-memory state -------------------------------------------------------------------
 
@@ -372,6 +402,7 @@ class Store:
             self._heartbeats,
             self._rejected,
             self._next_apply_id,
+            self._unauthenticated_kept,
         ) = commit_state
         result.seconds = time.perf_counter() - t0
         return result
@@ -386,6 +417,7 @@ class Store:
             Mapping[str, HeartbeatState],
             Mapping[str, frozenset[int]],
             int,
+            int,
         ],
     ]:
         """The body of apply_batch, inside its transaction."""
@@ -393,8 +425,17 @@ class Store:
         result = ApplyResult()
         dead: list[DeadLetter] = []
         rejected: Counter[tuple[str, str]] = Counter()
+        unauthenticated: Counter[tuple[str, str]] = Counter()
+        kept = self._unauthenticated_kept
         for d in batch.dead:
-            rejected[(d.province or "unknown", d.code)] += 1
+            if not d.authenticated:
+                # Anyone's bytes: counted apart from the provinces', kept only up to a bound.
+                unauthenticated[(d.topic, d.code)] += 1
+                if d.is_heartbeat or kept >= UNAUTHENTICATED_KEPT:
+                    continue
+                kept += 1
+            else:
+                rejected[(d.province or "unknown", d.code)] += 1
             # Bad heartbeats arrive every second from a misconfigured node; they are counted
             # and logged, not kept, so they cannot bury the real dead letters.
             if not d.is_heartbeat:
@@ -456,6 +497,7 @@ class Store:
                 detail=r.detail(certs[r.index]),
                 raw=batch.raws[r.index] if r.index < len(batch.raws) else b"",
                 province=provinces[r.index],
+                seq=seq_col[r.index],
             )
             dead.append(letter)
             refused.append(letter)
@@ -493,9 +535,10 @@ class Store:
         result.dead_letters = len(dead)
         result.applied_counts = dict(applied_counts)
         result.rejected_counts = dict(rejected)
+        result.unauthenticated_counts = dict(unauthenticated)
         result.latencies = latencies
         result.offsets = dict(batch.offsets)
         result.progress = {p: progress[p].applied_seq for p in seqs}
         result.beats = [h.heartbeat for h in batch.heartbeats]
         result.commit_times = commit_times(ev, progress, seqs)
-        return result, (offsets, progress, heartbeats, rejected_seqs, next_apply_id)
+        return result, (offsets, progress, heartbeats, rejected_seqs, next_apply_id, kept)

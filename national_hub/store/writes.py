@@ -322,7 +322,7 @@ def write_links(
 def write_dead_letters(
     con: duckdb.DuckDBPyConnection, now: datetime, dead: list[DeadLetter]
 ) -> None:
-    """Keep refused messages with their bytes and reasons."""
+    """Keep refused messages: a prefix of their bytes, size, hash and why."""
     con.register(
         "_d",
         pa.table(
@@ -335,11 +335,15 @@ def write_dead_letters(
                 "raw": pa.array([d.raw for d in dead], pa.binary()),
                 "received_at": pa.array([now] * len(dead), TS),
                 "province": pa.array([d.province for d in dead], pa.string()),
+                "authenticated": pa.array([d.authenticated for d in dead], pa.bool_()),
+                "seq": pa.array([d.seq for d in dead], pa.int64()),
+                "raw_size": pa.array([d.size for d in dead], pa.int64()),
+                "raw_sha256": [d.sha256 for d in dead],
             }
         ),
     )
     # A replay meets the same bad messages again; keep the first sighting.
-    con.execute("INSERT OR IGNORE INTO dead_letters SELECT * FROM _d")
+    con.execute("INSERT OR IGNORE INTO dead_letters BY NAME SELECT * FROM _d")
     con.unregister("_d")
 
 

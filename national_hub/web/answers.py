@@ -252,7 +252,13 @@ class DeadLetter(Answer):
     key: str | None
     reason: str
     received_at: UtcDatetime
-    province: str | None
+    province: str | None = Field(description="null when no province signed it")
+    authenticated: bool = Field(
+        description="signed by the key of the province whose topic it came on; if not, anyone"
+        " who can write to Kafka may have sent it"
+    )
+    size: Seq = Field(description="bytes of the whole message (the hub keeps the first 4 KiB)")
+    sha256: str = Field(description="hex SHA-256 of the whole message (ID numbers redacted)")
 
 
 class DeadLetters(Answer):

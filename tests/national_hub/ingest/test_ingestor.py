@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import pytest
@@ -28,6 +29,7 @@ from hubkit import (
 
 from national_hub.web.appkeys import INGESTOR, STORE
 from schemas.canonical import canonical_bytes
+from schemas.wire import signed_headers
 
 
 async def test_each_lifecycle_step_is_reflected_and_history_is_in_order(
@@ -99,12 +101,18 @@ async def test_rejected_messages_are_dead_lettered_and_the_partition_moves_on(
         ("sig", base64.b64decode(raw_sig.headers[0][1])),
         raw_sig.headers[1],
     ]
+    own = env.signers["50"]
     messages = [
         signed(env, good1),
         signed(env, forged, signer=env.signers["44"]),
-        signed(env, wrong_topic, topic=env.topic("50")),
-        Message(env.topic("50"), c.encode(), b'{"not": json', []),
-        Message(env.topic("50"), c.encode(), b'{"schema_version": 1}', []),
+        signed(env, wrong_topic, topic=env.topic("50"), signer=own),
+        Message(env.topic("50"), c.encode(), b'{"not": json', signed_headers(own, b'{"not": json')),
+        Message(
+            env.topic("50"),
+            c.encode(),
+            b'{"schema_version": 1}',
+            signed_headers(own, b'{"schema_version": 1}'),
+        ),
         signed(env, good2),
         unsigned,
         raw_sig,
@@ -128,23 +136,52 @@ async def test_rejected_messages_are_dead_lettered_and_the_partition_moves_on(
     assert "province 44's key" in by_code["kid_mismatch"]["reason"]
     assert by_code["wrong_topic"]["key"] == cert("44", 7)
     assert {i["topic"] for i in dead["items"]} == {env.topic("50")}
+    # What 50's key did not sign is nobody's: no province, counted apart.
+    assert {(i["reason"].split(":")[0], i["province"]) for i in dead["items"]} == {
+        ("kid_mismatch", None),
+        ("missing_signature", None),
+        ("malformed", "50"),
+        ("schema", "50"),
+        ("wrong_topic", "50"),
+    }
     assert [i["type"] for i in history["items"]] == ["registered", "assessed", "suspended"]
-    assert 'regsync_hub_events_rejected_total{province="50",reason="kid_mismatch"} 1.0' in metrics
+    assert 'regsync_hub_events_rejected_total{province="50",reason="wrong_topic"} 1.0' in metrics
+    assert (
+        f'regsync_hub_unauthenticated_messages_total{{reason="kid_mismatch",'
+        f'topic="{env.topic("50")}"}} 1.0' in metrics
+    )
 
 
 async def test_rejected_event_is_explained_on_lookup(kafka_env: HubEnv) -> None:
     env = kafka_env
     c = cert("50", 8)
-    ev = make_event(env, "registered", "50", c, 1)
-    await send(env, [signed(env, ev, signer=env.signers["11"])])
+    doc = json.loads(canonical_bytes(make_event(env, "registered", "50", c, 1)))
+    doc["record_version"] = 0
+    value = json.dumps(doc).encode()
+    await send(
+        env, [Message(env.topic("50"), c.encode(), value, signed_headers(env.signers["50"], value))]
+    )
     async with running_hub(env.settings()) as client:
         await wait_offsets(client, env, 1)
         body = await get_json(client, f"/v1/physicians/{c}", 404)
         unknown = await get_json(client, f"/v1/physicians/{cert('50', 9)}", 404)
     assert body["error"]["code"] == "not_found"
     assert body["explanation"]["state"] == "rejected"
-    assert "kid_mismatch" in body["explanation"]["reason"]
+    assert "schema" in body["explanation"]["reason"]
     assert unknown["explanation"]["state"] == "unknown_to_province"
+
+
+async def test_an_event_not_signed_by_its_province_is_not_explained_as_its(
+    kafka_env: HubEnv,
+) -> None:
+    env = kafka_env
+    c = cert("50", 10)
+    ev = make_event(env, "registered", "50", c, 1)
+    await send(env, [signed(env, ev, signer=env.signers["11"])])
+    async with running_hub(env.settings()) as client:
+        await wait_offsets(client, env, 1)
+        body = await get_json(client, f"/v1/physicians/{c}", 404)
+    assert body["explanation"]["state"] == "unknown_to_province"
 
 
 async def _transfer(env: HubEnv, old_first: bool) -> dict[str, Any]:
@@ -213,7 +250,10 @@ async def test_heartbeats_are_kept_latest_per_province(kafka_env: HubEnv) -> Non
         metrics = await (await client.get("/metrics")).text()
     assert 'regsync_hub_province_outbox_backlog{province="44"} 1.0' in metrics
     assert 'regsync_hub_heartbeat_age_seconds{province="50"}' in metrics
-    assert 'regsync_hub_events_rejected_total{province="50",reason="kid_mismatch"} 1.0' in metrics
+    assert (
+        f'regsync_hub_unauthenticated_messages_total{{reason="kid_mismatch",'
+        f'topic="{env.heartbeats_topic}"}} 1.0' in metrics
+    )
     rows = table_dump(env.db, "SELECT province, committed_seq FROM heartbeats ORDER BY 1")
     assert rows == [("44", 1), ("50", 5)]
     assert table_dump(env.db, "SELECT count(*) FROM dead_letters") == [(0,)]
@@ -222,7 +262,9 @@ async def test_heartbeats_are_kept_latest_per_province(kafka_env: HubEnv) -> Non
 async def test_large_batches_decode_in_worker_processes(kafka_env: HubEnv) -> None:
     env = kafka_env
     events = [make_event(env, "registered", "11", cert("11", n), 1) for n in range(400)]
-    bad = Message(env.topic("11"), b"bad", b'{"broken": ', [])
+    bad = Message(
+        env.topic("11"), b"bad", b'{"broken": ', signed_headers(env.signers["11"], b'{"broken": ')
+    )
     await send(
         env, [*(signed(env, e) for e in events[:200]), bad, *(signed(env, e) for e in events[200:])]
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 import random
 import uuid
@@ -42,6 +43,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from national_hub.ingest.decode import Decoder, DecoderSpec
 from national_hub.ingest.messages import (
+    KEPT_BYTES,
     DeadLetter,
     Raw,
     RejectReason,
@@ -61,6 +63,14 @@ HOSTILE_SEQ = 1_000_000
 UNCONFIGURED = "12"
 VALID_KINDS = LIFECYCLE[:4]
 REJECTED = "regsync_hub_events_rejected"
+UNAUTHENTICATED = "regsync_hub_unauthenticated_messages"
+# What a message nobody signed is refused as (it is never parsed).
+UNSIGNED = (
+    RejectReason.MISSING_SIGNATURE,
+    RejectReason.MISSING_KID,
+    RejectReason.KID_MISMATCH,
+    RejectReason.BAD_SIGNATURE,
+)
 
 
 @dataclass(frozen=True)
@@ -147,12 +157,8 @@ class Corpus:
                     [(rng.randbytes(5).hex(), rng.randbytes(rng.randrange(0, 300)))],
                 )
             )
-            self.add(
-                f"random[{i}]",
-                Message(self.topic, key, value, headers),
-                RejectReason.MALFORMED,
-                RejectReason.SCHEMA,
-            )
+            # Nobody signed them: refused on their headers, before a byte of them is read.
+            self.add(f"random[{i}]", Message(self.topic, key, value, headers), *UNSIGNED)
 
     def truncations(self) -> None:
         """Every proper prefix of a valid event, each signed: inside strings, keys, numbers..."""
@@ -165,17 +171,17 @@ class Corpus:
         """Values no parser should choke on: huge, deep, non-finite, mis-encoded, duplicated."""
         doc = self.body()
         doc["record"]["name"] = "张" * (HUGE // 3)
-        self.add_doc("900 KB name", doc, RejectReason.SCHEMA)
+        self.add_doc("900 KB name", doc, RejectReason.OVERSIZED)
         doc = self.body("suspended")
         doc["details"]["reason"] = "x" * HUGE
-        self.add_doc("900 KB details.reason", doc, RejectReason.SCHEMA)
+        self.add_doc("900 KB details.reason", doc, RejectReason.OVERSIZED)
         doc = self.body()
         doc["details"] = {"note": "y" * HUGE}
-        self.add_doc("900 KB unknown details key", doc, RejectReason.SCHEMA)
+        self.add_doc("900 KB unknown details key", doc, RejectReason.OVERSIZED)
         deep = b"[" * 100_000 + b"]" * 100_000
         for label, field, literal, code in (
             ("deep details", "details", deep, RejectReason.MALFORMED),
-            ("10^6-digit seq", "seq", b"9" * 10**6, RejectReason.MALFORMED),
+            ("10^6-digit seq", "seq", b"9" * 10**6, RejectReason.OVERSIZED),
             ("seq NaN", "seq", b"NaN", RejectReason.SCHEMA),
             ("seq Infinity", "seq", b"Infinity", RejectReason.SCHEMA),
             ("seq -Infinity", "seq", b"-Infinity", RejectReason.SCHEMA),
@@ -189,7 +195,11 @@ class Corpus:
             self.add_bytes(label, doc, _with_literal(doc, field, literal), code)
         doc = self.body()
         self.add_bytes(
-            "deep object", doc, b'{"a":' * 50_000 + b"1" + b"}" * 50_000, RejectReason.MALFORMED
+            "deep object",
+            doc,
+            b'{"a":' * 50_000 + b"1" + b"}" * 50_000,
+            RejectReason.MALFORMED,
+            RejectReason.OVERSIZED,
         )
         doc = self.body()
         text = _dumps(doc).decode()
@@ -335,6 +345,11 @@ class Corpus:
         self.add(
             "44's event on 50's topic",
             signed(env, ev44, topic=self.topic),
+            RejectReason.KID_MISMATCH,
+        )
+        self.add(
+            "44's event on 50's topic, signed by 50",
+            signed(env, ev44, topic=self.topic, signer=env.signers["50"]),
             RejectReason.WRONG_TOPIC,
         )
         doc = self.body()
@@ -345,14 +360,14 @@ class Corpus:
         self.add_doc(
             "unconfigured province on its topic",
             doc,
-            RejectReason.UNKNOWN_PROVINCE,
+            RejectReason.UNKNOWN_SENDER,
             topic=env.topic(UNCONFIGURED),
         )
         doc = self.body()
         self.add_doc(
             "50's event on an unconfigured topic",
             doc,
-            RejectReason.WRONG_TOPIC,
+            RejectReason.UNKNOWN_SENDER,
             topic=env.topic(UNCONFIGURED),
         )
 
@@ -366,14 +381,20 @@ class Corpus:
             self.add(
                 f"heartbeat random[{i}]",
                 Message(topic, key, value, []),
-                RejectReason.MALFORMED,
-                RejectReason.SCHEMA,
+                RejectReason.MISSING_SIGNATURE,
+                RejectReason.UNKNOWN_SENDER,
             )
         good = heartbeat(env, "50", 999, 999)
         for n in range(0, len(good.value), 7):
             self.add(
                 f"heartbeat prefix[{n}]",
                 Message(topic, b"50", good.value[:n], good.headers),
+                RejectReason.BAD_SIGNATURE,
+            )
+            value = good.value[:n]
+            self.add(
+                f"heartbeat signed prefix[{n}]",
+                Message(topic, b"50", value, signed_headers(env.signers["50"], value)),
                 RejectReason.MALFORMED,
             )
         body: dict[str, Any] = json.loads(good.value)
@@ -397,7 +418,7 @@ class Corpus:
         self.add(
             "heartbeat wrong key",
             Message(topic, b"44", value, signed_headers(env.signers["50"], value)),
-            RejectReason.WRONG_KEY,
+            RejectReason.KID_MISMATCH,
         )
         for label, doc in (
             ("heartbeat negative seq", {**body, "committed_seq": -1}),
@@ -410,7 +431,7 @@ class Corpus:
                 label,
                 Message(topic, b"50", value, signed_headers(env.signers["50"], value)),
                 RejectReason.SCHEMA,
-                RejectReason.UNKNOWN_PROVINCE,
+                RejectReason.WRONG_KEY,
             )
         for label, value in (("heartbeat []", b"[]"), ("heartbeat null", b"null")):
             self.add(
@@ -447,6 +468,10 @@ class DeadRow:
     key: str | None
     code: str
     raw: bytes
+    size: int
+    sha256: str
+    province: str | None
+    authenticated: bool
 
 
 @dataclass
@@ -517,7 +542,9 @@ async def _run(env: HubEnv) -> Outcome:
         applied_seq = store.applied_seq("50")
         stored_hb = store.heartbeats()["50"].heartbeat.committed_seq
     rows = table_dump(
-        env.db, 'SELECT topic, partition, "offset", key, reason, raw FROM dead_letters'
+        env.db,
+        'SELECT topic, partition, "offset", key, reason, raw, raw_size, raw_sha256, province,'
+        " authenticated FROM dead_letters",
     )
     return Outcome(
         hostile={where[id(h.message)]: h for h in hostile},
@@ -526,7 +553,10 @@ async def _run(env: HubEnv) -> Outcome:
             c: [(e.type, e.seq, e.record_version) for e in valid if e.cert_no == c] for c in certs
         },
         last_valid_seq=last_seq,
-        dead={(t, p, o): DeadRow(k, r.split(":")[0], bytes(raw)) for t, p, o, k, r, raw in rows},
+        dead={
+            (t, p, o): DeadRow(k, r.split(":")[0], bytes(raw), size, sha, prov, auth)
+            for t, p, o, k, r, raw, size, sha, prov, auth in rows
+        },
         history=history,
         applied_seq=applied_seq,
         metrics=metrics,
@@ -545,14 +575,15 @@ def outcome(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Outcome
     return asyncio.run(_run(env))
 
 
-def _rejected(metrics: str) -> dict[tuple[str, str], float]:
-    """regsync_hub_events_rejected_total by (province, reason)."""
+def _rejected(metrics: str, name: str = REJECTED) -> dict[tuple[str, str], float]:
+    """<name>_total by (province or topic, reason)."""
     out: dict[tuple[str, str], float] = {}
     for family in text_string_to_metric_families(metrics):
-        if family.name == REJECTED:
+        if family.name == name:
             for s in family.samples:
-                if s.name == REJECTED + "_total":
-                    out[(s.labels["province"], s.labels["reason"])] = s.value
+                if s.name == name + "_total":
+                    who = s.labels.get("province") or s.labels["topic"]
+                    out[(who, s.labels["reason"])] = s.value
     return out
 
 
@@ -575,13 +606,17 @@ def test_every_hostile_event_is_dead_lettered_with_a_fitting_reason(outcome: Out
     assert wrong == []
 
 
-def test_dead_letters_keep_the_exact_bytes_and_key(outcome: Outcome) -> None:
+def test_dead_letters_keep_a_prefix_the_size_and_hash_of_the_bytes_and_the_key(
+    outcome: Outcome,
+) -> None:
     changed = [
         h.label
         for k, h in outcome.hostile.items()
         if k in outcome.dead
         and (
-            outcome.dead[k].raw != h.message.value
+            outcome.dead[k].raw != h.message.value[:KEPT_BYTES]
+            or outcome.dead[k].size != len(h.message.value)
+            or outcome.dead[k].sha256 != hashlib.sha256(h.message.value).hexdigest()
             or outcome.dead[k].key
             != (None if h.message.key is None else h.message.key.decode(errors="replace"))
         )
@@ -596,8 +631,33 @@ def test_valid_events_around_them_are_applied_in_order(outcome: Outcome) -> None
 
 
 def test_every_rejection_is_counted_in_the_metric(outcome: Outcome) -> None:
-    # Junk heartbeats are counted here too, though by design not kept as dead letters.
-    assert sum(_rejected(outcome.metrics).values()) == len(outcome.hostile)
+    # Junk heartbeats are counted here too, though by design not kept as dead letters; what
+    # nobody signed is counted apart from the provinces' own refusals.
+    counted = sum(_rejected(outcome.metrics).values()) + sum(
+        _rejected(outcome.metrics, UNAUTHENTICATED).values()
+    )
+    assert counted == len(outcome.hostile)
+
+
+def test_what_nobody_signed_is_kept_as_nobodys(outcome: Outcome) -> None:
+    unsigned = {
+        k for k, h in outcome.hostile.items() if k in outcome.dead and h.codes <= {*UNSIGNED}
+    }
+    assert len(unsigned) > RANDOM_MESSAGES
+    assert {(outcome.dead[k].province, outcome.dead[k].authenticated) for k in unsigned} == {
+        (None, False)
+    }
+
+
+def test_what_50_signed_is_kept_as_50s(outcome: Outcome) -> None:
+    own = {
+        k
+        for k, h in outcome.hostile.items()
+        if k in outcome.dead and k[0].endswith(".events.50") and not h.codes & {*UNSIGNED}
+    }
+    assert {(outcome.dead[k].province, outcome.dead[k].authenticated) for k in own} == {
+        ("50", True)
+    }
 
 
 def test_junk_heartbeats_leave_freshness_to_the_valid_ones(outcome: Outcome) -> None:

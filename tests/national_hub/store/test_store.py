@@ -25,6 +25,7 @@ from national_hub.store.progress import Progress, advance
 from national_hub.store.store import Store
 from schemas.events import Event
 from schemas.samples import SECOND_INSTITUTION
+from schemas.wire import signed_headers
 
 
 @dataclass
@@ -237,7 +238,8 @@ def test_an_untrusted_event_does_not_move_the_frontier(hub_env: HubEnv, store: S
 def test_dead_letter_bytes_never_keep_an_id_number(hub_env: HubEnv, store: Store) -> None:
     feed = Feeder(hub_env)
     value = b'{"province": "50", "record": {"person": {"id_number": "110101199001011234"}}}'
-    store.apply_batch(feed.batch([Message(hub_env.topic("50"), b"k", value, [])]))
+    headers = signed_headers(hub_env.signers["50"], value)
+    store.apply_batch(feed.batch([Message(hub_env.topic("50"), b"k", value, headers)]))
     (raw, reason), *_ = rows(store, "SELECT raw, reason FROM dead_letters")
     assert b"110101199001011234" not in raw
     assert b'"id_number":"[redacted]"' in raw

@@ -68,10 +68,11 @@ def test_an_explanation_sends_a_member_of_its_state() -> None:
     assert answer_body(explanation)["unreachable"] == ["44"]
 
 
-async def test_a_rejection_on_a_topic_of_no_province_names_no_province(
+async def test_bytes_on_a_topic_of_no_province_are_explained_as_nobodys(
     hub_env: HubEnv, store: Store
 ) -> None:
-    # "77" is two digits, so the hub reads the topic, but it is no province's code.
+    # "77" is two digits, so the hub reads the topic, but no province can sign for it: what
+    # came on it is unknown to every province, not a refusal to explain.
     c = cert("50", 1)
     message = signed(hub_env, make_event(hub_env, "registered", "50", c, 1))
     raw = Raw(f"{hub_env.prefix}.events.77", 0, 0, message.key, message.value, message.headers)
@@ -79,7 +80,7 @@ async def test_a_rejection_on_a_topic_of_no_province_names_no_province(
     batch.extend([Decoder(DecoderSpec.from_settings(hub_env.settings())).decode(raw)])
     store.apply_batch(batch)
     got = await Explainer(store, hub_env.settings()).cert(c)
-    assert (got.state, got.province) == (ExplanationState.REJECTED, None)
+    assert (got.state, got.province) == (ExplanationState.UNKNOWN_TO_PROVINCE, None)
 
 
 async def test_a_transfer_out_without_a_target_names_none(hub_env: HubEnv) -> None:

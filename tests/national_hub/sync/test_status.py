@@ -153,6 +153,24 @@ def _batch(env: HubEnv, messages: list[Message]) -> Batch:
 
 async def test_monitor_finds_the_rejection_just_above_the_frontier(hub_env: HubEnv) -> None:
     evs = [make_event(hub_env, "registered", "50", cert("50", n), 1) for n in range(1, 4)]
+    # Signed by 50 but keyed by another certificate: 50's own refused event.
+    wrong_key = signed(hub_env, evs[1])
+    wrong_key.key = cert("50", 99).encode()
+    store = Store.open(hub_env.db)
+    try:
+        store.apply_batch(
+            _batch(hub_env, [signed(hub_env, evs[0]), wrong_key, signed(hub_env, evs[2])])
+        )
+        monitor = SyncMonitor(hub_env.settings(), store, FreshnessTracker())
+        await monitor.refresh()
+        rejection = monitor.view("50").facts.next_seq_rejection
+    finally:
+        store.close()
+    assert rejection is not None and rejection.startswith("wrong_key")
+
+
+async def test_the_monitor_blames_no_province_for_bytes_it_did_not_sign(hub_env: HubEnv) -> None:
+    evs = [make_event(hub_env, "registered", "50", cert("50", n), 1) for n in range(1, 4)]
     forged = signed(hub_env, evs[1], signer=hub_env.signers["44"])
     store = Store.open(hub_env.db)
     try:
@@ -161,7 +179,7 @@ async def test_monitor_finds_the_rejection_just_above_the_frontier(hub_env: HubE
         )
         monitor = SyncMonitor(hub_env.settings(), store, FreshnessTracker())
         await monitor.refresh()
-        rejection = monitor.view("50").facts.next_seq_rejection
+        view = monitor.view("50")
     finally:
         store.close()
-    assert rejection is not None and rejection.startswith("kid_mismatch")
+    assert (view.facts.next_seq_rejection, view.dead_letters) == (None, 0)

@@ -174,12 +174,15 @@ async def test_search_freshness_comes_from_sync_status(kafka_env: HubEnv) -> Non
 async def test_rejected_sync_token_is_explained(kafka_env: HubEnv) -> None:
     env = kafka_env
     ev = make_event(env, "registered", "50", cert("50", 2), 1)
+    # Signed by 50, but keyed by another certificate: 50's own event, refused.
+    message = signed(env, ev)
+    message.key = cert("50", 3).encode()
     async with running_hub(env.settings()) as client:
-        await send(env, [signed(env, ev, signer=env.signers["11"])])
+        await send(env, [message])
         await wait_offsets(client, env, 1)
         body = await get_json(client, f"/v1/sync/explain?token=50:{ev.seq}")
     assert (body["state"], body["province"]) == ("rejected", "50")
-    assert body["rejection"]["reason"].startswith("kid_mismatch")
+    assert body["rejection"]["reason"].startswith("wrong_key")
 
 
 async def test_anomalies_list_both_kinds(kafka_env: HubEnv) -> None:
