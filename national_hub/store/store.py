@@ -24,6 +24,7 @@ from national_hub.ingest.messages import (
     RejectReason,
 )
 from national_hub.store.decide import EventFacts, decide
+from national_hub.store.heartbeats import HeartbeatGate
 from national_hub.store.progress import (
     ApplyResult,
     HeartbeatState,
@@ -114,6 +115,8 @@ class Store:
         self._unsaved_heartbeats: dict[str, HeartbeatState] = {}
         self._unsaved_offsets: dict[tuple[str, int], int] = {}
         self._unsaved_since: float | None = None
+        # Which heartbeats are taken (writer thread only): newer ones, none of the far future.
+        self._gate = HeartbeatGate()
         self._load_state()
 
     # ---- lifecycle -------------------------------------------------------------------------
@@ -355,10 +358,11 @@ class Store:
         """Apply a heartbeats-only batch to the mirrors; write it once it is old enough."""
         t0 = time.perf_counter()
         now = utc_now()
-        merged = merge_heartbeats(self._heartbeats, batch.heartbeats, now)
-        for h in batch.heartbeats:
-            state = merged[h.heartbeat.province]
-            self._unsaved_heartbeats[h.heartbeat.province] = state
+        merged, taken, refused = merge_heartbeats(
+            self._gate, self._heartbeats, batch.heartbeats, now
+        )
+        for hb in taken:
+            self._unsaved_heartbeats[hb.province] = merged[hb.province]
         self._unsaved_offsets.update(batch.offsets)
         offsets = dict(self._offsets)
         offsets.update(batch.offsets)
@@ -371,7 +375,8 @@ class Store:
         result = ApplyResult(
             heartbeats=len(batch.heartbeats),
             offsets=dict(batch.offsets),
-            beats=[h.heartbeat for h in batch.heartbeats],
+            beats=taken,
+            rejected_counts=dict(refused),
         )
         result.seconds = time.perf_counter() - t0
         return result
@@ -440,12 +445,10 @@ class Store:
             # and logged, not kept, so they cannot bury the real dead letters.
             if not d.is_heartbeat:
                 dead.append(d)
-        latest_hb: dict[str, Heartbeat] = {}
-        for h in batch.heartbeats:
-            hb = h.heartbeat
-            prev_hb = latest_hb.get(hb.province)
-            if prev_hb is None or hb.sent_at >= prev_hb.sent_at:
-                latest_hb[hb.province] = hb
+        heartbeats, beats, refused_beats = merge_heartbeats(
+            self._gate, self._heartbeats, batch.heartbeats, now
+        )
+        rejected.update(refused_beats)
         result.heartbeats = len(batch.heartbeats)
 
         ev = (
@@ -510,9 +513,9 @@ class Store:
             write_links(con, now, new_links)
         if dead:
             write_dead_letters(con, now, dead)
-        heartbeats = write_heartbeats(
-            con, self._heartbeats, self._unsaved_heartbeats, now, latest_hb, batch.heartbeats
-        )
+        states = dict(self._unsaved_heartbeats)
+        states.update((hb.province, heartbeats[hb.province]) for hb in beats)
+        write_heartbeats(con, states)
         progress = write_progress(con, self._progress, now, seqs)
         rejected_seqs = write_rejected_seqs(con, self._rejected, refused, refused_seqs)
         if applied_counts:
@@ -539,6 +542,6 @@ class Store:
         result.latencies = latencies
         result.offsets = dict(batch.offsets)
         result.progress = {p: progress[p].applied_seq for p in seqs}
-        result.beats = [h.heartbeat for h in batch.heartbeats]
+        result.beats = beats
         result.commit_times = commit_times(ev, progress, seqs)
         return result, (offsets, progress, heartbeats, rejected_seqs, next_apply_id, kept)

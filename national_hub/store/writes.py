@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +18,7 @@ from national_hub.ingest.messages import (
     DeadLetter,
     HeartbeatMsg,
 )
+from national_hub.store.heartbeats import HeartbeatGate
 from national_hub.store.progress import HeartbeatState, Progress, advance
 from national_hub.store.schema import (
     HISTORY_SCHEMA,
@@ -388,32 +390,31 @@ def write_rejected_seqs(
 
 
 def merge_heartbeats(
-    mirror: Mapping[str, HeartbeatState], beats: Sequence[HeartbeatMsg], now: datetime
-) -> Mapping[str, HeartbeatState]:
-    """The mirror with each province's newest heartbeat of beats taken in."""
+    gate: HeartbeatGate,
+    mirror: Mapping[str, HeartbeatState],
+    beats: Sequence[HeartbeatMsg],
+    now: datetime,
+) -> tuple[Mapping[str, HeartbeatState], list[Heartbeat], Counter[tuple[str, str]]]:
+    """The mirror with the heartbeats the gate takes; those taken, in order; the refused ones
+    counted by (province, reason code)."""
     merged = dict(mirror)
+    taken: list[Heartbeat] = []
+    refused: Counter[tuple[str, str]] = Counter()
     for h in beats:
         hb = h.heartbeat
-        prev = merged.get(hb.province)
-        if prev is None or hb.sent_at >= prev.heartbeat.sent_at:
-            merged[hb.province] = HeartbeatState(hb, now)
-    return MappingProxyType(merged)
+        why = gate.admit(hb, merged.get(hb.province), now)
+        if why is not None:
+            refused[(hb.province, why)] += 1
+            continue
+        merged[hb.province] = HeartbeatState(hb, now)
+        taken.append(hb)
+    return MappingProxyType(merged), taken, refused
 
 
-def write_heartbeats(
-    con: duckdb.DuckDBPyConnection,
-    mirror: Mapping[str, HeartbeatState],
-    unsaved: Mapping[str, HeartbeatState],
-    now: datetime,
-    latest: dict[str, Heartbeat],
-    beats: Sequence[HeartbeatMsg],
-) -> Mapping[str, HeartbeatState]:
-    """Keep each province's newest heartbeat (and those held in memory); the new mirror."""
-    merged = merge_heartbeats(mirror, beats, now)
-    states = dict(unsaved)
-    states.update((p, merged[p]) for p in latest)
+def write_heartbeats(con: duckdb.DuckDBPyConnection, states: Mapping[str, HeartbeatState]) -> None:
+    """Store these provinces' last heartbeats taken (the gate already judged them newer)."""
     if not states:
-        return mirror
+        return
     hbs = [st.heartbeat for st in states.values()]
     con.register(
         "_hb",
@@ -435,10 +436,8 @@ def write_heartbeats(
         " outbox_backlog = excluded.outbox_backlog,"
         " oldest_unpublished_at = excluded.oldest_unpublished_at,"
         " sent_at = excluded.sent_at, received_at = excluded.received_at"
-        " WHERE excluded.sent_at >= heartbeats.sent_at"
     )
     con.unregister("_hb")
-    return merged
 
 
 def write_progress(

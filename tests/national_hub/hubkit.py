@@ -16,6 +16,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -239,15 +240,17 @@ def signed(
     )
 
 
-def heartbeat(env: HubEnv, province: str, committed: int, published: int) -> Message:
-    """A signed heartbeat of the province."""
+def heartbeat(
+    env: HubEnv, province: str, committed: int, published: int, sent_at: datetime | None = None
+) -> Message:
+    """A signed heartbeat of the province, sent now (or at sent_at, by its clock)."""
     body = {
         "province": province,
         "committed_seq": committed,
         "published_seq": published,
         "outbox_backlog": committed - published,
         "oldest_unpublished_at": None,
-        "sent_at": utc_now(),
+        "sent_at": sent_at or utc_now(),
     }
     value = canonical_bytes(body)
     s = env.signers[province]
