@@ -128,6 +128,18 @@ class SyncTuning(_Group):
         gt=0,
         description="cached node answers kept before the expired ones are dropped",
     )
+    node_unknown_ttl_s: float = _seconds(
+        3.0,
+        "how long a node's answer that it holds no such cert_no is believed: explanations of "
+        "that number ask that node again only after this (a registration committed meanwhile "
+        "reads unknown_to_province for at most this long)",
+    )
+    node_unknowns_kept: int = Field(
+        default=100_000,
+        gt=0,
+        description="(province, cert_no) pairs a node said it does not hold, kept at most; "
+        "beyond it the oldest are forgotten",
+    )
     lag_sample_s: float = _seconds(2.0, "how often the lag history (dashboard chart) is sampled")
     lag_retention_minutes: int = Field(
         default=30, gt=0, description="minutes of lag history kept in memory"
@@ -229,6 +241,47 @@ class WebTuning(_Group):
         ge=0,
         allow_inf_nan=False,
         description="GET /v1/stats answers are recomputed at most this often",
+    )
+    search_cost: float = Field(
+        default=2.0,
+        ge=1,
+        allow_inf_nan=False,
+        description="rate-limit tokens a search or an institution roster takes (a lookup, a "
+        "verify, an explanation of one province's number or of a sync token take 1)",
+    )
+    expensive_cost: float = Field(
+        default=10.0,
+        ge=1,
+        allow_inf_nan=False,
+        description="tokens an expensive read takes: an explanation by cert_no without province "
+        "(every node is asked), a pinyin name search shorter than broad_pinyin_letters, and "
+        "(charged once it ran) a lookup or verify whose explanation asked every node",
+    )
+    broad_pinyin_letters: int = Field(
+        default=4,
+        gt=0,
+        description="a pinyin name search with fewer letters (a prefix such as zh) matches a "
+        "large share of the registry: it costs expensive_cost",
+    )
+    refusal_delay_s: float = Field(
+        default=0.5,
+        ge=0,
+        allow_inf_nan=False,
+        description="a 429 of the rate limit is answered after this long (at most the client's "
+        "wait): a client looping on refusals asks a few times a second, not thousands (0: at "
+        "once)",
+    )
+    refusals_delayed_max: int = Field(
+        default=1_000,
+        ge=0,
+        description="refusals held back at once; beyond it they are answered at once",
+    )
+    heavy_concurrency: int = Field(
+        default=2,
+        gt=0,
+        description="searches, rosters and explanations by cert_no without province run at most "
+        "this many at once, the rest wait their turn; keep it below the store's 4 reader "
+        "threads, so a lookup never waits behind them",
     )
 
 

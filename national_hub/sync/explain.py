@@ -10,7 +10,6 @@ an unknown cert_no reads unknown_to_province.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any
 
 import orjson
@@ -20,6 +19,7 @@ from national_hub.config import HubSettings
 from national_hub.store import reads
 from national_hub.store.progress import HeartbeatState
 from national_hub.store.store import Store
+from national_hub.sync.node_answers import NodeAnswers
 from national_hub.sync.node_client import NodeClient, NodeRecord, NodeStatus, NodeUnreachable
 from national_hub.sync.status import ProvinceSync, SyncMonitor
 from schemas.openapi import Answer, Seq, absent, inline_enum
@@ -149,15 +149,10 @@ class Explainer:
         self.settings = settings
         self.monitor = monitor
         self.nodes = nodes if nodes is not None and nodes.enabled else None
-        # Heartbeat window and node-answer cache (hub.tuning.sync).
+        # Heartbeat window (hub.tuning.sync).
         self._tuning = settings.tuning.sync
-        # (cert_no, provinces asked) -> (when it expires, the nodes' answers). Clients poll a
-        # record that is not visible yet many times a second, and each miss would otherwise
-        # ask every node again; concurrent and recent misses share one round of questions.
-        self._asked: dict[
-            tuple[str, tuple[str, ...]],
-            tuple[float, asyncio.Future[dict[str, NodeRecord | NodeUnreachable]]],
-        ] = {}
+        # Shared and remembered answers of the nodes (node_answers).
+        self._answers = NodeAnswers(self.nodes, self._tuning) if self.nodes is not None else None
 
     def label(self, code: str | None) -> str:
         """'重庆市 (50)', or 'an unknown province'."""
@@ -222,31 +217,14 @@ class Explainer:
             )
         return await self._ask_nodes(cert_no, province, held_elsewhere)
 
-    async def _node_answers(
-        self, cert_no: str, codes: list[str]
-    ) -> dict[str, NodeRecord | NodeUnreachable]:
-        """The nodes' answers about cert_no, shared with identical questions of the last moment."""
-        assert self.nodes is not None
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        key = (cert_no, tuple(codes))
-        cached = self._asked.get(key)
-        if cached is None or cached[0] <= now:
-            if len(self._asked) > self._tuning.node_answers_kept:
-                self._asked = {k: v for k, v in self._asked.items() if v[0] > now}
-            future = asyncio.ensure_future(self.nodes.records_everywhere(cert_no, codes))
-            cached = (now + self._tuning.node_answer_ttl_s, future)
-            self._asked[key] = cached
-        # Shielded: one caller giving up must not cancel the question for the others.
-        return await asyncio.shield(cached[1])
-
     async def _ask_nodes(
         self, cert_no: str, province: str | None, held_elsewhere: str
     ) -> Explanation:
         """Ask the owning node (or every node) whether it holds the cert_no."""
         assert self.nodes is not None
         codes = [province] if province else list(self.settings.province_codes)
-        answers = await self._node_answers(cert_no, codes)
+        assert self._answers is not None
+        answers = await self._answers.get(cert_no, codes)
         for code in codes:
             got = answers[code]
             if isinstance(got, NodeRecord) and got.exists and got.latest_seq is not None:

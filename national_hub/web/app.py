@@ -27,6 +27,7 @@ from national_hub.web.appkeys import (
     AUTH_THROTTLE,
     EXPLAINER,
     GAUGES,
+    HEAVY,
     INGESTOR,
     LAG_HISTORY,
     LAG_SAMPLER,
@@ -108,7 +109,10 @@ def create_app(settings: HubSettings) -> web.Application:
     app[SETTINGS] = settings
     app[METRICS] = HubMetrics(settings.province_codes)
     app[AUTH_THROTTLE] = AuthThrottle.from_limits(tuning.web.auth_throttle)
-    app[RATE_LIMITER] = RateLimiter.from_limit(tuning.web.rate_limit)
+    app[RATE_LIMITER] = RateLimiter.from_limit(
+        tuning.web.rate_limit, tuning.web.refusal_delay_s, tuning.web.refusals_delayed_max
+    )
+    app[HEAVY] = asyncio.Semaphore(tuning.web.heavy_concurrency)
     app[RECEIPTS] = ReceiptSigner(settings.signer)
     app[ALIASES] = AliasTable.load(settings.aliases_file)
     app[STATS_CACHE] = StatsCache(tuning.web.stats_ttl_s)

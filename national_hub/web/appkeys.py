@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -42,3 +43,6 @@ RECEIPTS: web.AppKey[ReceiptSigner] = web.AppKey("receipts")
 RATE_LIMITER: web.AppKey[RateLimiter] = web.AppKey("rate_limiter")
 STATS_CACHE: web.AppKey[StatsCache] = web.AppKey("stats_cache")
 GAUGES: web.AppKey[GaugeLoop] = web.AppKey("gauges")
+# Expensive reads (searches, explanations asking every node) run at most
+# hub.tuning.web.heavy_concurrency at once: national_hub.web.middleware.
+HEAVY: web.AppKey[asyncio.Semaphore] = web.AppKey("heavy", asyncio.Semaphore)

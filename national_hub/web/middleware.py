@@ -1,16 +1,21 @@
-"""The hub's middleware: the one error body, the public endpoints' rate limit, and the
-browser-hardening headers of every answer."""
+"""The hub's middleware: the one error body, the public endpoints' rate limit weighed by cost
+with expensive reads a few at a time, and the browser-hardening headers of every answer."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from aiohttp import web
 
 from national_hub.errors import StoreError
-from national_hub.web.appkeys import RATE_LIMITER
+from national_hub.ingest.names import query_key
+from national_hub.sync.node_answers import NODES_ASKED, NodesAsked
+from national_hub.tuning import WebTuning
+from national_hub.web.appkeys import HEAVY, RATE_LIMITER, SETTINGS
 from national_hub.web.params import json_response
 from schemas import service
 from schemas.errors import DomainErrors, HttpError, SchemaError
@@ -116,20 +121,78 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
         response.headers.setdefault(name, value)
 
 
+@dataclass(frozen=True, slots=True)
+class Cost:
+    """What a public request costs: rate-limit tokens, and whether it is heavy work."""
+
+    tokens: float
+    heavy: bool
+
+
+def request_cost(request: web.Request, tuning: WebTuning) -> Cost:
+    """The cost of a public request, from its path and query alone (hub.tuning.web).
+
+    Heavy, and expensive_cost tokens: an explanation by cert_no without province (it asks
+    every node), a pinyin name search shorter than broad_pinyin_letters (a prefix such as "zh"
+    matches much of the registry). Heavy, search_cost tokens: every other search and roster.
+    Everything else: 1 token, and never waits behind heavy work. A lookup or verify whose
+    explanation turned out to ask every node is charged the rest of expensive_cost afterwards.
+    """
+    path, query = request.path, request.query
+    if path == "/v1/sync/explain":
+        every_node = "cert_no" in query and not query.get("province")
+        return Cost(tuning.expensive_cost, True) if every_node else Cost(1.0, False)
+    if path == "/v1/physicians":
+        name = query.get("name")
+        if name and name.strip():
+            column, key = query_key(name)
+            if column == "name_pinyin" and len(key) < tuning.broad_pinyin_letters:
+                return Cost(tuning.expensive_cost, True)
+        return Cost(tuning.search_cost, True)
+    if path.startswith("/v1/institutions/"):
+        return Cost(tuning.search_cost, True)
+    return Cost(1.0, False)
+
+
 @web.middleware
 async def rate_limit_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    """429 with Retry-After for a client over its budget on the public endpoints."""
+    """The public endpoints: per-client tokens by cost (429 with Retry-After when over the
+    budget), heavy requests a few at a time, and the cost of asking every node charged to the
+    request that caused it."""
+    if not request.path.startswith(PUBLIC_PREFIXES):
+        return await handler(request)
+    tuning = request.app[SETTINGS].tuning.web
+    cost = request_cost(request, tuning)
     limiter = request.app.get(RATE_LIMITER)
-    if limiter is None or not request.path.startswith(PUBLIC_PREFIXES):
+    client = client_key(request.remote)
+    if limiter is not None:
+        wait = limiter.acquire(client, cost.tokens)
+        if wait > 0:
+            delay = limiter.delay_for(wait)
+            if delay > 0:
+                limiter.delayed += 1
+                try:
+                    await asyncio.sleep(delay)
+                finally:
+                    limiter.delayed -= 1
+            retry_after = max(1, math.ceil(wait - delay))
+            # The hub's error middleware renders this as the error body and keeps Retry-After.
+            raise web.HTTPTooManyRequests(
+                reason=f"too many requests from this client; retry after {retry_after} s",
+                headers={"Retry-After": str(retry_after)},
+            )
+    asked = NodesAsked()
+    token = NODES_ASKED.set(asked)
+    try:
+        if cost.heavy:
+            # At most heavy_concurrency at once, so the store's other readers stay free for
+            # lookups; the rest wait here, on the event loop, holding no thread.
+            async with request.app[HEAVY]:
+                return await handler(request)
         return await handler(request)
-    wait = limiter.acquire(client_key(request.remote))
-    if wait <= 0:
-        return await handler(request)
-    retry_after = max(1, math.ceil(wait))
-    # The hub's error middleware renders this as the error body and keeps Retry-After.
-    raise web.HTTPTooManyRequests(
-        reason=f"too many requests from this client; retry after {retry_after} s",
-        headers={"Retry-After": str(retry_after)},
-    )
+    finally:
+        NODES_ASKED.reset(token)
+        if limiter is not None and asked.fan_outs and cost.tokens < tuning.expensive_cost:
+            limiter.charge(client, tuning.expensive_cost - cost.tokens)

@@ -62,7 +62,9 @@ _ERRORS = {
     409: "The sync token is not applied yet (after `wait`), or was rejected; with explanation.",
     413: "The request body exceeds 64 KiB.",
     422: "A JSON body whose fields do not validate; the details name each field.",
-    429: "Over the per-client rate limit, or too many failed authentications.",
+    429: "Over the per-client rate limit (weighed by cost: a lookup takes 1 token, a search 2, "
+    "an explanation asking every node or a short pinyin search 10), or too many failed "
+    "authentications.",
     503: "The hub cannot answer yet (store or sync status not running).",
 }
 _EXPLAINED = {404: ExplainedError, 409: ExplainedError}

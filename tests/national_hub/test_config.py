@@ -41,6 +41,9 @@ TODAY = {
         "node_timeout_s": 1.0,
         "node_answer_ttl_s": 0.5,
         "node_answers_kept": 10_000,
+        # New with issue 12 (finding 11): a node's "no such record" is believed for 3 s.
+        "node_unknown_ttl_s": 3.0,
+        "node_unknowns_kept": 100_000,
         "lag_sample_s": 2.0,
         "lag_retention_minutes": 30,
         "gauge_refresh_s": 2.0,
@@ -61,6 +64,13 @@ TODAY = {
         "rate_limit": {"enabled": True, "rate": 50.0, "burst": 100.0},
         "auth_throttle": {"enabled": True, "max_failures": 20, "window_s": 60.0, "lockout_s": 60.0},
         "stats_ttl_s": 2.0,
+        # New with issue 12 (finding 11): requests weighed by cost, expensive ones few at once.
+        "search_cost": 2.0,
+        "expensive_cost": 10.0,
+        "broad_pinyin_letters": 4,
+        "refusal_delay_s": 0.5,
+        "refusals_delayed_max": 1_000,
+        "heavy_concurrency": 2,
     },
 }
 

@@ -206,3 +206,58 @@ async def test_not_published_names_the_kafka_error_and_backlog(
     assert (got.province, got.evidence.event_seq) == ("50", 12)
     assert got.evidence.outbox_backlog == 1
     assert "cannot reach Kafka (timed out)" in got.reason
+
+
+# ---- the nodes' "no such record", remembered (issue 12, finding 11) -------------------------
+
+UNKNOWN = "500000000000011"  # no node holds it
+
+
+def explainer_for(client: NodeClient, store: Store, **sync: float) -> Explainer:
+    # A shared round of questions lasts 0.05 s here: what is left is the negative cache.
+    settings = with_sync(client._settings, node_answer_ttl_s=0.05, **sync)
+    return Explainer(store, settings, None, client)
+
+
+async def test_a_nodes_unknown_answer_is_believed_for_a_few_seconds(
+    client: NodeClient, store: Store, node: tuple[FakeNode, str]
+) -> None:
+    explainer = explainer_for(client, store, node_unknown_ttl_s=5)
+    first = await explainer.cert(UNKNOWN, "50")
+    await asyncio.sleep(0.2)
+    again = await explainer.cert(UNKNOWN, "50")
+    assert (first.state, again.state) == ("unknown_to_province", "unknown_to_province")
+    assert node[0].record_requests == 1
+
+
+async def test_the_unknown_answer_expires(
+    client: NodeClient, store: Store, node: tuple[FakeNode, str]
+) -> None:
+    explainer = explainer_for(client, store, node_unknown_ttl_s=0.1)
+    await explainer.cert(UNKNOWN, "50")
+    await asyncio.sleep(0.2)
+    await explainer.cert(UNKNOWN, "50")
+    assert node[0].record_requests == 2
+
+
+async def test_the_unknown_answers_kept_are_bounded(
+    client: NodeClient, store: Store, node: tuple[FakeNode, str]
+) -> None:
+    explainer = explainer_for(client, store, node_unknown_ttl_s=5, node_unknowns_kept=2)
+    for cert_no in ("500000000000011", "500000000000012", "500000000000013"):
+        await explainer.cert(cert_no, "50")
+    await asyncio.sleep(0.1)
+    await explainer.cert("500000000000013", "50")  # still kept
+    assert node[0].record_requests == 3
+    await explainer.cert("500000000000011", "50")  # the oldest was dropped: asked again
+    assert node[0].record_requests == 4
+
+
+async def test_a_number_the_node_holds_is_asked_again(
+    client: NodeClient, store: Store, node: tuple[FakeNode, str]
+) -> None:
+    explainer = explainer_for(client, store, node_unknown_ttl_s=5)
+    await explainer.cert(HELD, "50")
+    await asyncio.sleep(0.2)
+    await explainer.cert(HELD, "50")
+    assert node[0].record_requests == 2

@@ -16,6 +16,30 @@ def test_bucket_refills_at_rate() -> None:
     assert (drained, limiter.acquire("a")) == ([0.0, 0.0, pytest.approx(0.1)], 0.0)
 
 
+def test_a_request_takes_its_cost() -> None:
+    now = [0.0]
+    limiter = RateLimiter(rate=10, burst=20, clock=lambda: now[0])
+    taken = [limiter.acquire("a", 10) for _ in range(3)]
+    assert taken == [0.0, 0.0, pytest.approx(1.0)]  # 10 tokens at 10/s
+    now[0] += 1.0
+    assert limiter.acquire("a", 10) == 0.0
+
+
+def test_a_cost_above_the_burst_takes_the_full_bucket() -> None:
+    limiter = RateLimiter(rate=1, burst=5, clock=lambda: 0.0)
+    assert (limiter.acquire("a", 50), limiter.acquire("a")) == (0.0, pytest.approx(1.0))
+
+
+def test_a_charge_after_the_fact_puts_the_client_in_debt() -> None:
+    now = [0.0]
+    limiter = RateLimiter(rate=10, burst=20, clock=lambda: now[0])
+    assert limiter.acquire("a") == 0.0
+    limiter.charge("a", 100)  # at most one burst of debt: -20
+    assert limiter.acquire("a") == pytest.approx(2.1)
+    now[0] += 2.1
+    assert limiter.acquire("a") == 0.0
+
+
 def test_buckets_are_per_client() -> None:
     limiter = RateLimiter(rate=1, burst=1, clock=lambda: 0.0)
     assert (limiter.acquire("a"), limiter.acquire("b")) == (0.0, 0.0)
