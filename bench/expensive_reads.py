@@ -106,15 +106,16 @@ def start_hub(fed: Federation, rate_limit: str) -> Any:
     )
 
 
-async def wait_caught_up(hub: str, total: int, timeout: float = 600.0) -> float:
+async def wait_caught_up(hub: str, total: int, within: float = 600.0) -> float:
+    """Seconds until the hub holds `total` records."""
     t0 = time.monotonic()
     async with aiohttp.ClientSession() as http:
-        while time.monotonic() - t0 < timeout:
+        while time.monotonic() - t0 < within:
             async with http.get(f"{hub}/v1/stats") as resp:
                 if resp.status == 200 and (await resp.json())["total"] >= total:
                     return round(time.monotonic() - t0, 1)
             await asyncio.sleep(1.0)
-    raise RuntimeError(f"the hub did not hold {total} records within {timeout:.0f}s")
+    raise RuntimeError(f"the hub did not hold {total} records within {within:.0f}s")
 
 
 async def lookups(hub: str, certs: list[str], rate: float, seconds: float) -> dict[str, Any]:
@@ -220,7 +221,8 @@ def main() -> None:
         hub = None
         try:
             for code, node in zip(PROVINCES, nodes, strict=True):
-                wait_http(f"{fed.node_url(code)}/healthz", node, log=fed.state / f"province-{code}.log")
+                log = fed.state / f"province-{code}.log"
+                wait_http(f"{fed.node_url(code)}/healthz", node, log=log)
             for limit, runs in (("", ("alone", "flood")), ("off", ("flood_unlimited",))):
                 hub = start_hub(fed, limit)
                 wait_http(f"{fed.hub_url}/readyz", hub, log=fed.state / "hub.log")
