@@ -22,6 +22,7 @@ from schemas.errors import SchemaError
 from schemas.events import RegisteredEvent, parse_event, parse_heartbeat
 from schemas.signing import Verifier
 from schemas.topics import events_topic_province
+from schemas.vocab import Status
 from schemas.wire import decode_signature
 
 # Beyond these sizes a signed message is refused before it is parsed: a record with hundreds of
@@ -264,6 +265,11 @@ class Decoder:
             committed_at=event.committed_at,
             event_id=str(event.event_id),
             transfer_from=(tf.province, tf.cert_no) if tf is not None else None,
+            transfer_to=(
+                rec.transfer.to_province
+                if rec.status is Status.TRANSFERRED_OUT and rec.transfer is not None
+                else None
+            ),
             record_json=record_json.decode("utf-8"),
             fields=(
                 rec.status.value,

@@ -145,6 +145,8 @@ class EventMsg:
     event_id: str
     # (province, cert_no) a transfer-in came from.
     transfer_from: tuple[str, str] | None
+    # The province a transferred_out record went to (its record's transfer.to_province).
+    transfer_to: str | None
     # The record exactly as published, keys sorted (it still holds person_ref).
     record_json: str
     # The record's columns in RECORD_FIELDS order, computed where decoding runs (in parallel).
@@ -245,6 +247,7 @@ EVENT_SCHEMA = pa.schema(
         ("event_id", pa.string()),
         ("tf_province", pa.string()),
         ("tf_cert_no", pa.string()),
+        ("tf_to", pa.string()),
         ("record", pa.string()),
         *((name, _FIELD_TYPES.get(name, pa.string())) for name in RECORD_FIELDS),
     ]
@@ -267,6 +270,7 @@ def events_to_arrow(events: Sequence[EventMsg]) -> pa.RecordBatch:
         [e.event_id for e in events],
         [e.transfer_from[0] if e.transfer_from else None for e in events],
         [e.transfer_from[1] if e.transfer_from else None for e in events],
+        [e.transfer_to for e in events],
         [e.record_json for e in events],
     ]
     columns.extend(list(col) for col in zip(*(e.fields for e in events), strict=True))

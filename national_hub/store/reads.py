@@ -123,7 +123,27 @@ _DEAD_BY_CERT = (
     " WHERE key = ? AND authenticated"
 )
 _DEAD_BY_CERT_ORDER = " ORDER BY received_at DESC LIMIT 1"
-_LINK = "SELECT old_province, new_province, new_cert_no FROM transfer_links WHERE old_cert_no = ?"
+# Only a confirmed link says a registration moved (store.decide); with several, the same one
+# as the records' superseded_by columns.
+_LINK = (
+    "SELECT old_province, new_province, new_cert_no FROM transfer_links"
+    " WHERE old_cert_no = ? AND confirmed"
+)
+_LINK_ORDER = " ORDER BY new_province, new_cert_no LIMIT 1"
+# Transfer-ins the old province has not confirmed, with what the hub holds of the old record.
+_UNCONFIRMED = """
+SELECT l.old_province, l.old_cert_no, l.new_province, l.new_cert_no, l.linked_at,
+       coalesce(r.status, u.status) AS old_status,
+       CASE WHEN coalesce(r.status, u.status) = 'transferred_out'
+            THEN json_extract_string(coalesce(r.record, u.record), '$.transfer.to_province')
+       END AS old_to_province
+FROM transfer_links l
+LEFT JOIN records r ON r.cert_no = l.old_cert_no AND r.province = l.old_province
+LEFT JOIN unshown_records u ON u.cert_no = l.old_cert_no AND u.province = l.old_province
+WHERE NOT l.confirmed
+"""
+_UNCONFIRMED_ORDER = " ORDER BY l.linked_at DESC, l.old_cert_no, l.new_cert_no LIMIT ?"
+_UNSHOWN = "SELECT province, status FROM unshown_records WHERE cert_no = ? AND province = ?"
 _DEAD_LETTER_COUNTS = (
     "SELECT province, count(*) AS n FROM dead_letters"
     " WHERE authenticated AND province IS NOT NULL GROUP BY province"
@@ -154,10 +174,31 @@ async def dead_letter_of_cert(
 async def transfer_link(
     store: Fetcher, cert_no: str, province: str | None
 ) -> dict[str, Any] | None:
-    """Where a certificate (of one province) moved to, if a transfer linked it, or None."""
+    """Where a certificate (of one province) moved to, if its province confirmed a transfer
+    out to the province that registered the transfer-in, or None."""
     if province:
-        return await store.fetch_one(_LINK + " AND old_province = ? LIMIT 1", [cert_no, province])
-    return await store.fetch_one(_LINK + " LIMIT 1", [cert_no])
+        return await store.fetch_one(
+            _LINK + " AND old_province = ?" + _LINK_ORDER, [cert_no, province]
+        )
+    return await store.fetch_one(_LINK + _LINK_ORDER, [cert_no])
+
+
+async def unconfirmed_transfers(
+    store: Fetcher, cert_no: str | None, limit: int
+) -> list[dict[str, Any]]:
+    """Transfer-ins not confirmed by the old province (naming cert_no at either end, if
+    given), newest first, with the old record's status and where it went (if it did)."""
+    if cert_no is None:
+        return await store.fetch(_UNCONFIRMED + _UNCONFIRMED_ORDER, [limit])
+    return await store.fetch(
+        _UNCONFIRMED + " AND (l.old_cert_no = ? OR l.new_cert_no = ?)" + _UNCONFIRMED_ORDER,
+        [cert_no, cert_no, limit],
+    )
+
+
+async def unshown_record(store: Fetcher, cert_no: str, province: str) -> dict[str, Any] | None:
+    """The province's record of this code that the hub keeps but does not show, or None."""
+    return await store.fetch_one(_UNSHOWN, [cert_no, province])
 
 
 async def dead_letter_counts(store: Fetcher) -> dict[str, int]:
@@ -167,15 +208,20 @@ async def dead_letter_counts(store: Fetcher) -> dict[str, int]:
 
 # "In force": a changing registration is an active one with a change request pending.
 IN_FORCE = ("active", "changing")
+# provinces: in how many provinces; most_in_one: the most in force in any one province.
 _PERSONS = f"""
-SELECT person_ref,
+SELECT person_ref, count(DISTINCT province) AS provinces, max(in_province) AS most_in_one,
        list(struct_pack(province := province, cert_no := cert_no, name := name,
                         status := status) ORDER BY province, cert_no) AS records
-FROM records
-WHERE status IN ({", ".join(f"'{s}'" for s in IN_FORCE)})
-  AND person_ref IS NOT NULL AND superseded_by_province IS NULL
+FROM (
+    SELECT person_ref, province, cert_no, name, status,
+           count(*) OVER (PARTITION BY person_ref, province) AS in_province
+    FROM records
+    WHERE status IN ({", ".join(f"'{s}'" for s in IN_FORCE)})
+      AND person_ref IS NOT NULL AND superseded_by_province IS NULL
+)
 GROUP BY person_ref
-HAVING count(DISTINCT province) > 1
+HAVING count(*) > 1
 ORDER BY person_ref
 LIMIT ?
 """
@@ -192,8 +238,9 @@ LIMIT ?
 """
 
 
-async def persons_in_two_provinces(store: Fetcher, limit: int) -> list[dict[str, Any]]:
-    """Persons (person_ref) with records in force in more than one province."""
+async def persons_in_force_twice(store: Fetcher, limit: int) -> list[dict[str, Any]]:
+    """Persons (person_ref) with more than one record in force: in how many provinces, the
+    most in any one province, and the records."""
     return await store.fetch(_PERSONS, [limit])
 
 

@@ -36,6 +36,17 @@ CREATE TABLE IF NOT EXISTS records (
 """
 
 
+UNSHOWN_DDL = (
+    RECORDS_DDL.replace("TABLE IF NOT EXISTS records", "TABLE IF NOT EXISTS unshown_records")
+    .replace(
+        "cert_no                VARCHAR PRIMARY KEY", "cert_no                VARCHAR NOT NULL"
+    )
+    .replace(
+        "superseded_by_cert_no  VARCHAR\n",
+        "superseded_by_cert_no  VARCHAR,\n    PRIMARY KEY (province, cert_no)\n",
+    )
+)
+
 TS = pa.timestamp("us", tz="UTC")
 STR_LIST = pa.list_(pa.string())
 
@@ -132,7 +143,9 @@ DDL = (
         PRIMARY KEY (province, seq)
     )
     """,
-    # old (province, cert_no) -> new one: known from a transfer-in, whichever record came first.
+    # old (province, cert_no) -> new one, from each transfer-in, whichever record came first.
+    # confirmed: the old record is transferred_out to the new province (store.decide). A
+    # record may be claimed more than once; each claim is a row of its own.
     """
     CREATE TABLE IF NOT EXISTS transfer_links (
         old_province VARCHAR NOT NULL,
@@ -140,13 +153,18 @@ DDL = (
         new_province VARCHAR NOT NULL,
         new_cert_no  VARCHAR NOT NULL,
         linked_at    TIMESTAMPTZ NOT NULL,
-        PRIMARY KEY (old_province, old_cert_no)
+        confirmed    BOOLEAN NOT NULL,
+        PRIMARY KEY (old_province, old_cert_no, new_province, new_cert_no)
     )
     """,
+    "CREATE INDEX IF NOT EXISTS transfer_links_new ON transfer_links (new_cert_no)",
+    # The records of a certificate code the hub does not show: a transfer-in keeping the code
+    # that the old province has not released, or the old province's record once it has.
+    UNSHOWN_DDL,
 )
 
 # The layout of the tables above; a file written with another is rebuilt from the topics.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 META_DDL = "CREATE TABLE IF NOT EXISTS store_meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)"
 
 TABLES = (
@@ -159,6 +177,7 @@ TABLES = (
     "heartbeats",
     "applied_counts",
     "transfer_links",
+    "unshown_records",
     "rejected_seqs",
 )
 

@@ -33,6 +33,12 @@ from national_hub.store.progress import (
     commit_times,
 )
 from national_hub.store.schema import DDL, META_DDL, SCHEMA_VERSION, TABLES
+from national_hub.store.transfers import (
+    apply_moves,
+    write_links,
+    write_superseded,
+    write_unshown,
+)
 from national_hub.store.writes import (
     merge_heartbeats,
     read_current,
@@ -40,7 +46,6 @@ from national_hub.store.writes import (
     write_dead_letters,
     write_heartbeats,
     write_history,
-    write_links,
     write_offsets,
     write_progress,
     write_records,
@@ -465,10 +470,13 @@ class Store:
         types = ev.column("type").to_pylist()
         tf_p = ev.column("tf_province").to_pylist()
         tf_c = ev.column("tf_cert_no").to_pylist()
+        statuses = ev.column("status").to_pylist()
+        tf_to = ev.column("tf_to").to_pylist()
 
         wanted = set(certs)
         wanted.update(c for c in tf_c if c is not None)
-        stored, links = read_current(con, sorted(wanted))
+        current = read_current(con, sorted(wanted))
+        stored = current.stored
 
         facts = [
             EventFacts(
@@ -478,12 +486,16 @@ class Store:
                 seq_col[i],
                 types[i],
                 (tf_p[i], tf_c[i]) if tf_c[i] is not None else None,
+                statuses[i],
+                tf_to[i],
             )
             for i in range(n)
         ]
-        decision = decide(facts, {c: (s.province, s.version) for c, s in stored.items()}, links)
+        decision = decide(
+            facts, {c: s.held() for c, s in stored.items()}, current.links, current.unshown
+        )
         result.skipped = decision.skipped
-        winners, hist, new_links = decision.winners, decision.applied, decision.new_links
+        winners, hist = decision.winners, decision.applied
         seqs, applied_counts = decision.seqs, decision.applied_counts
         refused: list[DeadLetter] = []
         refused_seqs: list[int] = []
@@ -506,11 +518,13 @@ class Store:
             refused.append(letter)
             refused_seqs.append(seq_col[r.index])
 
-        all_links = {**links, **new_links}
-        write_records(con, now, ev, winners, stored, all_links, new_links)
+        # Transfers first: a certificate whose shown record changes province leaves `stored`.
+        apply_moves(con, decision.moves, stored)
+        write_records(con, now, ev, winners, stored, decision.superseded)
+        write_unshown(con, now, ev, decision.parked)
+        write_superseded(con, {c: v for c, v in decision.superseded.items() if c not in winners})
+        write_links(con, now, decision.links)
         next_apply_id, latencies = write_history(con, self._next_apply_id, now, ev, hist)
-        if new_links:
-            write_links(con, now, new_links)
         if dead:
             write_dead_letters(con, now, dead)
         states = dict(self._unsaved_heartbeats)

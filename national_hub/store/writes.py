@@ -18,6 +18,7 @@ from national_hub.ingest.messages import (
     DeadLetter,
     HeartbeatMsg,
 )
+from national_hub.store.decide import Held, Link, Ref
 from national_hub.store.heartbeats import HeartbeatGate
 from national_hub.store.progress import HeartbeatState, Progress, advance
 from national_hub.store.schema import (
@@ -43,14 +44,24 @@ _GROUPS = (
     ("superseded_by_province", "superseded_by_cert_no"),
 )
 _SUPERSEDED_GROUP = 4
+# status and, of a transferred_out record only, where it went: what a transfer's confirmation
+# is decided on (store.decide).
+TO_PROVINCE = (
+    "CASE WHEN status = 'transferred_out'"
+    " THEN json_extract_string(record, '$.transfer.to_province') END"
+)
 _LOOKUP_SQL_HEAD = (
     "SELECT rowid, cert_no, record_version, scopes, site_org_codes, "
     + ", ".join(c for g in _GROUPS for c in g)
-    + " FROM records WHERE cert_no IN "
+    + f", status, {TO_PROVINCE} FROM records WHERE cert_no IN "
 )
 _LINKS_SQL_HEAD = (
-    "SELECT old_province, old_cert_no, new_province, new_cert_no"
+    "SELECT old_province, old_cert_no, new_province, new_cert_no, confirmed"
     " FROM transfer_links WHERE old_cert_no IN "
+)
+_UNSHOWN_SQL_HEAD = (
+    f"SELECT cert_no, province, record_version, status, {TO_PROVINCE}"
+    " FROM unshown_records WHERE cert_no IN "
 )
 _KEYS = "(SELECT cert_no FROM _k)"
 # Up to this many cert_nos, an apply's lookup goes through the primary-key index.
@@ -60,7 +71,7 @@ _SMALL_UPSERT_MAX = 8
 
 
 @dataclass(slots=True)
-class _Stored:
+class Stored:
     """A records row as the writer needs it: where it is and what may change."""
 
     rid: int
@@ -69,12 +80,27 @@ class _Stored:
     scopes: tuple[str, ...]
     sites: tuple[str, ...]
     groups: tuple[tuple[Any, ...], ...]
+    status: str
+    to_province: str | None
 
     @property
     def superseded(self) -> tuple[str, str] | None:
         """The (province, cert_no) that replaced this record, if any."""
         p, c = self.groups[_SUPERSEDED_GROUP]
         return (p, c) if p is not None else None
+
+    def held(self) -> Held:
+        """What the decision needs of it."""
+        return Held(self.province, self.version, self.status, self.to_province, self.superseded)
+
+
+@dataclass(slots=True)
+class Current:
+    """What the hub holds of the certificates a batch touches."""
+
+    stored: dict[str, Stored]  # cert_no → its shown record
+    links: dict[Link, bool]  # links whose old cert_no is one of them → confirmed
+    unshown: dict[str, dict[str, Held]]  # cert_no → province → a record kept aside
 
 
 def upsert(
@@ -112,14 +138,13 @@ def upsert(
         con.unregister("_up")
 
 
-def read_current(
-    con: duckdb.DuckDBPyConnection, certs: list[str]
-) -> tuple[dict[str, _Stored], dict[tuple[str, str], tuple[str, str]]]:
-    """Current rows and known transfer links for these cert_nos, in two set-based reads."""
-    stored: dict[str, _Stored] = {}
-    links: dict[tuple[str, str], tuple[str, str]] = {}
+def read_current(con: duckdb.DuckDBPyConnection, certs: list[str]) -> Current:
+    """Shown records, transfer links and records kept aside of these cert_nos."""
+    stored: dict[str, Stored] = {}
+    links: dict[Link, bool] = {}
+    unshown: dict[str, dict[str, Held]] = {}
     if not certs:
-        return stored, links
+        return Current(stored, links, unshown)
     # A short list of constants is looked up in the primary-key index; a join with a
     # registered table scans all records, which only pays off for catch-up batches.
     small = len(certs) <= _INDEX_LOOKUP_MAX
@@ -127,11 +152,13 @@ def read_current(
         marks = ", ".join("?" * len(certs))
         record_rows = con.execute(_LOOKUP_SQL_HEAD + f"({marks})", certs).fetchall()
         link_rows = con.execute(_LINKS_SQL_HEAD + f"({marks})", certs).fetchall()
+        unshown_rows = con.execute(_UNSHOWN_SQL_HEAD + f"({marks})", certs).fetchall()
     else:
         con.register("_k", pa.table({"cert_no": pa.array(certs, pa.string())}))
         try:
             record_rows = con.execute(_LOOKUP_SQL_HEAD + _KEYS).fetchall()
             link_rows = con.execute(_LINKS_SQL_HEAD + _KEYS).fetchall()
+            unshown_rows = con.execute(_UNSHOWN_SQL_HEAD + _KEYS).fetchall()
         finally:
             con.unregister("_k")
     for row in record_rows:
@@ -141,10 +168,44 @@ def read_current(
         for g in _GROUPS:
             groups.append(tuple(row[i : i + len(g)]))
             i += len(g)
-        stored[cert] = _Stored(rid, groups[3][1], ver, tuple(scopes), tuple(sites), tuple(groups))
-    for op, oc, np_, nc in link_rows:
-        links[(op, oc)] = (np_, nc)
-    return stored, links
+        status, to_province = row[i], row[i + 1]
+        stored[cert] = Stored(
+            rid,
+            groups[3][1],
+            ver,
+            tuple(scopes),
+            tuple(sites),
+            tuple(groups),
+            status,
+            to_province,
+        )
+    for op, oc, np_, nc, confirmed in link_rows:
+        links[((op, oc), (np_, nc))] = confirmed
+    for cert, prov, ver, status, to_province in unshown_rows:
+        unshown.setdefault(cert, {})[prov] = Held(prov, ver, status, to_province)
+    return Current(stored, links, unshown)
+
+
+def record_rows(
+    ev: pa.Table,
+    indexes: Sequence[int],
+    now: datetime,
+    superseded: Sequence[Ref | None],
+) -> pa.Table:
+    """The records rows (RECORD_SCHEMA) of these events, superseded as given."""
+    wt = ev.take(pa.array(list(indexes), pa.int64()))
+    return pa.table(
+        [
+            *(wt.column(c) for c in ("cert_no", "province", "record_version", "seq")),
+            *(wt.column(c) for c in RECORD_FIELDS),
+            wt.column("record"),
+            wt.column("committed_at"),
+            pa.repeat(pa.scalar(now, TS), wt.num_rows),
+            pa.array([s[0] if s else None for s in superseded], pa.string()),
+            pa.array([s[1] if s else None for s in superseded], pa.string()),
+        ],
+        schema=RECORD_SCHEMA,
+    )
 
 
 def write_records(
@@ -152,59 +213,19 @@ def write_records(
     now: datetime,
     ev: pa.Table,
     winners: dict[str, int],
-    stored: dict[str, _Stored],
-    links: dict[tuple[str, str], tuple[str, str]],
-    new_links: dict[tuple[str, str], tuple[str, str]],
+    stored: dict[str, Stored],
+    superseded: Mapping[str, Ref | None],
 ) -> None:
-    """Insert new records, update changed ones in place, rewrite the rest."""
+    """Insert new records, update changed ones in place, rewrite the rest.
+
+    superseded: what supersedes each winner's record (store.decide), None for most.
+    """
     changed: list[tuple[list[int], list[int]]] = [([], []) for _ in _GROUPS]
-    sup_only: list[tuple[int, str, str]] = []
-    # Old records that a transfer in this batch supersedes, and that are not rewritten
-    # below anyway: only their two link columns change.
-    for (op, oc), (np_, nc) in new_links.items():
-        prev = stored.get(oc)
-        if prev is None or prev.province != op or prev.superseded == (np_, nc):
-            continue
-        w = winners.get(oc)
-        if w is not None and ev.column("province")[w].as_py() == op:
-            continue
-        sup_only.append((prev.rid, np_, nc))
-    if sup_only:
-        con.register(
-            "_s",
-            pa.table(
-                {
-                    "rid": pa.array([r for r, _, _ in sup_only], pa.int64()),
-                    "p": [p for _, p, _ in sup_only],
-                    "c": [c for _, _, c in sup_only],
-                }
-            ),
-        )
-        con.execute(
-            "UPDATE records SET superseded_by_province = s.p, superseded_by_cert_no = s.c"
-            " FROM _s s WHERE records.rowid = s.rid"
-        )
-        con.unregister("_s")
     if not winners:
         return
 
-    wt = ev.take(pa.array(list(winners.values()), pa.int64()))
-    m = wt.num_rows
-    w_certs = wt.column("cert_no").to_pylist()
-    w_prov = wt.column("province").to_pylist()
-    sups = [links.get((p, c)) for p, c in zip(w_prov, w_certs, strict=True)]
-    rec = pa.table(
-        [
-            *(wt.column(c) for c in ("cert_no", "province", "record_version", "seq")),
-            *(wt.column(c) for c in RECORD_FIELDS),
-            wt.column("record"),
-            wt.column("committed_at"),
-            pa.repeat(pa.scalar(now, TS), m),
-            pa.array([s[0] if s else None for s in sups], pa.string()),
-            pa.array([s[1] if s else None for s in sups], pa.string()),
-        ],
-        schema=RECORD_SCHEMA,
-    )
+    w_certs = list(winners)
+    rec = record_rows(ev, list(winners.values()), now, [superseded.get(c) for c in w_certs])
 
     # Only rows that exist need comparing, so only their values leave Arrow.
     existing = [j for j, c in enumerate(w_certs) if c in stored]
@@ -293,32 +314,6 @@ def write_history(
     return first + n, [
         (p, us / 1_000_000) for p, us in zip(provinces, ages.to_pylist(), strict=True)
     ]
-
-
-def write_links(
-    con: duckdb.DuckDBPyConnection,
-    now: datetime,
-    new_links: dict[tuple[str, str], tuple[str, str]],
-) -> None:
-    """Remember transfer links, whichever side's record arrives later."""
-    con.register(
-        "_l",
-        pa.table(
-            {
-                "old_province": [k[0] for k in new_links],
-                "old_cert_no": [k[1] for k in new_links],
-                "new_province": [v[0] for v in new_links.values()],
-                "new_cert_no": [v[1] for v in new_links.values()],
-                "linked_at": pa.array([now] * len(new_links), TS),
-            }
-        ),
-    )
-    con.execute(
-        "INSERT INTO transfer_links SELECT * FROM _l ON CONFLICT (old_province, old_cert_no)"
-        " DO UPDATE SET new_province = excluded.new_province,"
-        " new_cert_no = excluded.new_cert_no, linked_at = excluded.linked_at"
-    )
-    con.unregister("_l")
 
 
 def write_dead_letters(

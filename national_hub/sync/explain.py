@@ -22,10 +22,11 @@ from national_hub.store.store import Store
 from national_hub.sync.node_answers import NodeAnswers
 from national_hub.sync.node_client import NodeClient, NodeRecord, NodeStatus, NodeUnreachable
 from national_hub.sync.status import ProvinceSync, SyncMonitor
+from national_hub.sync.transfers import held_back_reason, new_side_note, old_side_note
 from schemas.openapi import Answer, Seq, absent, inline_enum
 from schemas.record import CertNo, ProvinceCode
 from schemas.timestamps import UtcDatetime
-from schemas.vocab import PROVINCES, ExplanationState, SyncState, province_label
+from schemas.vocab import PROVINCES, ExplanationState, Status, SyncState, province_label
 
 # -- the answer (GET /v1/sync/explain, and the explanation in a 404 or 409) ------------------------
 
@@ -58,6 +59,18 @@ class Rejection(Answer):
     offset: int
 
 
+class TransferClaim(Answer):
+    """A transfer-in the old province has not confirmed: the registration has not moved."""
+
+    from_province: ProvinceCode
+    from_cert_no: CertNo
+    to_province: ProvinceCode
+    to_cert_no: CertNo
+    old_status: Status | None = Field(
+        description="the old record's status at the hub; null if the hub holds none"
+    )
+
+
 class Explanation(Answer):
     """Why a record or a sync token is or is not visible at the hub."""
 
@@ -71,6 +84,7 @@ class Explanation(Answer):
     transferred_to: TransferTarget | None = Field(default=None, exclude_if=absent)
     rejection: Rejection | None = Field(default=None, exclude_if=absent)
     unreachable: list[ProvinceCode] | None = Field(default=None, exclude_if=absent)
+    unconfirmed_transfer: TransferClaim | None = Field(default=None, exclude_if=absent)
 
 
 def _answer(
@@ -126,6 +140,20 @@ def _local_evidence(store: Store, province: str | None, event_seq: int | None) -
     )
 
 
+def _claim(row: dict[str, Any]) -> TransferClaim:
+    return TransferClaim(
+        from_province=row["old_province"],
+        from_cert_no=row["old_cert_no"],
+        to_province=row["new_province"],
+        to_cert_no=row["new_cert_no"],
+        old_status=row["old_status"],
+    )
+
+
+# Transfer-ins naming one certificate read at most: there are one or two, a hundred is abuse.
+_CLAIMS_READ = 20
+
+
 def _rejection(dead: dict[str, Any]) -> Rejection:
     return Rejection(
         reason=dead["reason"],
@@ -170,6 +198,48 @@ class Explainer:
 
     async def cert(self, cert_no: str, province: str | None = None) -> Explanation:
         """Explain a cert_no, optionally as registered by a given province."""
+        claims = await reads.unconfirmed_transfers(self.store, cert_no, _CLAIMS_READ)
+        if not claims:
+            return await self._cert(cert_no, province)
+        return await self._with_claims(cert_no, province, claims)
+
+    async def _with_claims(
+        self, cert_no: str, province: str | None, claims: list[dict[str, Any]]
+    ) -> Explanation:
+        """Explain a cert_no named by transfer-ins its old province has not confirmed."""
+        if province is not None:
+            held_back = next(
+                (c for c in claims if (c["new_province"], c["new_cert_no"]) == (province, cert_no)),
+                None,
+            )
+            if held_back is not None and await reads.unshown_record(self.store, cert_no, province):
+                return _answer(
+                    visible=False,
+                    state=ExplanationState.APPLIED,
+                    reason=held_back_reason(held_back, self.label),
+                    province=province,
+                    ev=self.evidence(province, None),
+                ).model_copy(update={"unconfirmed_transfer": _claim(held_back)})
+        answer = await self._cert(cert_no, province)
+        shown = answer.province
+        old = [
+            c for c in claims if c["old_cert_no"] == cert_no and shown in (None, c["old_province"])
+        ]
+        new = [
+            c for c in claims if c["new_cert_no"] == cert_no and shown in (None, c["new_province"])
+        ]
+        notes = [old_side_note(c, self.label) for c in old] + [
+            new_side_note(c, self.label) for c in new
+        ]
+        if not notes:
+            return answer
+        reason = f"{answer.reason.removesuffix('.')}; {'; '.join(notes)}."
+        return answer.model_copy(
+            update={"reason": reason, "unconfirmed_transfer": _claim((old or new)[0])}
+        )
+
+    async def _cert(self, cert_no: str, province: str | None = None) -> Explanation:
+        """Explain a cert_no, optionally as registered by a given province (claims aside)."""
         row = await reads.record(self.store, cert_no)
         if row is not None and (province is None or row["province"] == province):
             return await self._held(cert_no, row)

@@ -13,8 +13,19 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from national_hub.query.verify import FieldResult, Verdict
 from national_hub.store.reads import STATS_GROUPS
-from national_hub.sync.anomalies import CERT_CLAIMED_TWICE, PERSON_IN_TWO
-from national_hub.sync.explain import Evidence, Explanation, Rejection, TransferTarget
+from national_hub.sync.anomalies import (
+    CERT_CLAIMED_TWICE,
+    PERSON_IN_TWO,
+    PERSON_TWICE_IN_ONE,
+    UNCONFIRMED_TRANSFER,
+)
+from national_hub.sync.explain import (
+    Evidence,
+    Explanation,
+    Rejection,
+    TransferClaim,
+    TransferTarget,
+)
 from schemas.openapi import Answer, ErrorBody, Seq, absent, inline_enum
 from schemas.record import CertNo, OrgCode, ProvinceCert, ProvinceCode, Record
 from schemas.timestamps import UtcDatetime
@@ -39,6 +50,7 @@ __all__ = [
     "SearchPage",
     "Stats",
     "SyncStatus",
+    "TransferClaim",
     "TransferTarget",
     "VerifyAnswer",
 ]
@@ -222,6 +234,28 @@ class PersonInTwoProvinces(Answer):
     records: list[AnomalyRecord]
 
 
+class PersonTwiceInOneProvince(Answer):
+    """One person_ref with more than one registration in force in one province."""
+
+    kind: Literal[PERSON_TWICE_IN_ONE]  # type: ignore[valid-type]
+    person_ref: str
+    records: list[AnomalyRecord]
+
+
+class UnconfirmedTransfer(Answer):
+    """A transfer-in the old province has not confirmed by a transfer out to the new one."""
+
+    kind: Literal[UNCONFIRMED_TRANSFER]  # type: ignore[valid-type]
+    old: ProvinceCert = Field(description="the registration the transfer-in names")
+    new: ProvinceCert = Field(description="the registration that claims to come from it")
+    old_status: Status | None = Field(description="the old record's status; null: not at the hub")
+    old_transferred_to: ProvinceCode | None = Field(
+        description="where the old record went, if it was transferred out (to another province)"
+    )
+    claimed_at: UtcDatetime
+    reason: str
+
+
 class CertClaimedTwice(Answer):
     """A cert_no a second province sent without a transfer (dead-lettered as cert_conflict)."""
 
@@ -235,11 +269,14 @@ class CertClaimedTwice(Answer):
     reason: str
 
 
+Anomaly = PersonInTwoProvinces | PersonTwiceInOneProvince | CertClaimedTwice | UnconfirmedTransfer
+
+
 class Anomalies(Answer):
     """Cross-province anomalies, at most `limit` of each kind."""
 
     generated_at: UtcDatetime
-    items: list[Annotated[PersonInTwoProvinces | CertClaimedTwice, Field(discriminator="kind")]]
+    items: list[Annotated[Anomaly, Field(discriminator="kind")]]
     counts: dict[str, Seq]
 
 

@@ -113,7 +113,8 @@ async def lag_history(request: web.Request) -> web.Response:
 
 
 async def anomalies(request: web.Request) -> web.Response:
-    """GET /v1/anomalies (ops): one person in two provinces; a cert_no claimed twice."""
+    """GET /v1/anomalies (ops): persons in force twice, cert_nos claimed twice, unconfirmed
+    transfers (national_hub.sync.anomalies)."""
     require_ops(request)
     limit = int_param(request, "limit", 100, 1, 1000)
     body = await find_anomalies(request.app[STORE], limit)

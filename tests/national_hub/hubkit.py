@@ -386,7 +386,8 @@ SNAPSHOT_ORDER = {
     "progress": "province",
     "progress_pending": "province, seq",
     "applied_counts": "province, type",
-    "transfer_links": "old_province, old_cert_no",
+    "transfer_links": "old_province, old_cert_no, new_province, new_cert_no",
+    "unshown_records": "province, cert_no",
     "rejected_seqs": "province, seq",
     "offsets": "topic, partition",
 }

@@ -187,9 +187,13 @@ def test_transfer_keeping_the_code_moves_the_record(hub_env: HubEnv, store: Stor
     late_old = store.apply_batch(
         feed.events([make_event(hub_env, "transferred_out", "50", c, 2, to_province="44")])
     )
-    assert late_old.skipped == 1 and late_old.dead_letters == 0
+    # The old province's release is taken (and kept aside): it confirms the move.
+    assert late_old.applied == 1 and late_old.dead_letters == 0
     assert rows(store, "SELECT province, record_version, status FROM records") == [
         ("44", 1, "active")
+    ]
+    assert rows(store, "SELECT province, record_version, status FROM unshown_records") == [
+        ("50", 2, "transferred_out")
     ]
 
 

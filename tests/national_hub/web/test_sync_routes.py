@@ -210,7 +210,9 @@ async def test_anomalies_list_both_kinds(kafka_env: HubEnv) -> None:
     assert (conflict["cert_no"], conflict["held_by"], conflict["claimed_by"]) == (held, "50", "44")
     assert body["counts"] == {
         "person_active_in_two_provinces": 1,
+        "person_active_twice_in_one_province": 0,
         "cert_no_claimed_by_two_provinces": 1,
+        "unconfirmed_transfer": 0,
     }
 
 
