@@ -20,6 +20,7 @@ RANK = {
     "metrics": 1,
     "ingest": 2,
     "store": 3,
+    "index": 3,
     "sync": 4,
     "query": 4,
     "web": 5,
@@ -27,6 +28,9 @@ RANK = {
 }
 # What the store may take from ingest: the message types, never the decoder or the ingestor.
 STORE_MAY_IMPORT_FROM_INGEST = {"national_hub.ingest.messages"}
+# The serving index (same rank as the store) takes the store's pure decision and progress types,
+# so both sinks of the log decide alike; nothing else of the store, and only messages of ingest.
+INDEX_MAY_IMPORT_FROM_STORE = {"national_hub.store.decide", "national_hub.store.progress"}
 # The one upward import: the ingestor hands batches to the Store and reads what they did; it
 # never touches the store's writes, decisions or schema.
 UPWARD = {
@@ -76,6 +80,7 @@ def test_module_imports_only_lower_rooms(module: str) -> None:
         and room(imp) != own
         and RANK[room(imp)] >= RANK[own]
         and imp not in UPWARD.get(module, set())
+        and not (own == "index" and imp in INDEX_MAY_IMPORT_FROM_STORE)
     )
     assert higher == []
 
@@ -89,6 +94,17 @@ def test_store_takes_only_message_types_from_ingest() -> None:
         if room(imp) == "ingest"
     }
     assert taken <= STORE_MAY_IMPORT_FROM_INGEST
+
+
+def test_index_takes_only_message_types_and_the_decision() -> None:
+    taken = {
+        imp
+        for module, path in MODULES.items()
+        if room(module) == "index"
+        for imp in hub_imports(path)
+        if room(imp) in ("ingest", "store")
+    }
+    assert taken <= STORE_MAY_IMPORT_FROM_INGEST | INDEX_MAY_IMPORT_FROM_STORE
 
 
 def test_every_top_level_module_has_a_rank() -> None:
