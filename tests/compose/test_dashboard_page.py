@@ -1,4 +1,4 @@
-"""national_hub/static/dashboard.*: the ops page rendered by headless Chromium against fixtures.
+"""national_hub/web/static/dashboard.*: the ops page rendered by headless Chromium against fixtures.
 
 A throwaway HTTP server on 127.0.0.1 serves the static files the way the hub does
 (`/dashboard`, `/static/...`) plus canned answers for `GET /v1/sync/status` and
@@ -22,7 +22,7 @@ import pytest
 from tests.compose.helpers import ROOT
 from tests.national_hub.chromium import dump_dom
 
-STATIC = ROOT / "national_hub" / "static"
+STATIC = ROOT / "national_hub" / "web" / "static"
 SVG_NS = "http://www.w3.org/2000/svg"
 
 
