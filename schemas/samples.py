@@ -180,3 +180,8 @@ def sample_event(
     if "record" not in fields:
         fields["record"] = sample_record(cert_no=cert_no, **record_overrides)
     return EVENT_ADAPTER.validate_python(fields)
+
+
+def suspension_until(days: int = 180) -> str:
+    """An ISO date `days` from today, for a suspension's `until` (nodes refuse past dates)."""
+    return (date.today() + timedelta(days=days)).isoformat()

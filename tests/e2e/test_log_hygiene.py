@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaProducer
 from devstack.stack import Secrets, Stack
 from province_node.synthetic import registrations
 from schemas.checksums import resident_id_valid
+from schemas.samples import suspension_until
 from tests.e2e.federation import Federation, run_with, stack_running, wait_until
 
 PROVINCES = ["50", "44"]
@@ -39,7 +40,7 @@ async def _exercise(fed: Federation, bootstrap: str, topic_prefix: str) -> list[
         await fed.register("50", body)
     cert = bodies[0]["cert_no"]
     await fed.step(
-        "50", cert, {"type": "suspended", "reason": "违反诊疗规范", "until": "2030-01-01"}
+        "50", cert, {"type": "suspended", "reason": "违反诊疗规范", "until": suspension_until()}
     )
     await fed.node_record("50", cert)
 

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from province_node.synthetic import registrations
+from schemas.samples import suspension_until
 from tests.e2e.federation import Federation
 
 T = TypeVar("T")
@@ -78,7 +79,7 @@ STEPS: list[dict[str, Any]] = [
     {"type": "changed"},
     {"type": "site_filed", "institution": None, "start_date": "2026-01-01"},
     {"type": "assessed", "result": "pass", "assessed_on": "2026-06-01"},
-    {"type": "suspended", "reason": "行政处罚", "until": "2027-06-01"},
+    {"type": "suspended", "reason": "行政处罚", "until": suspension_until()},
     {"type": "reinstated"},
     {"type": "cancelled", "reason": "voluntary"},
 ]

@@ -29,6 +29,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from devstack.kafka import KafkaCluster, free_base_port
 from devstack.stack import Stack
 from province_node.synthetic import institutions, registrations
+from schemas.samples import suspension_until
 from tests.e2e.federation import Federation, connect, stack_running
 from tests.e2e.test_nodes_to_hub import public
 
@@ -101,7 +102,7 @@ def lifecycle(province: str, body: dict[str, Any]) -> list[dict[str, Any]]:
     other = next(i for i in institutions(province) if i["org_code"] != own)
     return [
         {"type": "assessed", "result": "pass", "assessed_on": "2026-06-01"},
-        {"type": "suspended", "reason": "行政处罚", "until": "2027-06-01"},
+        {"type": "suspended", "reason": "行政处罚", "until": suspension_until()},
         {"type": "reinstated"},
         {
             "type": "change_requested",

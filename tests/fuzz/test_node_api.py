@@ -9,6 +9,7 @@ from schemathesis import Case
 
 from province_node.synthetic import registrations
 from schemas.openapi import DOCS_DIR
+from schemas.samples import suspension_until
 from tests.fuzz.conftest import CHECKS, FUZZ_SETTINGS, PROVINCE, Target, authorize
 
 DOCUMENT = DOCS_DIR / "province-node.json"
@@ -20,7 +21,7 @@ CALLERS = ("registrar", "registrar", "viewer", "hub", "unknown", None)
 # Steps that are valid as bodies; whether one is allowed depends on the record's state.
 STEPS = (
     {"type": "assessed", "result": "pass", "assessed_on": "2026-01-05"},
-    {"type": "suspended", "reason": "违规执业调查", "until": "2027-06-30"},
+    {"type": "suspended", "reason": "违规执业调查", "until": suspension_until()},
     {"type": "reinstated"},
     {"type": "change_requested", "changes": {"level": "physician"}},
     {"type": "changed"},
