@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 
@@ -16,7 +17,7 @@ async def cancel_task(task: asyncio.Task[Any] | None) -> None:
         await task
 
 
-class BackgroundTask:
+class BackgroundTask(ABC):
     """A component whose work is one background task: start() runs `run()`, stop() ends it.
 
     Both are idempotent. A subclass names its task (`task_name`), implements `run()`, and
@@ -43,6 +44,6 @@ class BackgroundTask:
         task, self._task = self._task, None
         await cancel_task(task)
 
+    @abstractmethod
     async def run(self) -> None:
         """The task's body; runs until cancelled."""
-        raise NotImplementedError
