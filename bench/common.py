@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import math
+import multiprocessing
 import os
 import platform
 import shutil
@@ -21,7 +22,7 @@ import threading
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -409,6 +410,54 @@ def split(total: int, parts: int) -> list[int]:
     return [base + (1 if i < extra else 0) for i in range(parts)]
 
 
+def fill_producer(fed: Federation) -> AIOKafkaProducer:
+    """The producer the fills use: idempotent, acks=all, large batches."""
+    return AIOKafkaProducer(
+        bootstrap_servers=fed.bootstrap,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=20,
+        max_batch_size=1 << 20,
+        max_request_size=8 << 20,
+    )
+
+
+async def send_registered(
+    producer: AIOKafkaProducer,
+    fed: Federation,
+    code: str,
+    n: int,
+    *,
+    seed: int,
+    start: int,
+    secret: bytes,
+    advance: Callable[[int], object],
+) -> int:
+    """Records start..start+n-1 of `code` as seqs start+1..start+n on its topic, awaited in
+    chunks of 5,000 (`advance` is told each chunk's size); returns how many were sent."""
+    signer = fed.signer(code)
+    topic = fed.topic(code)
+    futures = []
+    built = 0
+    for i, body in enumerate(synthetic.registrations(code, n, seed, start), 1):
+        value = registered_value(code, start + i, body, secret)
+        fut = await producer.send(
+            topic,
+            value,
+            key=body["cert_no"].encode(),
+            headers=signed_headers(signer, value),
+        )
+        futures.append(fut)
+        built += 1
+        if len(futures) >= 5000:
+            await asyncio.gather(*futures)
+            advance(len(futures))
+            futures.clear()
+    await asyncio.gather(*futures)
+    advance(len(futures))
+    return built
+
+
 async def produce_registered(
     fed: Federation, total: int, *, seed: int = 0, start: int = 0, label: str = "producing"
 ) -> dict[str, Any]:
@@ -419,14 +468,7 @@ async def produce_registered(
     """
     counts = split(total, len(fed.provinces))
     secret = fed.person_secret
-    producer = AIOKafkaProducer(
-        bootstrap_servers=fed.bootstrap,
-        enable_idempotence=True,
-        acks="all",
-        linger_ms=20,
-        max_batch_size=1 << 20,
-        max_request_size=8 << 20,
-    )
+    producer = fill_producer(fed)
     await producer.start()
     t0 = time.monotonic()
     built = 0
@@ -434,29 +476,155 @@ async def produce_registered(
         with progress() as bar:
             task = bar.add_task(label, total=total)
             for code, n in zip(fed.provinces, counts, strict=True):
-                signer = fed.signer(code)
-                topic = fed.topic(code)
-                futures = []
-                for i, body in enumerate(synthetic.registrations(code, n, seed, start), 1):
-                    value = registered_value(code, start + i, body, secret)
-                    fut = await producer.send(
-                        topic,
-                        value,
-                        key=body["cert_no"].encode(),
-                        headers=signed_headers(signer, value),
-                    )
-                    futures.append(fut)
-                    built += 1
-                    if len(futures) >= 5000:
-                        await asyncio.gather(*futures)
-                        bar.advance(task, len(futures))
-                        futures.clear()
-                await asyncio.gather(*futures)
-                bar.advance(task, len(futures))
+                built += await send_registered(
+                    producer,
+                    fed,
+                    code,
+                    n,
+                    seed=seed,
+                    start=start,
+                    secret=secret,
+                    advance=lambda k: bar.advance(task, k),
+                )
     finally:
         await producer.stop()
     elapsed = time.monotonic() - t0
     return {"events": built, "seconds": round(elapsed, 2)}
+
+
+# Licensed physicians and assistant physicians per province, in units of 10,000: rounded,
+# approximate figures for about 2021 (national health statistics yearbook; DOMAIN.md: 广东
+# 320,923 in 2021), with 兵团 (66) estimated. Only their shape is used: weights that give a
+# synthetic registry the real skew (at 5M: 广东 ≈ 370k, 山东/河南/江苏/四川 ≈ 300-350k, 西藏,
+# 青海, 宁夏 and 兵团 ≈ 15-25k).
+PHYSICIANS_10K: dict[str, float] = {
+    "11": 11.3, "12": 5.6, "13": 22.0, "14": 10.8, "15": 8.2, "21": 12.0, "22": 8.0,
+    "23": 9.4, "31": 8.3, "32": 26.5, "33": 22.6, "34": 17.0, "35": 11.0, "36": 10.5,
+    "37": 30.0, "41": 28.5, "42": 16.3, "43": 19.0, "44": 32.1, "45": 12.9, "46": 2.9,
+    "50": 9.0, "51": 25.5, "52": 10.2, "53": 13.3, "54": 1.3, "61": 11.6, "62": 7.2,
+    "63": 1.9, "64": 2.0, "65": 6.3, "66": 1.7,
+}  # fmt: skip
+
+
+def skewed_counts(total: int, provinces: Sequence[str] = tuple(PROVINCES)) -> dict[str, int]:
+    """`total` records spread over `provinces` by PHYSICIANS_10K (largest remainder: the
+    counts sum to `total` exactly)."""
+    weights = [PHYSICIANS_10K[c] for c in provinces]
+    scale = total / sum(weights)
+    exact = [w * scale for w in weights]
+    counts = [int(x) for x in exact]
+    by_remainder = sorted(range(len(exact)), key=lambda i: counts[i] - exact[i])
+    for i in by_remainder[: total - sum(counts)]:
+        counts[i] += 1
+    return dict(zip(provinces, counts, strict=True))
+
+
+def metric_by_label(base_url: str, name: str, label: str) -> dict[str, float]:
+    """One Prometheus metric on /metrics summed per value of one label (e.g. province)."""
+    with urllib.request.urlopen(f"{base_url}/metrics", timeout=10) as resp:
+        text = resp.read().decode()
+    out: dict[str, float] = {}
+    needle = f'{label}="'
+    for line in text.splitlines():
+        if not line.startswith(name + "{"):
+            continue
+        labels, value = line.rsplit(" ", 1)
+        start = labels.find(needle)
+        if start < 0:
+            continue
+        start += len(needle)
+        key = labels[start : labels.index('"', start)]
+        out[key] = out.get(key, 0.0) + float(value)
+    return out
+
+
+async def _produce_share(
+    fed: Federation,
+    counts: Sequence[tuple[str, int, int]],
+    seed: int,
+    sent: Any,
+) -> None:
+    """Produce (province, count, start) shares in turn; add to the shared `sent` counter."""
+
+    def advance(k: int) -> None:
+        with sent.get_lock():
+            sent.value += k
+
+    secret = fed.person_secret
+    producer = fill_producer(fed)
+    await producer.start()
+    try:
+        for code, n, start in counts:
+            await send_registered(
+                producer, fed, code, n, seed=seed, start=start, secret=secret, advance=advance
+            )
+    finally:
+        await producer.stop()
+
+
+def _produce_worker(
+    fed: Federation, counts: Sequence[tuple[str, int, int]], seed: int, sent: Any
+) -> None:
+    asyncio.run(_produce_share(fed, counts, seed, sent))
+
+
+def produce_registered_counts(
+    fed: Federation,
+    counts: Mapping[str, int],
+    *,
+    seed: int = 0,
+    starts: Mapping[str, int] | None = None,
+    workers: int = 1,
+    label: str = "producing",
+) -> dict[str, Any]:
+    """Like produce_registered, with a count per province (e.g. skewed_counts) instead of an
+    even spread: province c gets records starts[c]..starts[c]+counts[c]-1 of
+    synthetic.registrations(c, seed) as seqs starts[c]+1.. (so a second call with
+    starts = the first call's counts continues every topic). `workers` processes share the
+    provinces (largest first, to the least loaded), each with its own producer.
+    """
+    starts = starts or {}
+    shares: list[list[tuple[str, int, int]]] = [[] for _ in range(max(1, workers))]
+    loads = [0] * len(shares)
+    for code, n in sorted(counts.items(), key=lambda kv: -kv[1]):
+        if n <= 0:
+            continue
+        w = loads.index(min(loads))
+        shares[w].append((code, n, starts.get(code, 0)))
+        loads[w] += n
+    total = sum(loads)
+    ctx = multiprocessing.get_context("spawn")
+    sent = ctx.Value("q", 0)
+    procs = [
+        ctx.Process(target=_produce_worker, args=(fed, share, seed, sent), daemon=True)
+        for share in shares
+        if share
+    ]
+    t0 = time.monotonic()
+    for p in procs:
+        p.start()
+    try:
+        with progress() as bar:
+            task = bar.add_task(label, total=total)
+            while any(p.is_alive() for p in procs):
+                bar.update(task, completed=sent.value)
+                time.sleep(0.5)
+            bar.update(task, completed=sent.value)
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+            p.join()
+    failed = [p.exitcode for p in procs if p.exitcode != 0]
+    if failed or sent.value != total:
+        raise RuntimeError(f"producing failed (exit codes {failed}, {sent.value} of {total} sent)")
+    elapsed = time.monotonic() - t0
+    return {
+        "events": total,
+        "seconds": round(elapsed, 2),
+        "events_per_s": round(total / elapsed, 1),
+        "workers": len(procs),
+    }
 
 
 def hub_env() -> dict[str, str]:
