@@ -5,10 +5,13 @@ The whole tree, both services' and the tooling's, is drawn in schemas/errors.py.
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 from schemas.errors import HttpError, RegsyncError, TooManyAuthFailures
 from schemas.federation import ConfigError
 
 __all__ = [
+    "SHED_REASONS",
     "BadRequest",
     "ConfigError",
     "Conflict",
@@ -17,7 +20,9 @@ __all__ = [
     "IngestError",
     "InvalidParameter",
     "NotFound",
+    "Overloaded",
     "ServiceUnavailable",
+    "ShedReason",
     "StoreError",
     "TooManyAuthFailures",
     "Unauthorized",
@@ -93,3 +98,30 @@ class StoreError(RegsyncError):
 
 class IngestError(RegsyncError):
     """Consuming from Kafka failed in a way the ingest loop reports rather than retries."""
+
+
+# Why an admission turned a request away: every slot busy and the queue full, or its turn did
+# not come within the longest wait. Also the `reason` label of regsync_hub_requests_shed_total.
+ShedReason = Literal["queue_full", "queue_timeout"]
+SHED_REASONS: tuple[ShedReason, ...] = get_args(ShedReason)
+_SHED_WHY: dict[ShedReason, str] = {
+    "queue_full": "every place is taken and the queue is full",
+    "queue_timeout": "this request waited its longest in the queue",
+}
+
+
+class Overloaded(RegsyncError):
+    """More requests than the hub serves at once and lets wait: this one was turned away.
+
+    `retry_after_s` (whole seconds, at least 1) estimates when a retry would be served. The
+    admission middleware (national_hub.web.middleware) answers it with 503 and Retry-After.
+    """
+
+    def __init__(self, reason: ShedReason, retry_after_s: int) -> None:
+        why = _SHED_WHY[reason]
+        super().__init__(
+            f"the national hub has more requests than it can serve ({why}); "
+            f"retry after {retry_after_s} s"
+        )
+        self.reason: ShedReason = reason
+        self.retry_after_s = retry_after_s

@@ -158,6 +158,7 @@ DOMAIN_ERRORS = [
     ConfigError,
     hub.StoreError,
     hub.IngestError,
+    hub.Overloaded,
     NodeUnreachable,
     PublishError,
     node.ImportFileError,
