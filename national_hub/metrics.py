@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from national_hub.errors import SHED_REASONS
 from schemas.vocab import Status, SyncState
 
 # From sub-second live sync up to a day of catch-up after an outage.
@@ -30,7 +32,17 @@ LATENCY_BUCKETS = (
     86400.0,
 )
 
-__all__ = ["CONTENT_TYPE_LATEST", "LATENCY_BUCKETS", "HubMetrics"]
+__all__ = ["CONTENT_TYPE_LATEST", "LATENCY_BUCKETS", "HubMetrics", "Occupancy"]
+
+
+class Occupancy(Protocol):
+    """What the admission gauges read (national_hub.web.admission.Admission)."""
+
+    @property
+    def queued(self) -> int: ...
+
+    @property
+    def in_flight(self) -> int: ...
 
 
 class HubMetrics:
@@ -108,6 +120,28 @@ class HubMetrics:
             ["province", "status"],
             registry=r,
         )
+        # Bounded admission of the public reads (national_hub.web.admission); not in the
+        # CONTRACT's list. The gauges are read from the admission at each scrape.
+        self.requests_queued = Gauge(
+            "regsync_hub_requests_queued",
+            "Public reads waiting for their turn (at most hub.tuning.web.max_queued).",
+            registry=r,
+        )
+        self.requests_in_flight = Gauge(
+            "regsync_hub_requests_in_flight",
+            "Public reads being served (at most hub.tuning.web.max_in_flight).",
+            registry=r,
+        )
+        self.requests_shed = Counter(
+            "regsync_hub_requests_shed",
+            "Public reads answered 503 overloaded: every place taken and the queue full"
+            " (queue_full), or their turn not come within hub.tuning.web.max_queue_wait_s"
+            " (queue_timeout).",
+            ["reason"],
+            registry=r,
+        )
+        for reason in SHED_REASONS:
+            self.requests_shed.labels(reason)  # 0 from the start, so an alert sees the series
         self._provinces = tuple(provinces)
         for code in self._provinces:
             # Present from the start so dashboards and alerts see every province, even idle.
@@ -160,6 +194,11 @@ class HubMetrics:
         """Mark status as the province's current one (1) and every other as 0."""
         for s in SyncState:
             self.sync_status.labels(province, s.value).set(1 if s == status else 0)
+
+    def watch_admission(self, admission: Occupancy) -> None:
+        """Read the queue depth and the reads in flight from `admission` at every scrape."""
+        self.requests_queued.set_function(lambda: admission.queued)
+        self.requests_in_flight.set_function(lambda: admission.in_flight)
 
     def render(self) -> bytes:
         """The Prometheus text exposition of this registry."""

@@ -283,6 +283,27 @@ class WebTuning(_Group):
         "this many at once, the rest wait their turn; keep it below the store's 4 reader "
         "threads, so a lookup never waits behind them",
     )
+    # Bounded admission of the public reads (national_hub.web.admission). A read's latency is
+    # at most its queue wait plus max_in_flight / throughput: in flight, reads share one event
+    # loop and the store's reader threads, so beyond what saturates two cores more in flight
+    # only adds latency, unseen: 32 in flight at the targeted ~1,500 reads/s are ~21 ms.
+    max_in_flight: int = Field(
+        default=32,
+        gt=0,
+        description="public reads (lookups, history, FHIR, searches, rosters, verify, stats, "
+        "explanations) served at once; more wait their turn",
+    )
+    max_queued: int = Field(
+        default=256,
+        ge=0,
+        description="public reads waiting for their turn at most; one more is answered 503 "
+        "overloaded with Retry-After (0: none waits)",
+    )
+    max_queue_wait_s: float = _seconds(
+        2.0,
+        "a public read whose turn has not come after this long is answered 503 overloaded "
+        "with Retry-After",
+    )
 
 
 class HubTuning(_Group):

@@ -13,6 +13,7 @@ unmapped RegsyncError included, is a 500 naming an error id that is logged with 
     ├── ConfigError                                 schemas.federation
     ├── StoreError                                  national_hub.errors
     ├── IngestError                                 national_hub.errors
+    ├── Overloaded                                  national_hub.errors
     ├── NodeUnreachable                             national_hub.sync.node_client
     ├── PublishError                                province_node.publisher
     ├── ImportFileError                             province_node.errors
@@ -50,6 +51,9 @@ The domain tables (DOMAIN_ERRORS in national_hub.web.middleware and province_nod
     hub   SchemaError -> 400 invalid_request (with its details)
           StoreError  -> 503 store_unavailable
     node  (none: no domain error reaches a handler; the registry raises the node's HTTP errors)
+
+The hub's admission middleware maps Overloaded itself, as 503 overloaded with the Retry-After
+the error estimates, and counts it as shed.
 """
 
 from __future__ import annotations

@@ -22,7 +22,9 @@ from national_hub.sync.lag_history import LagHistory, LagSampler
 from national_hub.sync.node_client import NodeClient, NodePoller
 from national_hub.sync.status import SyncMonitor
 from national_hub.web import openapi, query_routes, record_routes, sync_routes
+from national_hub.web.admission import Admission
 from national_hub.web.appkeys import (
+    ADMISSION,
     ALIASES,
     AUTH_THROTTLE,
     EXPLAINER,
@@ -43,6 +45,7 @@ from national_hub.web.appkeys import (
     SYNC,
 )
 from national_hub.web.middleware import (
+    admission_middleware,
     error_middleware,
     rate_limit_middleware,
     security_headers,
@@ -97,8 +100,9 @@ def _lag_sampler(app: web.Application) -> LagSampler:
 def create_app(settings: HubSettings) -> web.Application:
     """The hub: state, middleware, then the parts that start with it, then its routes."""
     app = web.Application(
-        # The error middleware is outermost, so it also renders the rate limiter's 429.
-        middlewares=[error_middleware, rate_limit_middleware],
+        # The error middleware is outermost, so it also renders the rate limiter's 429; the rate
+        # limit comes before admission, so a client over its budget never takes a place in line.
+        middlewares=[error_middleware, rate_limit_middleware, admission_middleware],
         client_max_size=CLIENT_MAX_SIZE,
     )
     # CSP, nosniff, no framing, no referrer: on every answer, files and errors included.
@@ -113,6 +117,10 @@ def create_app(settings: HubSettings) -> web.Application:
         tuning.web.rate_limit, tuning.web.refusal_delay_s, tuning.web.refusals_delayed_max
     )
     app[HEAVY] = asyncio.Semaphore(tuning.web.heavy_concurrency)
+    app[ADMISSION] = Admission(
+        tuning.web.max_in_flight, tuning.web.max_queued, tuning.web.max_queue_wait_s
+    )
+    app[METRICS].watch_admission(app[ADMISSION])
     app[RECEIPTS] = ReceiptSigner(settings.signer)
     app[ALIASES] = AliasTable.load(settings.aliases_file)
     app[STATS_CACHE] = StatsCache(tuning.web.stats_ttl_s)

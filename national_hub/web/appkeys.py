@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from national_hub.sync.lag_history import LagHistory, LagSampler
     from national_hub.sync.node_client import NodeClient, NodePoller
     from national_hub.sync.status import SyncMonitor
+    from national_hub.web.admission import Admission
     from national_hub.web.ratelimit import RateLimiter
 
 SETTINGS: web.AppKey[HubSettings] = web.AppKey("settings")
@@ -46,3 +47,6 @@ GAUGES: web.AppKey[GaugeLoop] = web.AppKey("gauges")
 # Expensive reads (searches, explanations asking every node) run at most
 # hub.tuning.web.heavy_concurrency at once: national_hub.web.middleware.
 HEAVY: web.AppKey[asyncio.Semaphore] = web.AppKey("heavy", asyncio.Semaphore)
+# The public reads' bounded admission (hub.tuning.web.max_in_flight, max_queued,
+# max_queue_wait_s): national_hub.web.middleware.admission_middleware.
+ADMISSION: web.AppKey[Admission] = web.AppKey("admission")

@@ -1,21 +1,22 @@
-"""The hub's middleware: the one error body, the public endpoints' rate limit weighed by cost
-with expensive reads a few at a time, and the browser-hardening headers of every answer."""
+"""The hub's middleware: the one error body, the public endpoints' rate limit weighed by cost,
+the public reads' bounded admission with expensive reads a few at a time, and the
+browser-hardening headers of every answer."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import math
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
-from national_hub.errors import StoreError
+from national_hub.errors import Overloaded, ServiceUnavailable, StoreError
 from national_hub.ingest.names import query_key
 from national_hub.sync.node_answers import NODES_ASKED, NodesAsked
 from national_hub.tuning import WebTuning
-from national_hub.web.appkeys import HEAVY, RATE_LIMITER, SETTINGS
+from national_hub.web.appkeys import ADMISSION, HEAVY, METRICS, RATE_LIMITER, SETTINGS
 from national_hub.web.params import json_response
 from schemas import service
 from schemas.errors import DomainErrors, HttpError, SchemaError
@@ -155,12 +156,9 @@ def request_cost(request: web.Request, tuning: WebTuning) -> Cost:
 
 
 @web.middleware
-async def rate_limit_middleware(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
+async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """The public endpoints: per-client tokens by cost (429 with Retry-After when over the
-    budget), heavy requests a few at a time, and the cost of asking every node charged to the
-    request that caused it."""
+    budget), and the cost of asking every node charged to the request that caused it."""
     if not request.path.startswith(PUBLIC_PREFIXES):
         return await handler(request)
     tuning = request.app[SETTINGS].tuning.web
@@ -186,13 +184,77 @@ async def rate_limit_middleware(
     asked = NodesAsked()
     token = NODES_ASKED.set(asked)
     try:
-        if cost.heavy:
-            # At most heavy_concurrency at once, so the store's other readers stay free for
-            # lookups; the rest wait here, on the event loop, holding no thread.
-            async with request.app[HEAVY]:
-                return await handler(request)
         return await handler(request)
     finally:
         NODES_ASKED.reset(token)
         if limiter is not None and asked.fan_outs and cost.tokens < tuning.expensive_cost:
             limiter.charge(client, tuning.expensive_cost - cost.tokens)
+
+
+# The routes (by name) that wait their turn in the admission: every public read whose answer
+# costs the store or the nodes work. Exempt, answered whatever the load: the probes and
+# /metrics (needed most when the hub is overloaded); the document, the dashboard, its files
+# and the hub's key (constant answers); sync status and lag history (answered from memory,
+# and what operators watch during an overload); the ops routes (few callers behind a token
+# and the auth throttle, and operators must be able to act, e.g. pause ingest, while the
+# public overloads the hub).
+ADMITTED_ROUTES = frozenset(
+    {
+        "physician",
+        "history",
+        "physician_fhir",
+        "search_physicians",
+        "institution_roster",
+        "verify",
+        "stats",
+        "sync_explain",
+    }
+)
+EXEMPT_ROUTES = frozenset(
+    {
+        "healthz",
+        "readyz",
+        "metrics",
+        "openapi",
+        "dashboard",
+        "static",
+        "hub_key",
+        "sync_status",
+        "lag_history",
+        "dead_letters",
+        "anomalies",
+        "ops_ingest",
+        "ops_ingest_set",
+    }
+)
+
+
+@web.middleware
+async def admission_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The public reads: at most max_in_flight served at once, max_queued more waiting their
+    turn, anyone else answered 503 overloaded with Retry-After (hub.tuning.web); and among the
+    admitted, heavy requests a few at a time.
+
+    A handler that waits without working (a lookup's ?min_token=&wait=) frees its place while
+    it waits: national_hub.web.admission.released.
+    """
+    if request.match_info.route.name not in ADMITTED_ROUTES:
+        return await handler(request)
+    app = request.app
+    heavy = request_cost(request, app[SETTINGS].tuning.web).heavy
+    try:
+        async with app[ADMISSION].admitted():
+            if heavy:
+                # Inside the admission, so heavy requests wait in its bounded queue too. At most
+                # heavy_concurrency run at once, so the store's other readers stay free for
+                # lookups; the rest wait here, on the event loop, holding no thread (but a place:
+                # their wait is latency like any other).
+                async with app[HEAVY]:
+                    return await handler(request)
+            return await handler(request)
+    except Overloaded as exc:
+        app[METRICS].requests_shed.labels(exc.reason).inc()
+        # The hub's error middleware renders this as the error body and keeps Retry-After.
+        raise ServiceUnavailable(
+            str(exc), code="overloaded", headers={"Retry-After": str(exc.retry_after_s)}
+        ) from None

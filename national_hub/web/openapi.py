@@ -65,7 +65,9 @@ _ERRORS = {
     429: "Over the per-client rate limit (weighed by cost: a lookup takes 1 token, a search 2, "
     "an explanation asking every node or a short pinyin search 10), or too many failed "
     "authentications.",
-    503: "The hub cannot answer yet (store or sync status not running).",
+    503: "The hub cannot answer now: not ready yet (store or sync status not running), or, "
+    "for a public read, overloaded (code `overloaded`, with Retry-After): more reads arrived "
+    "than it serves at once and lets wait.",
 }
 _EXPLAINED = {404: ExplainedError, 409: ExplainedError}
 

@@ -71,6 +71,11 @@ TODAY = {
         "refusal_delay_s": 0.5,
         "refusals_delayed_max": 1_000,
         "heavy_concurrency": 2,
+        # New with issue 13 (item 4): public reads admitted at most so many at once, the rest
+        # wait in a bounded queue for a bounded time, then 503.
+        "max_in_flight": 32,
+        "max_queued": 256,
+        "max_queue_wait_s": 2.0,
     },
 }
 
@@ -223,6 +228,9 @@ def test_a_limit_may_also_be_written_as_a_table(hub_env: HubEnv, no_env: None) -
         ('[hub.tuning.web]\nrate_limit = "fast"\n', r"hub\.tuning\.web\.rate_limit: use off, RATE"),
         ('[hub.tuning.web]\nauth_throttle = "0/10"\n', r"hub\.tuning\.web\.auth_throttle: use off"),
         ("[hub.tuning.web.rate_limit]\nrate = 0\n", r"hub\.tuning\.web\.rate_limit\.rate: "),
+        ("[hub.tuning.web]\nmax_in_flight = 0\n", r"hub\.tuning\.web\.max_in_flight: .*than 0"),
+        ("[hub.tuning.web]\nmax_queued = -1\n", r"hub\.tuning\.web\.max_queued: "),
+        ("[hub.tuning.web]\nmax_queue_wait_s = 0\n", r"hub\.tuning\.web\.max_queue_wait_s: "),
         ("[hub.tuning.network]\nx = 1\n", r"hub\.tuning\.network: unknown key"),
         ("[hub.tuning]\ningest = 5\n", r"hub\.tuning\.ingest: "),
     ],
