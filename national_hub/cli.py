@@ -26,6 +26,7 @@ from national_hub.errors import IngestError
 from national_hub.ingest.ingestor import Ingestor, measure_offsets
 from national_hub.store import reads
 from national_hub.store.store import Store
+from national_hub.web.app import open_index
 from schemas.errors import RegsyncError
 
 log = logging.getLogger("national_hub")
@@ -89,6 +90,11 @@ async def _rebuild(settings: HubSettings, quiet: bool) -> int:
         ),
     )
     try:
+        index = await loop.run_in_executor(None, open_index, settings)
+    except BaseException:
+        await loop.run_in_executor(None, store.close)
+        raise
+    try:
         try:
             ends = await measure_offsets(settings)
         except Exception as exc:
@@ -96,8 +102,10 @@ async def _rebuild(settings: HubSettings, quiet: bool) -> int:
                 f"cannot read topic offsets from Kafka at {settings.kafka.bootstrap}: {exc}"
             ) from None
         total = sum(max(0, end - begin) for begin, end in ends.values())
+        # Both sinks of the log start again from nothing (national_hub.ingest.sinks).
         await loop.run_in_executor(None, store.reset)
-        ingestor = Ingestor(settings, store)
+        await loop.run_in_executor(None, index.reset)
+        ingestor = Ingestor(settings, store, index=index)
         t0 = time.monotonic()
         progress = Progress(
             TextColumn("[bold]rebuild"),
@@ -110,7 +118,7 @@ async def _rebuild(settings: HubSettings, quiet: bool) -> int:
         )
 
         def done() -> int:
-            stored = store.offsets()
+            stored = ingestor.sinks.offsets()
             return sum(
                 max(0, min(stored.get(tp, begin), end) - begin) for tp, (begin, end) in ends.items()
             )
@@ -138,6 +146,7 @@ async def _rebuild(settings: HubSettings, quiet: bool) -> int:
             flush=True,
         )
     finally:
+        await loop.run_in_executor(None, index.close)
         await loop.run_in_executor(None, store.close)
     return 0
 
@@ -157,7 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", required=True, help="federation TOML file")
     serve.set_defaults(func=cmd_serve)
     rebuild = sub.add_parser(
-        "rebuild", help="drop the hub's store and replay every province topic from the start"
+        "rebuild",
+        help="drop the hub's store and serving index and replay every province topic from the "
+        "start",
     )
     rebuild.add_argument("--config", required=True, help="federation TOML file")
     rebuild.add_argument("--quiet", action="store_true", help="no progress bar")

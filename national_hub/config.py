@@ -57,6 +57,8 @@ class HubSettings:
     aliases_file: Path | None = None
     tls_certfile: Path | None = None
     tls_keyfile: Path | None = None
+    # The SQLite serving index (hub.index); None: next to db_path, see serving_index_path.
+    index_path: Path | None = None
     # Batch sizes, intervals, windows, cache lifetimes and limits ([hub.tuning], environment).
     tuning: HubTuning = field(default_factory=HubTuning)
     # Verifies https node_urls; built once at start so a bad CA file stops the start.
@@ -146,6 +148,7 @@ class HubSettings:
             host=host,
             port=int(port),
             db_path=hub.db,
+            index_path=hub.index,
             signing_key_path=signing_path,
             signer=signer,
             ops_token_sha256=hub.ops_token_sha256,
@@ -167,6 +170,14 @@ class HubSettings:
             return None
         key = "hub.tls_certfile/tls_keyfile"
         return server_context(self.tls_certfile, self.tls_keyfile, key, self.source)
+
+    @property
+    def serving_index_path(self) -> Path:
+        """Where the serving index lives: hub.index, or beside the DuckDB file and named after
+        it (national.duckdb -> national.index.sqlite3)."""
+        if self.index_path is not None:
+            return self.index_path
+        return self.db_path.with_name(self.db_path.stem + ".index.sqlite3")
 
     @property
     def province_codes(self) -> tuple[str, ...]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
@@ -90,6 +90,43 @@ class StoreTuning(_Group):
     )
     heartbeat_flush_s: float = _seconds(
         5.0, "longest a heartbeats-only batch stays in memory before it is written"
+    )
+
+
+class IndexTuning(_Group):
+    """The SQLite serving index national reads are answered from (national_hub.index)."""
+
+    readers: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="reader threads (each with its own connection); SQLite releases the GIL "
+        "while a statement runs, so a few keep two cores busy",
+    )
+    writer_cache_mib: int = Field(
+        default=64, ge=1, le=4096, description="page cache of the writer's connection, MiB"
+    )
+    reader_cache_mib: int = Field(
+        default=16, ge=1, le=1024, description="page cache of each reader's connection, MiB"
+    )
+    synchronous: Literal["NORMAL", "FULL"] = Field(
+        default="NORMAL",
+        description="NORMAL: a commit survives a crash of the hub, and what an OS crash loses "
+        "is read again from Kafka with its offsets; FULL adds an fsync to every commit",
+    )
+    flush_s: float = _seconds(
+        5.0, "longest the offsets of a batch without events stay unwritten (replayed if lost)"
+    )
+    sort_max: int = Field(
+        default=10_000,
+        ge=100,
+        description="a prefix or substring search class matching up to this many rows is "
+        "sorted; beyond, the certificate order is walked (national_hub.index.plan)",
+    )
+    walk_budget: int = Field(
+        default=5_000_000,
+        ge=10_000,
+        description="SQLite VM steps a walk may take before the sorted range is read instead",
     )
 
 
@@ -311,6 +348,7 @@ class HubTuning(_Group):
 
     ingest: IngestTuning = IngestTuning()
     store: StoreTuning = StoreTuning()
+    index: IndexTuning = IndexTuning()
     sync: SyncTuning = SyncTuning()
     freshness: FreshnessTuning = FreshnessTuning()
     web: WebTuning = WebTuning()

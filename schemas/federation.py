@@ -134,6 +134,9 @@ class Tokens(_Section):
 class HubSection(_Section):
     listen: Listen = "127.0.0.1:18080"
     db: Path
+    # The SQLite serving index national reads are answered from (national_hub.index);
+    # default: next to db, named after it (national.duckdb -> national.index.sqlite3).
+    index: Path | None = None
     signing_key: Path
     ops_token_sha256: Sha256Hex
     # Optional: the plain `hub` role token the hub presents when it polls province nodes.

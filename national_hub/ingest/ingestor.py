@@ -16,8 +16,10 @@ from concurrent.futures.process import BrokenProcessPool
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from national_hub.config import HubSettings
+from national_hub.index.index import ServingIndex
 from national_hub.ingest.decode import Decoder, DecoderSpec
 from national_hub.ingest.messages import Batch, DecodedPart, EventMsg, Raw, RawMessage, to_part
+from national_hub.ingest.sinks import Sinks
 from national_hub.ingest.workers import worker_decode, worker_init, worker_ready
 from national_hub.metrics import HubMetrics
 from national_hub.store.progress import ApplyResult
@@ -92,16 +94,19 @@ async def measure_offsets(
 
 
 class Ingestor:
-    """Consumes the federation's topics into the store; start() and stop() bracket it."""
+    """Consumes the federation's topics into the store and the serving index (ingest.sinks);
+    start() and stop() bracket it."""
 
     def __init__(
         self,
         settings: HubSettings,
         store: Store,
         metrics: HubMetrics | None = None,
+        *,
+        index: ServingIndex | None = None,
     ) -> None:
         self._settings = settings
-        self._store = store
+        self.sinks = Sinks(store, index)
         self._metrics = metrics
         # Batch sizes, decode workers, reconnect backoff, refresh intervals.
         self._tuning = tuning = settings.tuning.ingest
@@ -229,7 +234,7 @@ class Ingestor:
 
     def lag_by_topic_partition(self) -> dict[tuple[str, int], int]:
         """Messages on each partition not yet stored."""
-        stored = self._store.offsets()
+        stored = self.sinks.offsets()
         return {tp: max(0, hw - stored.get(tp, 0)) for tp, hw in self._highwater.items()}
 
     def consumer_lag(self) -> dict[str, int]:
@@ -248,7 +253,7 @@ class Ingestor:
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
-        while not self._store.is_seq_applied(province, seq):
+        while not self.sinks.is_seq_applied(province, seq):
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return False
@@ -256,7 +261,7 @@ class Ingestor:
             try:
                 await asyncio.wait_for(event.wait(), remaining)
             except TimeoutError:
-                return self._store.is_seq_applied(province, seq)
+                return self.sinks.is_seq_applied(province, seq)
         return True
 
     # ---- the loop --------------------------------------------------------------------------
@@ -318,17 +323,21 @@ class Ingestor:
                 backoff = min(backoff * 2, self._tuning.reconnect_backoff_max_s)
 
     async def _assign(self, consumer: AIOKafkaConsumer, tps: set[TopicPartition]) -> None:
-        """Read exactly these partitions, each from the store's next offset (or the start)."""
+        """Read exactly these partitions, each from the sinks' lower next offset (or the
+        start)."""
         if tps:
             consumer.assign(sorted(tps))
-            stored = self._store.offsets()
+            stored = self.sinks.offsets()
             fresh = []
+            positions: dict[tuple[str, int], int] = {}
             for tp in tps:
                 nxt = stored.get((tp.topic, tp.partition))
                 if nxt is None:
                     fresh.append(tp)
                 else:
                     consumer.seek(tp, nxt)
+                positions[(tp.topic, tp.partition)] = nxt or 0
+            self.sinks.positioned(positions)
             if fresh:
                 await consumer.seek_to_beginning(*fresh)
             ends = await consumer.end_offsets(sorted(tps))
@@ -475,8 +484,8 @@ class Ingestor:
             batch.add(part, [chunk[i].value or b"" for i in part.event_positions])
 
     def _start_apply(self, batch: Batch) -> asyncio.Future[ApplyResult]:
-        """Apply a batch on the store's writer; its effects are published when it commits."""
-        future = asyncio.ensure_future(self._store.apply(batch))
+        """Apply a batch to both sinks; its effects are published when both have committed."""
+        future = asyncio.ensure_future(self.sinks.apply(batch))
         # Metrics, listeners and sync-token waiters see the commit the moment it lands, not
         # when this loop next looks at the future (up to a fetch later).
         future.add_done_callback(self._applied)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -346,3 +346,40 @@ class Batch:
     def extend(self, items: Sequence[Decoded]) -> None:
         """Append decoded messages (decoded in this process, bytes included)."""
         self.add(to_part(items), [i.raw for i in items if isinstance(i, EventMsg)])
+
+    def since(self, stored: Mapping[tuple[str, int], int]) -> Batch:
+        """This batch without the messages below `stored`, a sink's next offset per partition.
+
+        The hub has two exactly-once sinks (the DuckDB store and the serving index) and reads
+        each partition from the lower of their offsets, so after a crash between their two
+        commits the sink ahead is handed messages it holds already; the ingestor filters
+        only while that is so (a row-by-row filter is not free).
+        """
+
+        def keep(topic: str, partition: int, offset: int) -> bool:
+            return offset >= stored.get((topic, partition), 0)
+
+        out = Batch(
+            heartbeats=[h for h in self.heartbeats if keep(h.topic, h.partition, h.offset)],
+            dead=[d for d in self.dead if keep(d.topic, d.partition, d.offset)],
+            offsets=dict(self.offsets),
+        )
+        row = 0
+        for rb in self.events:
+            mask = [
+                keep(t, p, o)
+                for t, p, o in zip(
+                    rb.column("topic").to_pylist(),
+                    rb.column("partition").to_pylist(),
+                    rb.column("offset").to_pylist(),
+                    strict=True,
+                )
+            ]
+            kept = rb.filter(pa.array(mask, pa.bool_()))
+            if kept.num_rows:
+                out.events.append(kept)
+                raws = self.raws[row : row + len(mask)]
+                out.raws.extend(r for r, k in zip(raws, mask, strict=True) if k)
+            row += len(mask)
+        out.size = sum(rb.num_rows for rb in out.events) + len(out.heartbeats) + len(out.dead)
+        return out

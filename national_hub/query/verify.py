@@ -15,8 +15,7 @@ from national_hub.ingest.names import normalise_name
 from national_hub.query.aliases import AliasTable, alias_key
 from national_hub.query.receipts import ReceiptSigner, receipt_payload
 from national_hub.query.search import as_org_code, parse_category, parse_scope
-from national_hub.store import reads
-from national_hub.store.reads import Fetcher
+from national_hub.store.reads import RecordSource
 from schemas.errors import SchemaError
 from schemas.record import CertNo, OrgName, PersonName, ProvinceCode
 from schemas.vocab import MAX_SCOPES, PROVINCES, STATUS_LABELS, Category, Status
@@ -183,13 +182,13 @@ _IN_FORCE = frozenset({Status.ACTIVE, Status.CHANGING})
 
 async def verify_certificate(
     request: VerifyRequest,
-    store: Fetcher,
+    store: RecordSource,
     aliases: AliasTable,
     receipts: ReceiptSigner,
     explain: Callable[[str], Awaitable[dict[str, Any]]],
 ) -> dict[str, Any]:
     """The full answer: verdict, per-field results, notes, explanation if not found, receipt."""
-    row = await reads.record(store, request.cert_no)
+    row = await store.record(request.cert_no)
     outcome = compare(request, row, aliases)
     record_version = None if row is None else int(row["record_version"])
     answer: dict[str, Any] = {

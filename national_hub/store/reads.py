@@ -26,6 +26,15 @@ class Fetcher(Protocol):
         ...
 
 
+class RecordSource(Protocol):
+    """What serves a certificate's shown record: the Store, or the serving index that answers
+    public reads (national_hub.index.index.ServingIndex)."""
+
+    async def record(self, cert_no: str) -> dict[str, Any] | None:
+        """The row of RECORD_COLUMNS' names, or None."""
+        ...
+
+
 # A record as every reader of one certificate needs it: lookup, FHIR, verify, explain and the
 # search pages (public_item). epoch_ms: a plain number on every fetch path (DuckDB's own
 # TIMESTAMPTZ conversion, outside Arrow, needs pytz).

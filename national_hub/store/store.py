@@ -9,6 +9,7 @@ import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -23,7 +24,9 @@ from national_hub.ingest.messages import (
     DeadLetter,
     RejectReason,
 )
+from national_hub.store import reads
 from national_hub.store.decide import EventFacts, decide
+from national_hub.store.export import BATCH_ROWS, ServingExport, open_export
 from national_hub.store.heartbeats import HeartbeatGate
 from national_hub.store.progress import (
     ApplyResult,
@@ -325,6 +328,10 @@ class Store:
             log.exception("store query failed: %s", sql)
             raise StoreError("the hub's store could not answer; its log has the details") from None
 
+    async def record(self, cert_no: str) -> dict[str, Any] | None:
+        """The shown record of a certificate (reads.RECORD_COLUMNS), or None: a RecordSource."""
+        return await reads.record(self, cert_no)
+
     async def fetch_one(
         self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
     ) -> dict[str, Any] | None:
@@ -336,6 +343,13 @@ class Store:
         """Records per (province, status)."""
         rows = await self.fetch("SELECT province, status, count(*) AS n FROM records GROUP BY ALL")
         return {(r["province"], r["status"]): r["n"] for r in rows}
+
+    def export_serving(self, batch_rows: int = BATCH_ROWS) -> AbstractContextManager[ServingExport]:
+        """What a new serving index is filled from, read from one snapshot on a cursor of its
+        own (store.export): a context manager; blocking, so use it from a thread."""
+        if self._closed:
+            raise StoreError("the store is closed")
+        return open_export(self._con, batch_rows)
 
     # ---- writes ----------------------------------------------------------------------------
 

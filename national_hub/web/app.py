@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from national_hub.config import HubSettings
+from national_hub.index.index import ServingIndex
 from national_hub.ingest.ingestor import Ingestor
 from national_hub.metrics import HubMetrics
 from national_hub.query.aliases import AliasTable
@@ -30,6 +31,7 @@ from national_hub.web.appkeys import (
     EXPLAINER,
     GAUGES,
     HEAVY,
+    INDEX,
     INGESTOR,
     LAG_HISTORY,
     LAG_SAMPLER,
@@ -77,6 +79,32 @@ async def store_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await loop.run_in_executor(None, store.close)
+
+
+def open_index(settings: HubSettings) -> ServingIndex:
+    """The serving index at its configured place, with its tuning (blocking: run off the loop)."""
+    tuning = settings.tuning.index
+    return ServingIndex.open(
+        settings.serving_index_path,
+        readers=tuning.readers,
+        writer_cache_mib=tuning.writer_cache_mib,
+        reader_cache_mib=tuning.reader_cache_mib,
+        synchronous=tuning.synchronous,
+        flush_s=tuning.flush_s,
+        sort_max=tuning.sort_max,
+        walk_budget=tuning.walk_budget,
+    )
+
+
+async def index_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Open the serving index (filled from the store if it is new) and close it at the end."""
+    loop = asyncio.get_running_loop()
+    index = await loop.run_in_executor(None, open_index, app[SETTINGS])
+    app[INDEX] = index
+    try:
+        yield
+    finally:
+        await loop.run_in_executor(None, index.close)
 
 
 def _sync_monitor(app: web.Application) -> SyncMonitor:
@@ -129,8 +157,9 @@ def create_app(settings: HubSettings) -> web.Application:
     # Parts that start with the app, in dependency order; they stop in reverse, so ingest stops
     # before the store closes and nothing polls nodes once the monitor is gone.
     app.cleanup_ctx.append(store_ctx)
+    app.cleanup_ctx.append(index_ctx)
     app.cleanup_ctx.append(
-        service_ctx(INGESTOR, lambda a: Ingestor(settings, a[STORE], a[METRICS]))
+        service_ctx(INGESTOR, lambda a: Ingestor(settings, a[STORE], a[METRICS], index=a[INDEX]))
     )
     # Separate node clients: a burst of explanations (each may ask nodes) fills its own
     # connection pool, never the poller's, so it cannot make healthy nodes look silent.

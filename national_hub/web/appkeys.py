@@ -11,6 +11,7 @@ from schemas.throttle import AuthThrottle
 
 if TYPE_CHECKING:
     from national_hub.config import HubSettings
+    from national_hub.index.index import ServingIndex
     from national_hub.ingest.ingestor import Ingestor
     from national_hub.metrics import HubMetrics
     from national_hub.query.aliases import AliasTable
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 
 SETTINGS: web.AppKey[HubSettings] = web.AppKey("settings")
 STORE: web.AppKey[Store] = web.AppKey("store")
+# The SQLite serving index: lookups, verify, FHIR, searches and rosters are read from it.
+INDEX: web.AppKey[ServingIndex] = web.AppKey("serving_index")
 INGESTOR: web.AppKey[Ingestor] = web.AppKey("ingestor")
 METRICS: web.AppKey[HubMetrics] = web.AppKey("metrics")
 NODES: web.AppKey[NodeClient] = web.AppKey("nodes")

@@ -12,6 +12,7 @@ from aiohttp import web
 from national_hub.errors import Conflict, InvalidParameter, NotFound, ServiceUnavailable
 from national_hub.metrics import CONTENT_TYPE_LATEST
 from national_hub.store import reads
+from national_hub.web.admission import released
 from national_hub.web.answers import (
     DeadLetter,
     DeadLetters,
@@ -20,7 +21,7 @@ from national_hub.web.answers import (
     HistoryItem,
     Ready,
 )
-from national_hub.web.appkeys import EXPLAINER, INGESTOR, METRICS, SETTINGS, STORE, SYNC
+from national_hub.web.appkeys import EXPLAINER, INDEX, INGESTOR, METRICS, SETTINGS, STORE, SYNC
 from national_hub.web.params import (
     answer_body,
     answer_response,
@@ -79,12 +80,14 @@ async def get_physician(request: web.Request) -> web.Response:
     token = sync_token_param(request, "min_token")
     wait = _wait_param(request)
     app = request.app
-    store = app[STORE]
+    # Answered from the serving index; a token is applied once both sinks hold it.
+    sinks = app[INGESTOR].sinks
     if token is not None:
         province, seq = token.province, token.seq
-        if not store.is_seq_applied(province, seq):
-            ingestor = app[INGESTOR]
-            ok = await ingestor.wait_applied(province, seq, wait)
+        if not sinks.is_seq_applied(province, seq):
+            # Waiting for ingest costs no CPU: the admission slot is free meanwhile.
+            async with released():
+                ok = await app[INGESTOR].wait_applied(province, seq, wait)
             if not ok:
                 raise Conflict(
                     f"sync token {province}:{seq} is not applied at the national hub yet",
@@ -93,13 +96,13 @@ async def get_physician(request: web.Request) -> web.Response:
                 )
         # Processed but refused (e.g. a cert_no another province holds): reading now would
         # show someone else's record, not the change the token stands for.
-        if store.is_seq_rejected(province, seq):
+        if sinks.is_seq_rejected(province, seq):
             raise Conflict(
                 f"sync token {province}:{seq} was rejected by the national hub",
                 code="token_rejected",
                 extra={"explanation": answer_body(await app[EXPLAINER].token(province, seq))},
             )
-    row = await reads.record(store, cert_no)
+    row = await app[INDEX].record(cert_no)
     if row is None:
         raise NotFound(
             f"no physician with certificate {cert_no} at the national hub",

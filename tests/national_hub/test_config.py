@@ -28,6 +28,15 @@ TODAY = {
         "worker_parent_check_s": 1.0,
     },
     "store": {"memory_limit": "1GB", "heartbeat_flush_s": 5.0},
+    "index": {
+        "readers": 4,
+        "writer_cache_mib": 64,
+        "reader_cache_mib": 16,
+        "synchronous": "NORMAL",
+        "flush_s": 5.0,
+        "sort_max": 10_000,
+        "walk_budget": 5_000_000,
+    },
     "sync": {
         "heartbeat_stale_s": 5.0,
         "node_stale_s": 5.0,

@@ -31,10 +31,14 @@ STORE_MAY_IMPORT_FROM_INGEST = {"national_hub.ingest.messages"}
 # The serving index (same rank as the store) takes the store's pure decision and progress types,
 # so both sinks of the log decide alike; nothing else of the store, and only messages of ingest.
 INDEX_MAY_IMPORT_FROM_STORE = {"national_hub.store.decide", "national_hub.store.progress"}
-# The one upward import: the ingestor hands batches to the Store and reads what they did; it
-# never touches the store's writes, decisions or schema.
+# The upward imports: the ingestor hands batches to the two sinks of the log (ingest.sinks:
+# the Store and the ServingIndex) and reads what they did, and a new index is filled from the
+# store (ingest.seeding); none touches a sink's writes, decisions or schema.
+_SINKS = {"national_hub.store.store", "national_hub.store.progress", "national_hub.index.index"}
 UPWARD = {
-    "national_hub.ingest.ingestor": {"national_hub.store.store", "national_hub.store.progress"}
+    "national_hub.ingest.ingestor": _SINKS,
+    "national_hub.ingest.sinks": _SINKS,
+    "national_hub.ingest.seeding": _SINKS | {"national_hub.store.export"},
 }
 
 

@@ -21,7 +21,7 @@ from hubkit import HubEnv
 from national_hub.config import HubSettings
 from national_hub.web import query_routes
 from national_hub.web.app import create_app
-from national_hub.web.appkeys import RATE_LIMITER, STORE
+from national_hub.web.appkeys import INDEX, RATE_LIMITER
 from national_hub.web.ratelimit import RateLimiter
 
 TOKEN = "hub-token"
@@ -129,14 +129,14 @@ async def test_a_repeated_miss_the_nodes_already_answered_costs_one(
 async def slow_searches(
     hub_env: HubEnv, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[TestClient]:
-    """The hub whose every search holds one of the store's reader threads for 0.6 s."""
+    """The hub whose every search holds one of the serving index's reader threads for 0.6 s."""
 
-    async def slow_search(store: Any, params: Any, aliases: Any) -> tuple[list[Any], None]:
+    async def slow_search(index: Any, params: Any, aliases: Any) -> tuple[list[Any], None]:
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(store._readers, time.sleep, 0.6)
+        await loop.run_in_executor(index._readers, time.sleep, 0.6)
         return [], None
 
-    monkeypatch.setattr(query_routes, "run_search", slow_search)
+    monkeypatch.setattr(query_routes, "run_indexed_search", slow_search)
     app = create_app(hub_env.settings())
     app[RATE_LIMITER] = RateLimiter(enabled=False)
     async with TestClient(TestServer(app)) as client:
@@ -144,7 +144,7 @@ async def slow_searches(
 
 
 async def test_a_lookup_does_not_wait_behind_slow_searches(slow_searches: TestClient) -> None:
-    readers = slow_searches.server.app[STORE]._readers._max_workers
+    readers = slow_searches.server.app[INDEX]._readers._max_workers
     searches = [
         asyncio.create_task(slow_searches.get("/v1/physicians?name=zh")) for _ in range(3 * readers)
     ]

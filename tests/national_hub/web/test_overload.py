@@ -109,11 +109,6 @@ async def test_a_queued_read_is_served_when_a_place_frees(kafka_env: HubEnv) -> 
         assert (await read).status == 404
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="national_hub.web.record_routes.get_physician must wait for its token inside "
-    "national_hub.web.admission.released() (issue 13, item 4)",
-)
 async def test_a_lookup_waiting_for_its_token_holds_no_place(kafka_env: HubEnv) -> None:
     async with running_hub(tuned(kafka_env, max_in_flight=1, max_queued=0)) as client:
         waiting = asyncio.create_task(client.get(f"{LOOKUP}?min_token=50:999999&wait=3"))
