@@ -33,6 +33,7 @@ from national_hub.errors import StoreError
 from national_hub.index.apply import Events, apply_events, json_list, write_offsets
 from national_hub.index.plan import SORT_MAX, WALK_BUDGET_STEPS, IndexQuery, explain, search_keys
 from national_hub.index.schema import DDL, META_DDL, SCHEMA_VERSION, TABLES
+from national_hub.index.seed import CHUNK_ROWS, SEEDING_KEY, ProgressCb, SeedSource, is_empty, seed
 from national_hub.ingest.messages import Batch, RejectReason
 from national_hub.store.progress import ApplyResult, Progress, SeqRanges
 
@@ -84,13 +85,21 @@ def _connect(path: Path, cache_mib: int, *, synchronous: str = "NORMAL") -> sqli
 
 
 def _prepare(con: sqlite3.Connection, path: Path) -> None:
-    """Create the tables; a file of another layout is emptied first (ingest then replays)."""
+    """Create the tables; a file of another layout, or one whose seed (index.seed) was cut
+    short, is emptied first (ingest then replays, or it is seeded again)."""
     con.execute("BEGIN IMMEDIATE")
     try:
         con.execute(META_DDL)
         row = con.execute("SELECT value FROM index_meta WHERE key = 'schema_version'").fetchone()
-        if row is None or row[0] != str(SCHEMA_VERSION):
-            if row is not None:
+        seeding = con.execute("SELECT 1 FROM index_meta WHERE key = ?", [SEEDING_KEY]).fetchone()
+        if row is None or row[0] != str(SCHEMA_VERSION) or seeding is not None:
+            if seeding is not None:
+                log.warning(
+                    "index: %s was being filled from the store when the hub stopped; emptying it",
+                    path,
+                )
+                con.execute("DELETE FROM index_meta WHERE key = ?", [SEEDING_KEY])
+            elif row is not None:
                 log.warning(
                     "index: %s has table layout %s, now %s; rebuilding it from the topics",
                     path,
@@ -231,6 +240,59 @@ class ServingIndex:
         _prepare(con, self.path)
         self._unsaved_since = None
         self._load_state()
+
+    def is_empty(self) -> bool:
+        """No records, offsets or progress: a new, deleted, reset or re-laid-out index, which
+        only a full replay of the topics would fill (or seed, from the store). Blocking."""
+        if self._closed:
+            raise StoreError("the serving index is closed")
+        empty: bool = self._writer.submit(is_empty, self._w).result()
+        return empty
+
+    def seed(
+        self,
+        source: SeedSource,
+        progress_cb: ProgressCb | None = None,
+        *,
+        chunk_rows: int = CHUNK_ROWS,
+        rebuild_indexes: bool = True,
+    ) -> int:
+        """Fill this empty index from a snapshot of the DuckDB store (index.seed); the rows
+        copied (shown and aside). Blocking: runs on the writer thread, so call it from a
+        thread of its own, before ingest applies batches here. On an error (progress_cb's
+        included) the index is emptied again and the error raised."""
+        if self._closed:
+            raise StoreError("the serving index is closed")
+        done: int = self._writer.submit(
+            self._seed, source, progress_cb, chunk_rows, rebuild_indexes
+        ).result()
+        return done
+
+    def _seed(
+        self,
+        source: SeedSource,
+        progress_cb: ProgressCb | None,
+        chunk_rows: int,
+        rebuild_indexes: bool,
+    ) -> int:
+        try:
+            done = seed(
+                self._w,
+                source,
+                progress_cb,
+                chunk_rows=chunk_rows,
+                rebuild_indexes=rebuild_indexes,
+            )
+        except BaseException:
+            # Only a seed that began (its flag set) has written anything to undo.
+            started = self._w.execute("SELECT 1 FROM index_meta WHERE key = ?", [SEEDING_KEY])
+            if started.fetchone() is not None:
+                log.warning("index: filling %s from the store failed; emptying it", self.path)
+                self.reset()
+            raise
+        self._unsaved_since = None
+        self._load_state()
+        return done
 
     def _load_state(self) -> None:
         con = self._w
