@@ -11,6 +11,7 @@ from aiohttp import web
 from national_hub.config import HubSettings
 from national_hub.index.index import ServingIndex
 from national_hub.ingest.ingestor import Ingestor
+from national_hub.ingest.seeding import seed_index_if_new
 from national_hub.metrics import HubMetrics
 from national_hub.query.aliases import AliasTable
 from national_hub.query.receipts import ReceiptSigner
@@ -101,6 +102,14 @@ async def index_ctx(app: web.Application) -> AsyncIterator[None]:
     loop = asyncio.get_running_loop()
     index = await loop.run_in_executor(None, open_index, app[SETTINGS])
     app[INDEX] = index
+    try:
+        # A new (or emptied) index next to a filled store is copied from it before ingest
+        # starts, instead of answering "not found" until the topics are replayed (~27,000
+        # rows/s against ~7,700 events/s: bench/results/seed_index_1m.json).
+        await loop.run_in_executor(None, seed_index_if_new, app[STORE], index)
+    except BaseException:
+        await loop.run_in_executor(None, index.close)
+        raise
     try:
         yield
     finally:
