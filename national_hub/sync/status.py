@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -237,6 +238,10 @@ class ProvinceSync:
         return self.status is SyncState.OFFLINE
 
 
+# How long a freshness summary is reused: a lag figure 0.2 s old is as true as a new one.
+SUMMARY_TTL_S = 0.2
+
+
 class SyncMonitor(BackgroundTask):
     """Joins store, ingest, heartbeats, node polls and freshness into per-province status.
 
@@ -266,6 +271,7 @@ class SyncMonitor(BackgroundTask):
         self._dead_letters: Mapping[str, int] = {}
         # Per province: (seq, reason) of the dead letter of the seq just above its frontier.
         self._blocking: Mapping[str, tuple[int, str]] = {}
+        self._summary: tuple[float, dict[str, dict[str, Any]]] | None = None
         if ingestor is not None:
             ingestor.add_listener(
                 lambda r: freshness.observe_apply(r, store.progress(), store.heartbeats())
@@ -426,14 +432,24 @@ class SyncMonitor(BackgroundTask):
         return [self.view(code, now, lags) for code in self.settings.province_codes]
 
     def freshness_summary(self) -> dict[str, dict[str, Any]]:
-        """{"50": {"lag_seconds", "status"}} for the `freshness` of search responses."""
-        return {
+        """{"50": {"lag_seconds", "status"}} for the `freshness` of search responses.
+
+        Kept for SUMMARY_TTL_S: every search answer carries it, and the views of 32 provinces
+        cost ~0.5 ms of the event loop, more than the search itself in the serving index
+        (py-spy, bench/national_reads.py at 50,000 records, 2026-12-05).
+        """
+        now = time.monotonic()
+        if self._summary is not None and now - self._summary[0] < SUMMARY_TTL_S:
+            return self._summary[1]
+        summary = {
             v.province: {
                 "lag_seconds": None if v.lag_seconds is None else round(v.lag_seconds, 3),
                 "status": v.status,
             }
             for v in self.views()
         }
+        self._summary = (now, summary)
+        return summary
 
     def eta_seconds(self, province: str, event_seq: int) -> float:
         """Estimated seconds until a published event of the province is applied."""
