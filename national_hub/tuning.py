@@ -91,6 +91,13 @@ class StoreTuning(_Group):
     heartbeat_flush_s: float = _seconds(
         5.0, "longest a heartbeats-only batch stays in memory before it is written"
     )
+    history_cache: int = Field(
+        default=20_000,
+        ge=0,
+        le=1_000_000,
+        description="recent certificate histories kept for GET .../history (0: none); each "
+        "commit drops the histories it adds to",
+    )
 
 
 class IndexTuning(_Group):
@@ -122,6 +129,13 @@ class IndexTuning(_Group):
         ge=100,
         description="a prefix or substring search class matching up to this many rows is "
         "sorted; beyond, the certificate order is walked (national_hub.index.plan)",
+    )
+    cache_records: int = Field(
+        default=50_000,
+        ge=0,
+        le=2_000_000,
+        description="hot records kept for lookups, verify and FHIR (about 2 KB each; 0: none); "
+        "each commit drops the records it changes",
     )
     walk_budget: int = Field(
         default=5_000_000,

@@ -112,6 +112,11 @@ class Events:
     def __len__(self) -> int:
         return len(self.cols["cert_no"])
 
+    def touched(self) -> set[str]:
+        """Every certificate these events may change: their own and those transfers name."""
+        c = self.cols
+        return set(c["cert_no"]).union(x for x in c["tf_cert_no"] if x is not None)
+
     def facts(self) -> list[EventFacts]:
         """What store.decide needs of each event."""
         c = self.cols

@@ -35,6 +35,7 @@ from national_hub.index.plan import SORT_MAX, WALK_BUDGET_STEPS, IndexQuery, exp
 from national_hub.index.schema import DDL, META_DDL, SCHEMA_VERSION, TABLES
 from national_hub.index.seed import CHUNK_ROWS, SEEDING_KEY, ProgressCb, SeedSource, is_empty, seed
 from national_hub.ingest.messages import Batch, RejectReason
+from national_hub.readcache import ReadCache
 from national_hub.store.progress import ApplyResult, Progress, SeqRanges
 
 log = logging.getLogger(__name__)
@@ -133,8 +134,12 @@ class ServingIndex:
         flush_s: float,
         sort_max: int,
         walk_budget: int,
+        cache_records: int = 0,
     ) -> None:
         self.path = path
+        # Hot records for lookups, verify and FHIR without a trip to a reader thread;
+        # invalidated by each commit (national_hub.readcache).
+        self.cache: ReadCache[str, dict[str, Any]] = ReadCache(cache_records)
         self._w = con
         self._reader_cache_mib = reader_cache_mib
         self._flush_s = flush_s
@@ -171,6 +176,7 @@ class ServingIndex:
         flush_s: float = 5.0,
         sort_max: int = SORT_MAX,
         walk_budget: int = WALK_BUDGET_STEPS,
+        cache_records: int = 0,
     ) -> ServingIndex:
         """Open (creating if needed) the index file and its tables."""
         if synchronous not in SYNCHRONOUS:
@@ -199,6 +205,7 @@ class ServingIndex:
                 flush_s=flush_s,
                 sort_max=sort_max,
                 walk_budget=walk_budget,
+                cache_records=cache_records,
             )
         except sqlite3.Error as exc:
             con.close()
@@ -239,6 +246,7 @@ class ServingIndex:
             raise
         _prepare(con, self.path)
         self._unsaved_since = None
+        self.cache.clear()
         self._load_state()
 
     def is_empty(self) -> bool:
@@ -291,6 +299,7 @@ class ServingIndex:
                 self.reset()
             raise
         self._unsaved_since = None
+        self.cache.clear()
         self._load_state()
         return done
 
@@ -388,11 +397,16 @@ class ServingIndex:
                 else None
             )
             saved = write_offsets(con, self._saved_offsets, offsets)
+            # Every certificate the batch may have changed (its own, and those its transfers
+            # name) leaves the cache before the commit makes the change visible.
+            self.cache.changing(events.touched())
             con.execute("COMMIT")
         except BaseException:
             if con.in_transaction:
                 con.execute("ROLLBACK")
             raise
+        finally:
+            self.cache.changed()
         # Only now, with the transaction committed, do readers of the mirrors see the change.
         self._saved_offsets = saved
         self._offsets = MappingProxyType(dict(saved))
@@ -477,8 +491,15 @@ class ServingIndex:
             raise StoreError("the hub's index could not answer; its log has the details") from None
 
     async def record(self, cert_no: str) -> dict[str, Any] | None:
-        """record_sync off the event loop."""
-        row: dict[str, Any] | None = await self._run(self.record_sync, cert_no)
+        """The shown record of a certificate: from the cache, or record_sync off the event
+        loop (then cached, unless an apply came meanwhile). Callers must not change it."""
+        row = self.cache.get(cert_no)
+        if row is not None:
+            return row
+        generation = self.cache.generation
+        row = await self._run(self.record_sync, cert_no)
+        if row is not None:
+            self.cache.put(cert_no, row, generation)
         return row
 
     async def search(self, q: IndexQuery) -> SearchResult:

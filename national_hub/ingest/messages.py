@@ -347,6 +347,13 @@ class Batch:
         """Append decoded messages (decoded in this process, bytes included)."""
         self.add(to_part(items), [i.raw for i in items if isinstance(i, EventMsg)])
 
+    def cert_nos(self) -> set[str]:
+        """The certificates this batch's events are keyed by."""
+        certs: set[str] = set()
+        for rb in self.events:
+            certs.update(rb.column("cert_no").to_pylist())
+        return certs
+
     def since(self, stored: Mapping[tuple[str, int], int]) -> Batch:
         """This batch without the messages below `stored`, a sink's next offset per partition.
 

@@ -2,10 +2,9 @@
 
 Both decide with the same pure `store.decide.decide()` and each stores its own next offset
 per partition in the transaction that applies the messages, so each holds every message once
-whatever the other did. A batch goes to both at once (DuckDB and SQLite release the GIL while
-their statements run, so the two applies overlap instead of adding up); a crash between the
-two commits leaves one sink ahead, the consumer then reads each partition from the lower of the
-two offsets, and the sink ahead is handed only what it does not hold yet.
+whatever the other did. A batch goes to the store first, then to the index; a crash between
+the two commits leaves the store ahead, the consumer then reads each partition from the lower
+of the two offsets, and the sink ahead is handed only what it does not hold yet.
 
 What a read is promised against is what serves it: public reads come from the index, history
 and statistics from DuckDB, so a sync token counts as applied once both hold it, and apply
@@ -14,7 +13,6 @@ listeners (freshness, metrics, waiters) hear of a batch once both have committed
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Mapping
 
@@ -74,23 +72,19 @@ class Sinks:
         return batch.since(held) if behind else batch
 
     async def apply(self, batch: Batch) -> ApplyResult:
-        """Apply a batch to both sinks; the store's account of it once both have committed.
+        """Apply a batch to the store, then to the index; the store's account of it.
 
-        Either failure is raised after the other apply has finished (committed or not): the
-        consumer session restarts from the lower offsets and each sink skips what it holds.
+        One after the other, not at once: the index is never ahead of the store, so a record
+        a lookup shows already has its history (the two at once cost the same CPU during a
+        catch-up, where decoding fills both cores, and the index's part of a live batch is
+        about a millisecond). A failure of either ends the consumer session: it restarts from
+        the lower offsets and each sink skips what it holds.
         """
         store_batch = self._for_store(batch)
         for tp, nxt in batch.offsets.items():
             if nxt > self._position.get(tp, 0):
                 self._position[tp] = nxt
-        if self.index is None:
-            return await self.store.apply(store_batch)
-        done = await asyncio.gather(
-            self.store.apply(store_batch), self.index.apply(batch), return_exceptions=True
-        )
-        store_result, index_result = done
-        if isinstance(index_result, BaseException):
-            raise index_result
-        if isinstance(store_result, BaseException):
-            raise store_result
-        return store_result
+        result = await self.store.apply(store_batch)
+        if self.index is not None:
+            await self.index.apply(batch)
+        return result

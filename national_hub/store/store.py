@@ -24,6 +24,7 @@ from national_hub.ingest.messages import (
     DeadLetter,
     RejectReason,
 )
+from national_hub.readcache import ReadCache
 from national_hub.store import reads
 from national_hub.store.decide import EventFacts, decide
 from national_hub.store.export import BATCH_ROWS, ServingExport, open_export
@@ -98,9 +99,12 @@ class Store:
         con: duckdb.DuckDBPyConnection,
         readers: int = 4,
         heartbeat_flush_s: float = 5.0,
+        history_cache: int = 0,
     ) -> None:
         self.path = path
         self._con = con
+        # Recent histories (GET .../history), dropped by each commit that adds to them.
+        self.history_cache: ReadCache[str, list[dict[str, Any]]] = ReadCache(history_cache)
         # Longest a heartbeats-only batch stays in memory before it is written (apply_batch).
         self._heartbeat_flush_s = heartbeat_flush_s
         self._closed = False
@@ -137,6 +141,7 @@ class Store:
         readers: int = 4,
         memory_limit: str = "1GB",
         heartbeat_flush_s: float = 5.0,
+        history_cache: int = 0,
     ) -> Store:
         """Open (creating if needed) the store file and its tables.
 
@@ -167,7 +172,7 @@ class Store:
             # DuckDB would otherwise cache up to 80% of RAM; beyond the limit it evicts.
             con.execute("SET GLOBAL memory_limit = ?", [memory_limit])
             _prepare(con, path)
-            return cls(path, con, readers, heartbeat_flush_s)
+            return cls(path, con, readers, heartbeat_flush_s, history_cache)
         except duckdb.Error as exc:
             con.close()
             raise StoreError(f"cannot initialise {path}: {exc}") from None
@@ -208,6 +213,7 @@ class Store:
             con.rollback()
             raise
         con.execute("CHECKPOINT")
+        self.history_cache.clear()
         self._load_state()
 
     def _load_state(self) -> None:
@@ -328,6 +334,18 @@ class Store:
             log.exception("store query failed: %s", sql)
             raise StoreError("the hub's store could not answer; its log has the details") from None
 
+    async def history(self, cert_no: str) -> list[dict[str, Any]]:
+        """The applied events of a certificate, oldest first (reads.history), cached until a
+        commit adds to them. Callers must not change the answer."""
+        rows = self.history_cache.get(cert_no)
+        if rows is not None:
+            return rows
+        generation = self.history_cache.generation
+        rows = await reads.history(self, cert_no)
+        if rows:
+            self.history_cache.put(cert_no, rows, generation)
+        return rows
+
     async def record(self, cert_no: str) -> dict[str, Any] | None:
         """The shown record of a certificate (reads.RECORD_COLUMNS), or None: a RecordSource."""
         return await reads.record(self, cert_no)
@@ -412,10 +430,13 @@ class Store:
         con.begin()
         try:
             result, commit_state = self._apply(con, batch)
+            self.history_cache.changing(batch.cert_nos())
             con.commit()
         except BaseException:
             con.rollback()
             raise
+        finally:
+            self.history_cache.changed()
         self._unsaved_heartbeats.clear()
         self._unsaved_offsets.clear()
         self._unsaved_since = None

@@ -73,6 +73,7 @@ async def store_ctx(app: web.Application) -> AsyncIterator[None]:
             settings.db_path,
             memory_limit=settings.tuning.store.memory_limit,
             heartbeat_flush_s=settings.tuning.store.heartbeat_flush_s,
+            history_cache=settings.tuning.store.history_cache,
         ),
     )
     app[STORE] = store
@@ -94,6 +95,7 @@ def open_index(settings: HubSettings) -> ServingIndex:
         flush_s=tuning.flush_s,
         sort_max=tuning.sort_max,
         walk_budget=tuning.walk_budget,
+        cache_records=tuning.cache_records,
     )
 
 

@@ -120,7 +120,7 @@ async def get_history(request: web.Request) -> web.Response:
     """GET /v1/physicians/{cert_no}/history: applied events, oldest first."""
     cert_no = _cert_no(request)
     store = request.app[STORE]
-    rows = await reads.history(store, cert_no)
+    rows = await store.history(cert_no)
     if not rows and not await reads.has_record(store, cert_no):
         raise NotFound(
             f"no physician with certificate {cert_no} at the national hub",

@@ -27,7 +27,7 @@ TODAY = {
         "paused_highwater_s": 1.0,
         "worker_parent_check_s": 1.0,
     },
-    "store": {"memory_limit": "1GB", "heartbeat_flush_s": 5.0},
+    "store": {"memory_limit": "1GB", "heartbeat_flush_s": 5.0, "history_cache": 20_000},
     "index": {
         "readers": 4,
         "writer_cache_mib": 64,
@@ -35,6 +35,7 @@ TODAY = {
         "synchronous": "NORMAL",
         "flush_s": 5.0,
         "sort_max": 10_000,
+        "cache_records": 50_000,
         "walk_budget": 5_000_000,
     },
     "sync": {

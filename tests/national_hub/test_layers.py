@@ -16,6 +16,7 @@ MAX_LINES = 600
 RANK = {
     "errors": 0,
     "tuning": 0,
+    "readcache": 0,
     "config": 1,
     "metrics": 1,
     "ingest": 2,
