@@ -45,6 +45,19 @@ class IngestTuning(_Group):
         description="most messages one Kafka fetch returns; the apply batch grows beyond it "
         "while the previous apply runs",
     )
+    fetch_min_bytes: int = Field(
+        default=256 * 1024,
+        ge=1,
+        description="Kafka answers a fetch once this much is there, or after fetch_max_wait_ms",
+    )
+    fetch_max_wait_ms: int = Field(
+        default=25,
+        ge=1,
+        le=1000,
+        description="longest Kafka holds a fetch for fetch_min_bytes: what waiting for a fuller "
+        "fetch may add to commit-to-visible; each fetch answer lists every partition, and "
+        "parsing one per arriving event cost a quarter of the event loop at 100 events/s",
+    )
     max_batch: int = Field(
         default=50_000,
         gt=0,
@@ -328,11 +341,11 @@ class WebTuning(_Group):
         description="refusals held back at once; beyond it they are answered at once",
     )
     heavy_concurrency: int = Field(
-        default=2,
+        default=4,
         gt=0,
         description="searches, rosters and explanations by cert_no without province run at most "
-        "this many at once, the rest wait their turn; keep it below the store's 4 reader "
-        "threads, so a lookup never waits behind them",
+        "this many at once, the rest wait their turn; as many as the serving index's reader "
+        "threads (lookups read on the event loop, so they never wait behind them)",
     )
     # Bounded admission of the public reads (national_hub.web.admission). A read's latency is
     # at most its queue wait plus max_in_flight / throughput: in flight, reads share one event

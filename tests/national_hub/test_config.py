@@ -18,6 +18,8 @@ from schemas.throttle import ThrottleLimits
 TODAY = {
     "ingest": {
         "fetch_records": 5_000,
+        "fetch_min_bytes": 256 * 1024,
+        "fetch_max_wait_ms": 25,
         "max_batch": 50_000,
         "decode_workers": None,
         "parallel_decode_min": 200,
@@ -80,7 +82,7 @@ TODAY = {
         "broad_pinyin_letters": 4,
         "refusal_delay_s": 0.5,
         "refusals_delayed_max": 1_000,
-        "heavy_concurrency": 2,
+        "heavy_concurrency": 4,
         # New with issue 13 (item 4): public reads admitted at most so many at once, the rest
         # wait in a bounded queue for a bounded time, then 503.
         "max_in_flight": 32,
