@@ -29,7 +29,7 @@ from aiokafka.structs import RecordMetadata
 
 from national_hub.config import HubSettings
 from national_hub.web.app import create_app
-from national_hub.web.appkeys import STORE
+from national_hub.web.appkeys import INGESTOR
 from schemas.canonical import canonical_bytes
 from schemas.events import Event
 from schemas.record import ProvinceCert, Transfer
@@ -353,11 +353,12 @@ async def wait_version(
 
 
 async def wait_offsets(client: TestClient, env: HubEnv, total: int, seconds: float = 30.0) -> None:
-    """Wait until the hub has stored offsets covering `total` messages on the event topics."""
-    store = hub_app(client)[STORE]
+    """Wait until both of the hub's sinks (store and serving index) have stored offsets
+    covering `total` messages on the event topics."""
+    sinks = hub_app(client)[INGESTOR].sinks
 
     async def probe() -> bool:
-        done = sum(n for (t, _), n in store.offsets().items() if ".events." in t)
+        done = sum(n for (t, _), n in sinks.offsets().items() if ".events." in t)
         return done >= total
 
     await wait_for(probe, seconds)
