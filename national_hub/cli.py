@@ -76,6 +76,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bar(label: str, quiet: bool) -> Progress:
+    """A progress bar of the rebuild's steps (none with --quiet)."""
+    return Progress(
+        TextColumn(f"[bold]{label}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        disable=quiet,
+    )
+
+
 async def _rebuild(settings: HubSettings, quiet: bool) -> int:
     """Reset the store and replay every topic up to its end offset now."""
     loop = asyncio.get_running_loop()
@@ -113,15 +126,7 @@ async def _rebuild(settings: HubSettings, quiet: bool) -> int:
         await loop.run_in_executor(None, index.reset)
         ingestor = Ingestor(settings, store)
         t0 = time.monotonic()
-        progress = Progress(
-            TextColumn("[bold]rebuild"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TaskProgressColumn(),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            disable=quiet,
-        )
+        progress = _bar("rebuild", quiet)
 
         def done() -> int:
             stored = store.offsets()
@@ -143,15 +148,7 @@ async def _rebuild(settings: HubSettings, quiet: bool) -> int:
                     await asyncio.sleep(0.2)
         finally:
             await ingestor.stop()
-        with Progress(
-            TextColumn("[bold]index"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TaskProgressColumn(),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            disable=quiet,
-        ) as copying:
+        with _bar("index", quiet) as copying:
             task = copying.add_task("copy", total=None)
 
             def copied(n: int, of: int) -> None:
