@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+import orjson
+from cryptography.hazmat.primitives import serialization
 
 from schemas.canonical import canonical_bytes
-from schemas.errors import KeyFileError
-from schemas.signing import Signer, Verifier
+from schemas.errors import KeyFileError, RegsyncError
+from schemas.signing import SIGNATURE_LENGTH, Signer, Verifier, load_public_key
 from schemas.timestamps import format_utc, utc_now
 
 
@@ -85,3 +90,199 @@ def verify_receipt(receipt: Mapping[str, Any], public_pem: str | bytes) -> bool:
     except (binascii.Error, ValueError):
         return False
     return verifier.verify(payload.encode("utf-8"), sig)
+
+
+# ---------------------------------------------------------------------------------------------
+# Receipts outside the API: a token for links and QR codes, the key's fingerprint, the facts
+
+
+TOKEN_SEPARATOR = "."
+_KID_CHARS = frozenset("0123456789abcdef")
+_KID_LENGTH = 16
+# A pasted receipt or token longer than this is not one the hub signed (a payload is ~150 bytes).
+MAX_RECEIPT_TEXT = 4096
+
+MalformedKind = Literal["empty", "too_long", "shape", "encoding", "payload", "signature", "kid"]
+
+
+class MalformedReceipt(RegsyncError, ValueError):
+    """Text that is not a receipt at all (as opposed to a receipt whose signature fails).
+
+    `kind` says what is wrong, so an edge can word it for its reader: empty, too_long, shape
+    (neither a receipt's JSON nor a token), encoding (not base64url), payload (not a JSON
+    object), signature (not 64 bytes), kid (not 16 hex digits).
+    """
+
+    def __init__(self, kind: MalformedKind, message: str) -> None:
+        super().__init__(message)
+        self.kind: MalformedKind = kind
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64url(text: str, what: str) -> bytes:
+    # Padding is left off in tokens; put it back. validate=True refuses anything outside the
+    # alphabet instead of silently skipping it (a stray character must not still check).
+    if not text or len(text) % 4 == 1:
+        raise MalformedReceipt("encoding", f"the {what} part of the token is not base64url")
+    try:
+        return base64.b64decode(
+            text.replace("-", "+").replace("_", "/") + "=" * (-len(text) % 4), validate=True
+        )
+    except (binascii.Error, ValueError):
+        raise MalformedReceipt(
+            "encoding", f"the {what} part of the token is not base64url"
+        ) from None
+
+
+def _check_kid(kid: object) -> str:
+    if not isinstance(kid, str) or len(kid) != _KID_LENGTH or not _KID_CHARS.issuperset(kid):
+        raise MalformedReceipt("kid", "kid must be 16 lowercase hex digits")
+    return kid
+
+
+def _check_payload(payload: object) -> str:
+    if not isinstance(payload, str):
+        raise MalformedReceipt("payload", "payload must be the signed JSON text")
+    try:
+        data = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        raise MalformedReceipt("payload", "payload is not JSON") from None
+    if not isinstance(data, dict):
+        raise MalformedReceipt("payload", "payload is not a JSON object")
+    return payload
+
+
+def encode_token(receipt: Mapping[str, Any]) -> str:
+    """The receipt as one URL-safe string for `/receipt?r=`: payload.signature.kid.
+
+    Payload and signature are base64url without padding: the payload's exact bytes travel, so
+    the signature still checks, and the string needs no escaping in a URL or a QR code.
+    """
+    signature = base64.b64decode(str(receipt["signature"]), validate=True)
+    return TOKEN_SEPARATOR.join(
+        (
+            _b64url(str(receipt["payload"]).encode("utf-8")),
+            _b64url(signature),
+            _check_kid(receipt["kid"]),
+        )
+    )
+
+
+def decode_token(token: str) -> dict[str, str]:
+    """The receipt {payload, signature (standard base64), kid} a token carries; MalformedReceipt
+    saying what is wrong otherwise."""
+    text = token.strip()
+    if not text:
+        raise MalformedReceipt("empty", "no receipt given")
+    if len(text) > MAX_RECEIPT_TEXT:
+        raise MalformedReceipt("too_long", f"a receipt is at most {MAX_RECEIPT_TEXT} characters")
+    parts = text.split(TOKEN_SEPARATOR)
+    if len(parts) != 3:
+        raise MalformedReceipt("shape", "a token has three parts: payload.signature.kid")
+    raw_payload = _unb64url(parts[0], "payload")
+    signature = _unb64url(parts[1], "signature")
+    if len(signature) != SIGNATURE_LENGTH:
+        raise MalformedReceipt("signature", f"a signature is {SIGNATURE_LENGTH} bytes")
+    try:
+        payload = raw_payload.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MalformedReceipt("payload", "payload is not UTF-8 text") from None
+    return {
+        "payload": _check_payload(payload),
+        "signature": base64.b64encode(signature).decode("ascii"),
+        "kid": _check_kid(parts[2]),
+    }
+
+
+def parse_receipt_text(text: str) -> dict[str, str]:
+    """A receipt from what a person pastes: its JSON as the API returns it (the receipt itself
+    or the whole verify answer holding it), or a token."""
+    stripped = text.strip()
+    if len(stripped) > MAX_RECEIPT_TEXT:
+        raise MalformedReceipt("too_long", f"a receipt is at most {MAX_RECEIPT_TEXT} characters")
+    if not stripped.startswith("{"):
+        return decode_token(stripped)
+    try:
+        data = orjson.loads(stripped)
+    except orjson.JSONDecodeError:
+        raise MalformedReceipt(
+            "shape", "the text is neither a receipt's JSON nor a token"
+        ) from None
+    if isinstance(data, dict) and isinstance(data.get("receipt"), dict):
+        data = data["receipt"]
+    if not isinstance(data, dict) or not {"payload", "signature", "kid"} <= data.keys():
+        raise MalformedReceipt("shape", "a receipt has payload, signature and kid")
+    signature = data["signature"]
+    if not isinstance(signature, str):
+        raise MalformedReceipt("signature", "signature must be base64 text")
+    try:
+        raw = base64.b64decode(signature, validate=True)
+    except (binascii.Error, ValueError):
+        raise MalformedReceipt("signature", "signature is not base64") from None
+    if len(raw) != SIGNATURE_LENGTH:
+        raise MalformedReceipt("signature", f"a signature is {SIGNATURE_LENGTH} bytes")
+    return {
+        "payload": _check_payload(data["payload"]),
+        "signature": signature,
+        "kid": _check_kid(data["kid"]),
+    }
+
+
+def key_fingerprint(public_pem: str | bytes) -> str:
+    """SHA-256 of the key's SubjectPublicKeyInfo DER, lowercase hex: what a person compares.
+
+    The DER, not the raw 32 bytes the kid is cut from: it is what WebCrypto imports ("spki") and
+    `openssl pkey -pubin -outform DER | sha256sum` prints, so anyone can recompute it.
+    """
+    key = load_public_key(public_pem if isinstance(public_pem, bytes) else public_pem.encode())
+    der = key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return hashlib.sha256(der).hexdigest()
+
+
+def fingerprint_groups(fingerprint: str, size: int = 4) -> list[str]:
+    """The fingerprint in upper-case groups of `size` hex digits, as shown to people."""
+    text = fingerprint.upper()
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptFacts:
+    """What a receipt's payload vouches for (whatever its signature turns out to be)."""
+
+    verdict: str | None
+    cert_no: str | None
+    record_version: int | None
+    status: str | None
+    as_of: datetime | None
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def receipt_facts(receipt: Mapping[str, Any]) -> ReceiptFacts:
+    """The payload's members, each None when absent or not of its type (as_of parsed, UTC)."""
+    data = orjson.loads(_check_payload(receipt.get("payload")))
+    version = data.get("record_version")
+    as_of: datetime | None = None
+    if isinstance(data.get("as_of"), str):
+        try:
+            as_of = datetime.fromisoformat(data["as_of"].replace("Z", "+00:00"))
+        except ValueError:
+            as_of = None
+        if as_of is not None and as_of.tzinfo is None:
+            as_of = None
+    return ReceiptFacts(
+        verdict=_text(data.get("verdict")),
+        cert_no=_text(data.get("cert_no")),
+        record_version=version
+        if isinstance(version, int) and not isinstance(version, bool)
+        else None,
+        status=_text(data.get("status")),
+        as_of=as_of,
+    )
