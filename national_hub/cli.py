@@ -1,14 +1,17 @@
-"""`national-hub serve` and `national-hub rebuild`."""
+"""`national-hub serve`, `national-hub rebuild` and `national-hub check-receipt`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import functools
+import json
 import logging
 import sys
 import time
-from collections.abc import Sequence
+import urllib.request
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from aiohttp import web
 from rich.progress import (
@@ -25,14 +28,31 @@ from national_hub.config import HubSettings
 from national_hub.errors import IngestError
 from national_hub.ingest.ingestor import Ingestor, measure_offsets
 from national_hub.ingest.seeding import seed_index_if_new
+from national_hub.query.receipts import (
+    VERDICT_LABELS,
+    beijing_time,
+    fingerprint_groups,
+    key_fingerprint,
+    parse_receipt_text,
+    receipt_facts,
+    verify_receipt,
+)
 from national_hub.store import reads
 from national_hub.store.store import Store
 from national_hub.web.app import open_index
-from schemas.errors import RegsyncError
+from schemas.errors import KeyFileError, RegsyncError
+from schemas.signing import Verifier
+from schemas.vocab import STATUS_LABELS, Status
 
 log = logging.getLogger("national_hub")
 
 EXIT_CONFIG = 2
+# check-receipt: 0 genuine, 1 not genuine, 2 (EXIT_CONFIG) the input or the key could not be read.
+EXIT_NOT_GENUINE = 1
+# The hub's key document is small; a hub that does not answer within this is reported, not awaited.
+HUB_KEY_TIMEOUT_S = 10.0
+HUB_KEY_PATH = "/.well-known/regsync/hub-key"
+_STATUS_CODES = frozenset(s.value for s in Status)
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -175,6 +195,81 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     return asyncio.run(_rebuild(settings, args.quiet))
 
 
+def _hub_public_key(url: str) -> str:
+    """The PEM the hub at url publishes (GET /.well-known/regsync/hub-key)."""
+    target = url.rstrip("/") + HUB_KEY_PATH
+    if not target.startswith(("http://", "https://")):
+        raise KeyFileError(f"--hub must be an http:// or https:// URL, not {url!r}")
+    try:
+        with urllib.request.urlopen(target, timeout=HUB_KEY_TIMEOUT_S) as answer:
+            document = json.loads(answer.read())
+    except OSError as exc:
+        raise KeyFileError(f"cannot fetch the hub's key from {target}: {exc}") from None
+    except ValueError:
+        raise KeyFileError(f"{target} did not answer the hub's key document (JSON)") from None
+    pem = document.get("public_key") if isinstance(document, dict) else None
+    if not isinstance(pem, str):
+        raise KeyFileError(f"{target} answered no public_key")
+    return pem
+
+
+def _public_key(args: argparse.Namespace) -> str:
+    """The PEM to check against, from --key, --hub or --config (exactly one is given)."""
+    if args.key:
+        return Verifier.load(Path(args.key)).public_pem
+    if args.hub:
+        return _hub_public_key(args.hub)
+    return HubSettings.load(args.config).signer.public_pem
+
+
+def _read_input(name: str) -> str:
+    if name == "-":
+        return sys.stdin.read()
+    return Path(name).read_text(encoding="utf-8")
+
+
+def _report_lines(receipt: Mapping[str, str], public_pem: str, genuine: bool) -> list[str]:
+    """What check-receipt prints: the verdict on the signature, then what the receipt says."""
+    facts = receipt_facts(receipt)
+    key_kid = Verifier.load(public_pem).kid
+    if genuine:
+        head = "genuine: signed by the national hub's key"
+    elif receipt.get("kid") != key_kid:
+        head = f"NOT genuine: signed with key {receipt.get('kid')}, not this hub's key {key_kid}"
+    else:
+        head = "NOT genuine: the signature does not match (the receipt was altered or forged)"
+    status = facts.status
+    if status is not None and status in _STATUS_CODES:
+        status = f"{status} ({STATUS_LABELS[Status(status)]})"
+    verdict = facts.verdict
+    if verdict in VERDICT_LABELS:
+        verdict = f"{verdict} ({VERDICT_LABELS[verdict]})"
+    as_of = "-"
+    if facts.as_of is not None:
+        as_of = f"{facts.as_of.isoformat()} (Beijing time {beijing_time(facts.as_of)})"
+    claims = "it certifies" if genuine else "it claims (not to be trusted)"
+    return [
+        head,
+        f"{claims}:",
+        f"  verdict          {verdict or '-'}",
+        f"  cert_no          {facts.cert_no or '-'}",
+        f"  record_version   {facts.record_version if facts.record_version is not None else '-'}",
+        f"  status           {status or '-'}",
+        f"  as_of            {as_of}",
+        f"  kid              {receipt.get('kid')}",
+        f"  key fingerprint  {' '.join(fingerprint_groups(key_fingerprint(public_pem)))}",
+    ]
+
+
+def cmd_check_receipt(args: argparse.Namespace) -> int:
+    """Check a receipt's Ed25519 signature against the hub's public key."""
+    receipt = parse_receipt_text(_read_input(args.file))
+    public_pem = _public_key(args)
+    genuine = verify_receipt(receipt, public_pem)
+    print("\n".join(_report_lines(receipt, public_pem, genuine)), flush=True)
+    return 0 if genuine else EXIT_NOT_GENUINE
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line grammar."""
     parser = argparse.ArgumentParser(prog="national-hub", description="regsync national hub")
@@ -191,6 +286,18 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild.add_argument("--config", required=True, help="federation TOML file")
     rebuild.add_argument("--quiet", action="store_true", help="no progress bar")
     rebuild.set_defaults(func=cmd_rebuild)
+    check = sub.add_parser(
+        "check-receipt",
+        help="check a verification receipt's signature: exit 0 genuine, 1 not genuine, 2 error",
+    )
+    check.add_argument(
+        "file", metavar="FILE", help="the receipt as JSON or its token (/receipt?r=); - for stdin"
+    )
+    key = check.add_mutually_exclusive_group(required=True)
+    key.add_argument("--key", metavar="PEM_FILE", help="the hub's public key (PEM)")
+    key.add_argument("--hub", metavar="URL", help="fetch the key from the hub at URL")
+    key.add_argument("--config", metavar="FILE", help="the hub's federation TOML (its own key)")
+    check.set_defaults(func=cmd_check_receipt)
     return parser
 
 

@@ -7,7 +7,7 @@ import binascii
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,6 +18,9 @@ from schemas.canonical import canonical_bytes
 from schemas.errors import KeyFileError, RegsyncError
 from schemas.signing import SIGNATURE_LENGTH, Signer, Verifier, load_public_key
 from schemas.timestamps import format_utc, utc_now
+
+# The verdicts a receipt can carry (national_hub.query.verify.Verdict), as a person reads them.
+VERDICT_LABELS: dict[str, str] = {"consistent": "一致", "mismatch": "不一致", "not_found": "未查到"}
 
 
 def receipt_payload(
@@ -286,3 +289,12 @@ def receipt_facts(receipt: Mapping[str, Any]) -> ReceiptFacts:
         status=_text(data.get("status")),
         as_of=as_of,
     )
+
+
+# China Standard Time: the hub signs in UTC, a person in China reads Beijing time.
+BEIJING = timezone(timedelta(hours=8))
+
+
+def beijing_time(moment: datetime) -> str:
+    """A moment as Beijing wall-clock time to the second: 2026-12-05 12:10:00."""
+    return moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
