@@ -42,6 +42,7 @@ from national_hub.store.store import Store
 from national_hub.web.app import open_index
 from schemas.errors import KeyFileError, RegsyncError
 from schemas.signing import Verifier
+from schemas.timestamps import format_utc
 from schemas.vocab import STATUS_LABELS, Status
 
 log = logging.getLogger("national_hub")
@@ -246,7 +247,7 @@ def _report_lines(receipt: Mapping[str, str], public_pem: str, genuine: bool) ->
         verdict = f"{verdict} ({VERDICT_LABELS[verdict]})"
     as_of = "-"
     if facts.as_of is not None:
-        as_of = f"{facts.as_of.isoformat()} (Beijing time {beijing_time(facts.as_of)})"
+        as_of = f"{format_utc(facts.as_of)} (Beijing time {beijing_time(facts.as_of)})"
     claims = "it certifies" if genuine else "it claims (not to be trusted)"
     return [
         head,
