@@ -64,6 +64,21 @@ class IngestTuning(_Group):
         description="most messages in one apply transaction: amortises DuckDB's per-batch costs "
         "during catch-up, bounds a transaction's memory",
     )
+    serving_batch: int = Field(
+        default=2_000,
+        gt=0,
+        description="most messages in one apply transaction while public reads are being "
+        "served (a read admitted within the last second): a catch-up then commits in short "
+        "steps that reads run between, instead of max_batch at a time",
+    )
+    worker_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="how much decode workers lower their CPU priority (nice): during a "
+        "catch-up they fill every core, and the hub's event loop, which answers reads, must "
+        "come first; 0 keeps them at the hub's priority",
+    )
     decode_workers: int | None = Field(
         default=None,
         ge=0,

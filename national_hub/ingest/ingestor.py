@@ -24,6 +24,7 @@ from national_hub.ingest.workers import worker_decode, worker_init, worker_ready
 from national_hub.metrics import HubMetrics
 from national_hub.store.progress import ApplyResult
 from national_hub.store.store import Store
+from national_hub.tuning import IngestTuning
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,20 @@ def _new_consumer(settings: HubSettings) -> AIOKafkaConsumer:
         request_timeout_ms=15_000,
         **settings.kafka.client_kwargs(),
     )
+
+
+def batch_limit(tuning: IngestTuning, reads_active: bool) -> int:
+    """Most messages the next apply transaction takes.
+
+    During a catch-up at 5M records a batch of max_batch (50,000) took about a minute to
+    commit, so a lookup waiting on its sync token waited for all of it, and the hub applied in
+    bursts that left reads at p99 2.2 s (bench/results/national_reads_5m.json). While reads
+    are served the batch stops at serving_batch: the fetch pauses sooner, commits are short,
+    and the event loop, which answers reads, is handed less at a time.
+    """
+    if reads_active:
+        return min(tuning.serving_batch, tuning.max_batch)
+    return tuning.max_batch
 
 
 async def _discover(
@@ -105,8 +120,12 @@ class Ingestor:
         metrics: HubMetrics | None = None,
         *,
         index: ServingIndex | None = None,
+        reads_active: Callable[[], bool] | None = None,
     ) -> None:
         self._settings = settings
+        # Whether public reads are being served now: the apply then commits in serving_batch
+        # steps (reads first). None: never (tools, tests without a web side).
+        self._reads_active = reads_active
         self.sinks = Sinks(store, index)
         self._metrics = metrics
         # Batch sizes, decode workers, reconnect backoff, refresh intervals.
@@ -412,9 +431,12 @@ class Ingestor:
                     await asyncio.sleep(min(self._refresh_interval, 1.0))
                     continue
                 busy = inflight is not None or len(pending) > 0
-                # The apply batch grows beyond one fetch while the previous apply runs.
+                # The apply batch grows beyond one fetch while the previous apply runs, up to
+                # the batch limit (a fetch never takes it past that).
+                limit = self._batch_limit()
                 data = await consumer.getmany(
-                    timeout_ms=5 if busy else 200, max_records=self._tuning.fetch_records
+                    timeout_ms=5 if busy else 200,
+                    max_records=max(1, min(self._tuning.fetch_records, limit - len(pending))),
                 )
                 if data:
                     msgs: list[RawMessage] = []
@@ -424,9 +446,7 @@ class Ingestor:
                         if hw is not None:
                             self._highwater[(tp.topic, tp.partition)] = hw
                     await self._decode(msgs, pending)
-                if inflight is not None and (
-                    inflight.done() or len(pending) >= self._tuning.max_batch
-                ):
+                if inflight is not None and (inflight.done() or len(pending) >= limit):
                     await self._finish(inflight)
                     inflight = None
                 if inflight is None and len(pending):
@@ -439,6 +459,9 @@ class Ingestor:
                 with contextlib.suppress(Exception):
                     await asyncio.shield(inflight)
 
+    def _batch_limit(self) -> int:
+        return batch_limit(self._tuning, self._reads_active is not None and self._reads_active())
+
     def _new_pool(self) -> Executor | None:
         """The decode worker processes, or None to decode in threads here."""
         if self._decode_workers <= 0:
@@ -449,7 +472,12 @@ class Ingestor:
             max_workers=self._decode_workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=worker_init,
-            initargs=(self._spec, os.getpid(), self._tuning.worker_parent_check_s),
+            initargs=(
+                self._spec,
+                os.getpid(),
+                self._tuning.worker_parent_check_s,
+                self._tuning.worker_nice,
+            ),
         )
 
     def _decode_here(self, msgs: list[RawMessage]) -> tuple[DecodedPart, list[bytes]]:

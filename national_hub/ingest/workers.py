@@ -15,10 +15,13 @@ from national_hub.ingest.messages import DecodedPart, EventMsg, Raw, to_part
 _worker_decoder: Decoder | None = None
 
 
-def worker_init(spec: DecoderSpec, hub_pid: int, parent_check_s: float) -> None:
-    """Initializer of a decode worker process; it checks every parent_check_s that the hub
-    that started it still runs."""
+def worker_init(spec: DecoderSpec, hub_pid: int, parent_check_s: float, nice: int = 0) -> None:
+    """Initializer of a decode worker process; it lowers its CPU priority by `nice` and checks
+    every parent_check_s that the hub that started it still runs."""
     global _worker_decoder
+    if nice > 0:
+        # Reads first: the kernel gives a core to the hub's event loop before a decode worker.
+        os.nice(nice)
     # Ctrl-C and `kill -TERM` reach the whole process group; the hub itself decides when its
     # workers stop (and they exit on their own if it dies), so they must not die mid-batch
     # or print tracebacks into the hub's log.

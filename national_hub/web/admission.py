@@ -112,6 +112,7 @@ class Admission:
         # A waiter's future gets its result when a place is handed to it.
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._service_s: float | None = None  # running mean of the time a slot is held
+        self._last_admitted: float | None = None  # clock() of the latest admission
 
     @property
     def in_flight(self) -> int:
@@ -122,6 +123,14 @@ class Admission:
     def queued(self) -> int:
         """Requests waiting for a place now."""
         return len(self._waiters)
+
+    def busy(self, within_s: float) -> bool:
+        """Whether requests are being served: one is in flight or waiting, or one was admitted
+        within the last within_s seconds (ingest then applies in short steps)."""
+        if self._in_flight or self._waiters:
+            return True
+        last = self._last_admitted
+        return last is not None and self._clock() - last <= within_s
 
     @property
     def service_s(self) -> float | None:
@@ -145,6 +154,7 @@ class Admission:
         when it ends, however it ends."""
         slot = Slot(self)
         await slot.take()
+        self._last_admitted = self._clock()
         token = _CURRENT.set(slot)
         try:
             yield slot

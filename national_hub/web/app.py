@@ -61,6 +61,9 @@ from schemas.throttle import AuthThrottle
 # A request body larger than this is refused (413): the largest the hub takes is a verify.
 CLIENT_MAX_SIZE = 64 * 1024
 
+# A read admitted this recently counts as reads being served (see Ingestor._batch_limit).
+READS_RECENT_S = 1.0
+
 
 async def store_ctx(app: web.Application) -> AsyncIterator[None]:
     """Open the store (off the event loop: it may replay DuckDB's WAL) and close it at the end."""
@@ -170,7 +173,17 @@ def create_app(settings: HubSettings) -> web.Application:
     app.cleanup_ctx.append(store_ctx)
     app.cleanup_ctx.append(index_ctx)
     app.cleanup_ctx.append(
-        service_ctx(INGESTOR, lambda a: Ingestor(settings, a[STORE], a[METRICS], index=a[INDEX]))
+        service_ctx(
+            INGESTOR,
+            lambda a: Ingestor(
+                settings,
+                a[STORE],
+                a[METRICS],
+                index=a[INDEX],
+                # Reads first: while the public is served, ingest commits in short steps.
+                reads_active=lambda: a[ADMISSION].busy(READS_RECENT_S),
+            ),
+        )
     )
     # Separate node clients: a burst of explanations (each may ask nodes) fills its own
     # connection pool, never the poller's, so it cannot make healthy nodes look silent.

@@ -21,6 +21,8 @@ TODAY = {
         "fetch_min_bytes": 256 * 1024,
         "fetch_max_wait_ms": 25,
         "max_batch": 50_000,
+        "serving_batch": 2_000,
+        "worker_nice": 10,
         "decode_workers": None,
         "parallel_decode_min": 200,
         "reconnect_backoff_s": 0.5,

@@ -201,3 +201,24 @@ async def test_service_time_leaves_out_the_released_wait() -> None:
 def test_bounds_must_be_positive(max_in_flight: int, max_queued: int, max_wait_s: float) -> None:
     with pytest.raises(ValueError, match="max_in_flight"):
         Admission(max_in_flight, max_queued, max_wait_s)
+
+
+def test_an_admission_that_never_admitted_is_not_busy() -> None:
+    assert not Admission(max_in_flight=1, max_queued=0, max_wait_s=5).busy(1.0)
+
+
+async def test_a_request_in_flight_makes_it_busy() -> None:
+    admission = Admission(max_in_flight=1, max_queued=0, max_wait_s=5, clock=lambda: 100.0)
+    async with holding(admission):
+        assert admission.busy(0.0)
+
+
+async def test_it_stays_busy_for_within_s_after_the_last_admission() -> None:
+    now = [0.0]
+    admission = Admission(max_in_flight=1, max_queued=0, max_wait_s=5, clock=lambda: now[0])
+    async with admission.admitted():
+        pass
+    now[0] = 1.0
+    assert admission.busy(1.0)
+    now[0] = 1.01
+    assert not admission.busy(1.0)
