@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import parse_qs, urlsplit
 
 import orjson
 from cryptography.hazmat.primitives import serialization
@@ -202,10 +203,15 @@ def decode_token(token: str) -> dict[str, str]:
 
 def parse_receipt_text(text: str) -> dict[str, str]:
     """A receipt from what a person pastes: its JSON as the API returns it (the receipt itself
-    or the whole verify answer holding it), or a token."""
+    or the whole verify answer holding it), a token, or a /receipt?r= link holding either."""
     stripped = text.strip()
     if len(stripped) > MAX_RECEIPT_TEXT:
         raise MalformedReceipt("too_long", f"a receipt is at most {MAX_RECEIPT_TEXT} characters")
+    if stripped.lower().startswith(("http://", "https://")):
+        # A whole link copied from a QR code: its r parameter is the receipt.
+        found = parse_qs(urlsplit(stripped).query).get("r")
+        if found:
+            stripped = found[0].strip()
     if not stripped.startswith("{"):
         return decode_token(stripped)
     try:

@@ -114,6 +114,11 @@ def test_pasted_verify_answer_gives_its_receipt(receipt: dict[str, str]) -> None
     assert parse_receipt_text(json.dumps(answer)) == receipt
 
 
+def test_pasted_link_gives_its_token(receipt: dict[str, str]) -> None:
+    link = f"https://hub.example.cn/receipt?r={encode_token(receipt)}"
+    assert parse_receipt_text(link) == receipt
+
+
 def test_pasted_token_is_read(receipt: dict[str, str]) -> None:
     assert parse_receipt_text(f"  {encode_token(receipt)}\n") == receipt
 
