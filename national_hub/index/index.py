@@ -21,13 +21,13 @@ import sqlite3
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 from national_hub.errors import StoreError
 from national_hub.index.apply import Events, apply_events, json_list, write_offsets
@@ -39,6 +39,8 @@ from national_hub.readcache import ReadCache
 from national_hub.store.progress import ApplyResult, Progress, SeqRanges
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # What every reader of one certificate needs (the keys of store.reads.RECORD_COLUMNS);
 # synced_at is added from synced_at_ms.
@@ -513,4 +515,9 @@ class ServingIndex:
     async def search(self, q: IndexQuery) -> SearchResult:
         """search_sync off the event loop."""
         result: SearchResult = await self._run(self.search_sync, q)
+        return result
+
+    async def suggest(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run a read of national_hub.index.suggest on a reader thread, with its connection."""
+        result: T = await self._run(lambda: fn(self._reader()))
         return result

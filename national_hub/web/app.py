@@ -53,6 +53,7 @@ from national_hub.web.middleware import (
     rate_limit_middleware,
     security_headers,
 )
+from national_hub.web.pages import setup_pages
 from national_hub.web.ratelimit import RateLimiter
 from schemas.openapi import serve as serve_openapi
 from schemas.service import provide_ctx, service_ctx
@@ -213,4 +214,6 @@ def create_app(settings: HubSettings) -> web.Application:
     query_routes.add_routes(app)
     sync_routes.add_routes(app)
     app.router.add_get("/openapi.json", serve_openapi(openapi.document), name="openapi")
+    # The public site (CONTRACT §5a): its pages, their files and the suggestions.
+    setup_pages(app)
     return app

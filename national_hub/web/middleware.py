@@ -1,6 +1,6 @@
-"""The hub's middleware: the one error body, the public endpoints' rate limit weighed by cost,
-the public reads' bounded admission with expensive reads a few at a time, and the
-browser-hardening headers of every answer."""
+"""The hub's middleware: the one error body (an HTML page on the public site's paths), the
+public endpoints' and pages' rate limit weighed by cost, the public reads' bounded admission
+with expensive reads a few at a time, and the browser-hardening headers of every answer."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from national_hub.ingest.names import query_key
 from national_hub.sync.node_answers import NODES_ASKED, NodesAsked
 from national_hub.tuning import WebTuning
 from national_hub.web.appkeys import ADMISSION, HEAVY, METRICS, RATE_LIMITER, SETTINGS
+from national_hub.web.pages import page_admitted_routes, page_exempt_routes
+from national_hub.web.pages.error_pages import render_error_page
 from national_hub.web.params import json_response
 from schemas import service
 from schemas.errors import DomainErrors, HttpError, SchemaError
@@ -33,7 +35,45 @@ PUBLIC_PREFIXES = (
     "/v1/sync/status",
     "/v1/sync/explain",
     "/.well-known/regsync/",
+    "/v1/suggest",
 )
+# The public site's pages (CONTRACT §5a): rate limited like the API, and their errors are
+# pages, not JSON. The physician pages are /physicians/{cert_no}.
+PAGE_PATHS = frozenset({"/", "/verify", "/receipt", "/partials/freshness"})
+PAGE_PREFIX = "/physicians/"
+# Paths that answer JSON (or files) even to a browser asking for HTML.
+_MACHINE_PREFIXES = (
+    "/v1/",
+    "/.well-known/",
+    "/static/",
+    "/openapi.json",
+    "/metrics",
+    "/healthz",
+    "/readyz",
+    "/dashboard",
+)
+
+
+def is_page_path(path: str) -> bool:
+    """Whether the path is one of the public site's pages."""
+    return path in PAGE_PATHS or path.startswith(PAGE_PREFIX)
+
+
+def is_public_path(path: str) -> bool:
+    """Whether the path is rate limited per client: the public API and the pages."""
+    return path.startswith(PUBLIC_PREFIXES) or is_page_path(path)
+
+
+def wants_page(request: web.Request) -> bool:
+    """Whether an error is answered as a page: on the site's paths, and for an unknown
+    address a browser asked for (it sends Accept: text/html), outside the API's paths."""
+    path = request.path
+    if is_page_path(path):
+        return True
+    if path.startswith(_MACHINE_PREFIXES):
+        return False
+    return "text/html" in request.headers.get("Accept", "")
+
 
 # Domain errors carry no HTTP status; this is the hub's answer to each (a subclass is answered as
 # its nearest listed base). Any other exception, an unlisted RegsyncError included, is a bug of
@@ -83,13 +123,38 @@ def _from_http(request: web.Request, exc: web.HTTPException) -> HttpError:
 
 
 # Map every failure to the JSON error body; only a bug of ours may ever give 500.
-error_middleware = service.error_middleware(
+_json_errors = service.error_middleware(
     owner="hub",
     logger=log,
     domain_errors=DOMAIN_ERRORS,
     from_http=_from_http,
     render=error_response,
 )
+
+
+def _page_or_json(request: web.Request, exc: HttpError) -> web.Response:
+    """The error page; the JSON body if the page itself cannot be rendered (the person still
+    gets the status, and the failure is logged)."""
+    try:
+        return render_error_page(request, exc)
+    except Exception:
+        log.exception("the error page for %s %s could not be rendered", exc.status, request.path)
+        return error_response(exc)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every failure as one answer: the error page on the site's paths, else the JSON body."""
+    if not wants_page(request):
+        return await _json_errors(request, handler)
+    pages = service.error_middleware(
+        owner="hub",
+        logger=log,
+        domain_errors=DOMAIN_ERRORS,
+        from_http=_from_http,
+        render=lambda exc: _page_or_json(request, exc),
+    )
+    return await pages(request, handler)
 
 
 # Every answer of the hub, the dashboard included, carries these. The dashboard loads its
@@ -106,7 +171,8 @@ SECURITY_HEADERS = {
             "img-src 'self'",
             "connect-src 'self'",
             "base-uri 'none'",
-            "form-action 'none'",
+            # The site's forms (search, verify) send to the hub itself, nowhere else.
+            "form-action 'self'",
             "frame-ancestors 'none'",
         )
     ),
@@ -140,10 +206,14 @@ def request_cost(request: web.Request, tuning: WebTuning) -> Cost:
     explanation turned out to ask every node is charged the rest of expensive_cost afterwards.
     """
     path, query = request.path, request.query
+    if path == "/" and not (query.get("name", "").strip() or query.get("institution", "").strip()):
+        # The empty form, or one refused before any query runs.
+        return Cost(1.0, False)
     if path == "/v1/sync/explain":
         every_node = "cert_no" in query and not query.get("province")
         return Cost(tuning.expensive_cost, True) if every_node else Cost(1.0, False)
-    if path == "/v1/physicians":
+    # The search page runs the API's search: the same cost.
+    if path in ("/v1/physicians", "/"):
         name = query.get("name")
         if name and name.strip():
             column, key = query_key(name)
@@ -159,7 +229,7 @@ def request_cost(request: web.Request, tuning: WebTuning) -> Cost:
 async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """The public endpoints: per-client tokens by cost (429 with Retry-After when over the
     budget), and the cost of asking every node charged to the request that caused it."""
-    if not request.path.startswith(PUBLIC_PREFIXES):
+    if not is_public_path(request.path):
         return await handler(request)
     tuning = request.app[SETTINGS].tuning.web
     cost = request_cost(request, tuning)
@@ -192,12 +262,12 @@ async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.S
 
 
 # The routes (by name) that wait their turn in the admission: every public read whose answer
-# costs the store or the nodes work. Exempt, answered whatever the load: the probes and
-# /metrics (needed most when the hub is overloaded); the document, the dashboard, its files
-# and the hub's key (constant answers); sync status and lag history (answered from memory,
-# and what operators watch during an overload); the ops routes (few callers behind a token
-# and the auth throttle, and operators must be able to act, e.g. pause ingest, while the
-# public overloads the hub).
+# costs the store or the nodes work (the site's pages declare theirs in their modules).
+# Exempt, answered whatever the load: the probes and /metrics (needed most when the hub is
+# overloaded); the document, the dashboard, its files and the hub's key (constant answers);
+# sync status and lag history (answered from memory, and what operators watch during an
+# overload); the ops routes (few callers behind a token and the auth throttle, and operators
+# must be able to act, e.g. pause ingest, while the public overloads the hub).
 ADMITTED_ROUTES = frozenset(
     {
         "physician",
@@ -209,6 +279,7 @@ ADMITTED_ROUTES = frozenset(
         "stats",
         "sync_explain",
     }
+    | page_admitted_routes()
 )
 EXEMPT_ROUTES = frozenset(
     {
@@ -226,6 +297,7 @@ EXEMPT_ROUTES = frozenset(
         "ops_ingest",
         "ops_ingest_set",
     }
+    | page_exempt_routes()
 )
 
 

@@ -33,6 +33,7 @@ from national_hub.web.answers import (
     SyncStatus,
     VerifyAnswer,
 )
+from national_hub.web.pages import page_operations
 from national_hub.web.sync_routes import STATIC_FILES
 from schemas.openapi import (
     HTML,
@@ -330,6 +331,8 @@ def operations() -> list[Operation]:
             ],
             tags=_OPS_TAGS,
         ),
+        # The public site's pages, files and suggestions (national_hub.web.pages).
+        *page_operations(),
         *service_operations(Health, _OPS_TAGS),
         Operation(
             "GET",

@@ -1,0 +1,73 @@
+"""The public site (CONTRACT §5a): server-rendered pages for people, beside the JSON API.
+
+`setup_pages(app)` installs the Jinja2 environment (templates in national_hub/web/templates/,
+autoescaped: every value a page shows is text, never markup) and the routes of every module in
+ROUTE_MODULES. A route module has `add_routes(app)`, `OPERATIONS` (its routes as the OpenAPI
+document lists them: national_hub.web.openapi collects them through page_operations()), and
+the names of its routes in `ADMITTED_ROUTES` (they wait their turn in the admission: they read
+the store or ask nodes) or `EXEMPT_ROUTES` (answered from memory or files):
+national_hub.web.middleware collects them. Errors on the site's paths are pages
+(error_pages.render_error_page, called by the middleware).
+
+Each page gathers its facts through the same parsing, queries and explainer as the API; the
+wording lives in pure modules (explain_text, freshness_text, labels).
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from national_hub.web.pages import (
+    fragment_routes,
+    physician_routes,
+    search_routes,
+    site_static,
+    suggest_routes,
+)
+from national_hub.web.pages.filters import FILTERS
+from schemas.openapi import Operation
+
+# The route modules of the site, in the order their routes are added.
+ROUTE_MODULES: tuple[ModuleType, ...] = (
+    site_static,
+    search_routes,
+    physician_routes,
+    suggest_routes,
+    fragment_routes,
+)
+
+
+def setup_pages(app: web.Application) -> None:
+    """The site's template environment and routes (after the API's, in visible order)."""
+    env = aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.PackageLoader("national_hub.web", "templates"),
+        # Autoescape everything (not only *.html): a name like "<script>" is shown as text.
+        autoescape=True,
+        # A misspelt variable fails the test that renders it, not silently prints nothing.
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(FILTERS)
+    for module in ROUTE_MODULES:
+        module.add_routes(app)
+
+
+def page_operations() -> list[Operation]:
+    """The site's routes as documented, in ROUTE_MODULES order."""
+    return [op for module in ROUTE_MODULES for op in module.OPERATIONS]
+
+
+def page_admitted_routes() -> frozenset[str]:
+    """The site's route names that wait their turn in the admission."""
+    return frozenset(n for m in ROUTE_MODULES for n in getattr(m, "ADMITTED_ROUTES", ()))
+
+
+def page_exempt_routes() -> frozenset[str]:
+    """The site's route names answered whatever the load."""
+    return frozenset(n for m in ROUTE_MODULES for n in getattr(m, "EXEMPT_ROUTES", ()))
