@@ -24,9 +24,11 @@ from aiohttp import web
 from national_hub.web.pages import (
     fragment_routes,
     physician_routes,
+    receipt_routes,
     search_routes,
     site_static,
     suggest_routes,
+    verify_routes,
 )
 from national_hub.web.pages.filters import FILTERS
 from schemas.openapi import Operation
@@ -38,6 +40,8 @@ ROUTE_MODULES: tuple[ModuleType, ...] = (
     physician_routes,
     suggest_routes,
     fragment_routes,
+    verify_routes,
+    receipt_routes,
 )
 
 
