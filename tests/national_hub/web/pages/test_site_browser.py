@@ -91,7 +91,7 @@ async def search(page: Page, hub: str, name: str, province: str) -> None:
 
 
 async def test_empty_search_page_at_both_widths(browser: Browser, fed: Federation) -> None:
-    for viewport, label in ((DESKTOP, "desktop"), (PHONE, "phone")):
+    for viewport in (DESKTOP, PHONE):
         page = await new_page(browser, viewport)
         response = await page.goto(fed.hub + "/")
         assert response is not None and response.status == 200
