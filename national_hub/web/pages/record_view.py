@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from national_hub.web.pages.filters import chinese_date
+from national_hub.web.pages.filters import chinese_date, parse_time
 from national_hub.web.pages.labels import (
     category_label,
     event_label,
@@ -69,6 +69,8 @@ class HistoryEntry:
     record_version: int
     committed_at: Any
     applied_at: Any
+    # "登记后 0.4 秒": from the province's commit to the hub's apply, or None if unknown.
+    delay: str | None
 
 
 def _period(start: str | None, end: str | None) -> str:
@@ -166,6 +168,21 @@ def record_view(record: Mapping[str, Any]) -> RecordView:
     )
 
 
+def sync_delay(committed_at: Any, applied_at: Any) -> str | None:
+    """How long after the province's commit the hub applied a change: '登记后 0.4 秒'."""
+    if not committed_at or not applied_at:
+        return None
+    seconds = (parse_time(applied_at) - parse_time(committed_at)).total_seconds()
+    # Clocks of two machines: a change applied "before" it was committed is skew, not news.
+    if seconds < 0:
+        return None
+    if seconds < 60:
+        return f"登记后 {seconds:.1f} 秒"
+    if seconds < 3600:
+        return f"登记后 {int(seconds // 60)} 分钟"
+    return f"登记后 {seconds / 3600:.1f} 小时"
+
+
 def history_entries(items: Sequence[Mapping[str, Any]]) -> list[HistoryEntry]:
     """The timeline, newest first (a person looks for the latest change first)."""
     return [
@@ -175,6 +192,7 @@ def history_entries(items: Sequence[Mapping[str, Any]]) -> list[HistoryEntry]:
             record_version=int(item.get("record_version") or 0),
             committed_at=item.get("committed_at"),
             applied_at=item.get("applied_at"),
+            delay=sync_delay(item.get("committed_at"), item.get("applied_at")),
         )
         for item in reversed(items)
     ]

@@ -176,7 +176,15 @@
     poll(WAIT_MS);
   }
 
+  // A refused form: the first field named in error takes the focus, so a keyboard or screen
+  // reader user lands on the message.
+  function focusFirstError() {
+    var invalid = document.querySelector("[aria-invalid=true]");
+    if (invalid) invalid.focus();
+  }
+
   function start() {
+    focusFirstError();
     Array.prototype.forEach.call(document.querySelectorAll("input[data-suggest]"), setupSuggest);
     Array.prototype.forEach.call(document.querySelectorAll("[data-freshness-provinces]"), setupFreshness);
     Array.prototype.forEach.call(document.querySelectorAll("[data-wait-cert]"), setupWait);

@@ -69,3 +69,8 @@ async def test_every_page_carries_the_csp_without_unsafe_inline(
 
 async def test_a_page_is_never_cached(client: TestClient) -> None:
     assert (await client.get("/")).headers["Cache-Control"] == "no-store"
+
+
+async def test_the_freshness_fragment_has_a_line_per_province_asked(client: TestClient) -> None:
+    text = await (await client.get("/partials/freshness?province=50,44,zz")).text()
+    assert ("重庆市：" in text, "广东省：" in text, "zz" in text) == (True, True, False)

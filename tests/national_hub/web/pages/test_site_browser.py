@@ -109,6 +109,13 @@ async def test_search_by_hanzi_and_pinyin_then_the_physician_page_and_its_suspen
     await record_at_hub(fed, cert)
 
     page = await new_page(browser, DESKTOP)
+    await page.goto(fed.hub + "/")
+    await page.fill("#name", "欧阳")
+    await expect(page.locator("#name-suggest [role=option]").first).to_contain_text("欧阳明远1 条")
+    await page.keyboard.press("ArrowDown")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#name")).to_have_value("欧阳明远")
+
     await search(page, fed.hub, "欧阳明远", "50")
     link = page.locator(f"a[href='/physicians/{cert}']")
     await expect(link).to_have_text("欧阳明远")
