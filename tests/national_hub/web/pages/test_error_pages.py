@@ -12,9 +12,11 @@ import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 from hubkit import write_federation
 
+from national_hub.errors import ServiceUnavailable
 from national_hub.web.app import create_app
 from national_hub.web.appkeys import RATE_LIMITER
 from national_hub.web.pages import search_routes
+from national_hub.web.pages.error_pages import error_text
 from national_hub.web.ratelimit import RateLimiter
 
 HTML = {"Accept": "text/html"}
@@ -94,3 +96,8 @@ async def test_a_malformed_certificate_number_is_named_in_chinese(client: TestCl
     resp = await client.get("/physicians/12345")
     assert resp.status == 400
     assert "执业证书编码应为 15 位数字" in await resp.text()
+
+
+async def test_overloaded_says_when_to_come_back() -> None:
+    exc = ServiceUnavailable("busy", code="overloaded", headers={"Retry-After": "3"})
+    assert "请 3 秒后再试" in " ".join(error_text(exc).sentences)
