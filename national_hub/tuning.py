@@ -58,6 +58,20 @@ class IngestTuning(_Group):
         "fetch may add to commit-to-visible; each fetch answer lists every partition, and "
         "parsing one per arriving event cost a quarter of the event loop at 100 events/s",
     )
+    partition_fetch_bytes: int = Field(
+        default=256 * 1024,
+        ge=1024,
+        description="most bytes one fetch takes from one partition (Kafka's "
+        "max.partition.fetch.bytes); what was fetched is applied before anything fetched "
+        "later, so a large prefetch queues a quiet province's new events behind the others' "
+        "backlog during a catch-up",
+    )
+    fetch_max_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=1024,
+        description="most bytes one fetch takes in all (Kafka's fetch.max.bytes): bounds the "
+        "prefetched backlog (about 3,500 events) that new events wait behind",
+    )
     max_batch: int = Field(
         default=50_000,
         gt=0,
