@@ -134,6 +134,7 @@
           var fresh = doc.querySelector("[data-freshness-provinces]");
           if (fresh) {
             var node = document.importNode(fresh, true);
+            node.setAttribute("data-refreshed", String(Date.now()));
             current.replaceWith(node);
             current = node;
           }

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
+from browser import DESKTOP, PHONE, axe, horizontal_overflow, launched, new_page, screenshot
 from hubkit import write_federation
 
 from national_hub.errors import ServiceUnavailable
@@ -101,3 +102,15 @@ async def test_a_malformed_certificate_number_is_named_in_chinese(client: TestCl
 async def test_overloaded_says_when_to_come_back() -> None:
     exc = ServiceUnavailable("busy", code="overloaded", headers={"Retry-After": "3"})
     assert "请 3 秒后再试" in " ".join(error_text(exc).sentences)
+
+
+async def test_the_rate_limit_page_in_a_browser(strict_client: TestClient) -> None:
+    async with launched() as browser:
+        for viewport in (DESKTOP, PHONE):
+            page = await new_page(browser, viewport)
+            await page.goto(str(strict_client.make_url("/")))
+            response = await page.goto(str(strict_client.make_url("/?name=张伟")))
+            assert response is not None and response.status == 429
+            await screenshot(page, "pages", "rate-limited")
+            assert (await axe(page), await horizontal_overflow(page)) == ([], 0)
+            await page.context.close()

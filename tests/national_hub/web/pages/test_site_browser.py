@@ -171,6 +171,10 @@ async def test_a_registration_in_transit_is_explained_then_shown_by_itself(
         await checked(page, "not-found-in-transit")
         await phone.goto(f"{fed.hub}/physicians/{cert}")
         await checked(phone, "not-found-in-transit")
+        # The freshness line refreshes itself (every 5 s) while the person waits.
+        await expect(page.locator(".freshness[data-refreshed]")).to_contain_text(
+            "重庆市：", timeout=10_000
+        )
     finally:
         await fed.set_ingest_paused(False)
     # The page's own script notices the record and shows it: the test does not reload.
