@@ -7,6 +7,7 @@ from schemas.vocab import (
     EVENT_TYPE_LABELS,
     GENDER_LABELS,
     LEVEL_LABELS,
+    OTHER_SCOPE,
     PROVINCES,
     SCOPES_BY_CATEGORY,
     STATUS_LABELS,
@@ -29,7 +30,8 @@ SCOPE_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = tuple(
         f"{CATEGORY_LABELS[c]}类别",
         tuple(
             s
-            for s in sorted(SCOPES_BY_CATEGORY[c])
+            # The "other" scope last: it is the exception, not a specialty.
+            for s in sorted(SCOPES_BY_CATEGORY[c], key=lambda s: (s == OTHER_SCOPE, s))
             if not any(s in SCOPES_BY_CATEGORY[p] for p in _BEFORE[c])
         ),
     )
