@@ -18,11 +18,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +34,7 @@ from national_hub.index.schema import DDL, META_DDL, SCHEMA_VERSION, TABLES
 from national_hub.index.seed import CHUNK_ROWS, SEEDING_KEY, ProgressCb, SeedSource, is_empty, seed
 from national_hub.ingest.messages import Batch, RejectReason
 from national_hub.readcache import ReadCache
+from national_hub.sinkthreads import SinkThreads
 from national_hub.store.progress import ApplyResult, Progress, SeqRanges
 
 log = logging.getLogger(__name__)
@@ -148,11 +147,11 @@ class ServingIndex:
         self._sort_max = sort_max
         self._walk_budget = walk_budget
         self._closed = False
-        self._local = threading.local()
-        self._conns: list[sqlite3.Connection] = []
-        self._conns_lock = threading.Lock()
-        self._readers = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="index-read")
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="index-write")
+        self._threads: SinkThreads[sqlite3.Connection] = SinkThreads(
+            "index", readers, self._connect_reader
+        )
+        self._readers = self._threads.readers
+        self._writer = self._threads.writer
         # Mirrors swapped (never mutated) after each commit: read without a query or a lock.
         self._saved_offsets: Mapping[tuple[str, int], int] = MappingProxyType({})
         self._offsets: Mapping[tuple[str, int], int] = MappingProxyType({})
@@ -222,12 +221,7 @@ class ServingIndex:
             self._writer.submit(self._flush_unsaved).result()
         except sqlite3.Error:
             log.exception("index: storing the last offsets failed")
-        self._writer.shutdown(wait=True)
-        self._readers.shutdown(wait=True)
-        with self._conns_lock:
-            conns, self._conns = self._conns, []
-        for con in conns:
-            con.close()
+        self._threads.shutdown()
         self._w.close()
 
     @property
@@ -429,16 +423,14 @@ class ServingIndex:
 
     # ---- reads -----------------------------------------------------------------------------
 
+    def _connect_reader(self) -> sqlite3.Connection:
+        con = _connect(self.path, self._reader_cache_mib)
+        con.execute("PRAGMA query_only = 1")
+        return con
+
     def _reader(self) -> sqlite3.Connection:
         """This thread's own read connection."""
-        con: sqlite3.Connection | None = getattr(self._local, "con", None)
-        if con is None:
-            con = _connect(self.path, self._reader_cache_mib)
-            con.execute("PRAGMA query_only = 1")
-            self._local.con = con
-            with self._conns_lock:
-                self._conns.append(con)
-        return con
+        return self._threads.reader()
 
     def record_sync(self, cert_no: str) -> dict[str, Any] | None:
         """The shown record of a certificate (store.reads.RECORD_COLUMNS' keys), or None."""

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from pathlib import Path
 from types import MappingProxyType
@@ -25,6 +23,7 @@ from national_hub.ingest.messages import (
     RejectReason,
 )
 from national_hub.readcache import ReadCache
+from national_hub.sinkthreads import SinkThreads
 from national_hub.store import reads
 from national_hub.store.decide import EventFacts, decide
 from national_hub.store.export import BATCH_ROWS, ServingExport, open_export
@@ -108,11 +107,11 @@ class Store:
         # Longest a heartbeats-only batch stays in memory before it is written (apply_batch).
         self._heartbeat_flush_s = heartbeat_flush_s
         self._closed = False
-        self._local = threading.local()
-        self._cursors: list[duckdb.DuckDBPyConnection] = []
-        self._cursors_lock = threading.Lock()
-        self._readers = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="hub-read")
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-write")
+        self._threads: SinkThreads[duckdb.DuckDBPyConnection] = SinkThreads(
+            "hub", readers, con.cursor
+        )
+        self._readers = self._threads.readers
+        self._writer = self._threads.writer
         self._w = con.cursor()
         # In-memory mirrors of small tables, swapped (never mutated) after each commit so
         # the event loop can read them without a query or a lock.
@@ -186,12 +185,7 @@ class Store:
             self._writer.submit(self._flush_unsaved).result()
         except duckdb.Error:
             log.exception("store: writing the last heartbeats failed")
-        self._writer.shutdown(wait=True)
-        self._readers.shutdown(wait=True)
-        with self._cursors_lock:
-            cursors, self._cursors = self._cursors, []
-        for cur in cursors:
-            cur.close()
+        self._threads.shutdown()
         self._w.close()
         self._con.close()
 
@@ -299,13 +293,7 @@ class Store:
 
     def _reader(self) -> duckdb.DuckDBPyConnection:
         """This reader thread's own cursor."""
-        cur: duckdb.DuckDBPyConnection | None = getattr(self._local, "cur", None)
-        if cur is None:
-            cur = self._con.cursor()
-            self._local.cur = cur
-            with self._cursors_lock:
-                self._cursors.append(cur)
-        return cur
+        return self._threads.reader()
 
     def fetch_sync(
         self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()

@@ -17,6 +17,7 @@ RANK = {
     "errors": 0,
     "tuning": 0,
     "readcache": 0,
+    "sinkthreads": 0,
     "config": 1,
     "metrics": 1,
     "ingest": 2,
