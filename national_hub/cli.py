@@ -1,19 +1,23 @@
-"""`national-hub serve`, `national-hub rebuild` and `national-hub check-receipt`."""
+"""`national-hub serve`, `rebuild`, `check-receipt`, `institutions` and `notify`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import functools
 import json
 import logging
+import signal
 import sys
 import time
 import urllib.request
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from aiohttp import web
+from pydantic import TypeAdapter, ValidationError
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -28,6 +32,9 @@ from national_hub.config import HubSettings
 from national_hub.errors import IngestError
 from national_hub.ingest.ingestor import Ingestor, measure_offsets
 from national_hub.ingest.seeding import seed_index_if_new
+from national_hub.notify.institutions import InstitutionError, Institutions
+from national_hub.notify.notifier import Notifier
+from national_hub.notify.schema import connect, notify_path
 from national_hub.query.receipts import (
     VERDICT_LABELS,
     beijing_time,
@@ -41,6 +48,7 @@ from national_hub.store import reads
 from national_hub.store.store import Store
 from national_hub.web.app import open_index
 from schemas.errors import KeyFileError, RegsyncError
+from schemas.record import OrgCode
 from schemas.signing import Verifier
 from schemas.timestamps import format_utc
 from schemas.vocab import STATUS_LABELS, Status
@@ -54,6 +62,7 @@ EXIT_NOT_GENUINE = 1
 HUB_KEY_TIMEOUT_S = 10.0
 HUB_KEY_PATH = "/.well-known/regsync/hub-key"
 _STATUS_CODES = frozenset(s.value for s in Status)
+_ORG_CODE: TypeAdapter[str] = TypeAdapter(OrgCode)
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -271,6 +280,59 @@ def cmd_check_receipt(args: argparse.Namespace) -> int:
     return 0 if genuine else EXIT_NOT_GENUINE
 
 
+def _institutions(args: argparse.Namespace) -> Institutions:
+    settings = HubSettings.load(args.config)
+    return Institutions(connect(notify_path(settings.db_path)))
+
+
+def _org_code(raw: str) -> str:
+    try:
+        return str(_ORG_CODE.validate_python(raw))
+    except ValidationError as exc:
+        raise InstitutionError(f"--org-code {raw!r}: {exc.errors()[0]['msg']}") from None
+
+
+def cmd_institutions(args: argparse.Namespace) -> int:
+    """Issue, list and revoke institutions' API keys (employer monitoring, CONTRACT §7)."""
+    institutions = _institutions(args)
+    if args.action == "add":
+        if not args.org_code or not args.name:
+            return _fail("institutions add needs --org-code and --name")
+        key = institutions.add(_org_code(args.org_code), args.name.strip())
+        # The one time the key is shown: only its sha256 is stored.
+        print(key)
+        print("(shown once; the hub keeps only its sha256)", file=sys.stderr)
+    elif args.action == "revoke":
+        if not args.org_code:
+            return _fail("institutions revoke needs --org-code")
+        institutions.revoke(_org_code(args.org_code))
+    else:
+        for inst in institutions.every():
+            state = "revoked " + _utc(inst.revoked_at) if inst.revoked_at else "in force"
+            print(f"{inst.org_code}\t{inst.name}\t{_utc(inst.created_at)}\t{state}")
+    return 0
+
+
+def _utc(ts: float) -> str:
+    return format_utc(datetime.fromtimestamp(ts, UTC))
+
+
+def cmd_notify(args: argparse.Namespace) -> int:
+    """Run a notifier until SIGINT/SIGTERM: active if it holds the lease, else standby."""
+    settings = HubSettings.load(args.config)
+
+    async def run() -> None:
+        task = asyncio.create_task(Notifier(settings).run())
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    asyncio.run(run())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line grammar."""
     parser = argparse.ArgumentParser(prog="national-hub", description="regsync national hub")
@@ -299,6 +361,20 @@ def build_parser() -> argparse.ArgumentParser:
     key.add_argument("--hub", metavar="URL", help="fetch the key from the hub at URL")
     key.add_argument("--config", metavar="FILE", help="the hub's federation TOML (its own key)")
     check.set_defaults(func=cmd_check_receipt)
+    inst = sub.add_parser(
+        "institutions", help="issue (add), list or revoke institutions' monitoring API keys"
+    )
+    inst.add_argument("action", choices=("add", "list", "revoke"))
+    inst.add_argument("--config", required=True, help="federation TOML file")
+    inst.add_argument("--org-code", help="the institution's unified social credit code")
+    inst.add_argument("--name", help="the institution's name (add)")
+    inst.set_defaults(func=cmd_institutions)
+    notify = sub.add_parser(
+        "notify",
+        help="derive employer notifications and deliver webhooks (one active, others standby)",
+    )
+    notify.add_argument("--config", required=True, help="federation TOML file")
+    notify.set_defaults(func=cmd_notify)
     return parser
 
 

@@ -399,6 +399,42 @@ class WebTuning(_Group):
     )
 
 
+class NotifyTuning(_Group):
+    """Employer monitoring (national_hub.notify): the notifier's lease, delivery and the feed."""
+
+    lease_s: float = _seconds(
+        10.0,
+        "how long the active notifier's lease lasts unrenewed (renewed every third of it): a "
+        "standby takes over at most this long after the active one dies",
+    )
+    fetch_records: int = Field(
+        default=2_000, gt=0, description="most messages the notifier applies in one transaction"
+    )
+    receiver_concurrency: int = Field(
+        default=4, gt=0, description="webhook calls in flight at once to one webhook"
+    )
+    max_in_flight: int = Field(
+        default=256, gt=0, description="webhook calls in flight at once in all"
+    )
+    timeout_s: float = _seconds(10.0, "a webhook call that has not answered after this fails")
+    backoff_base_s: float = _seconds(
+        5.0, "wait before the second attempt; doubled for each further one"
+    )
+    backoff_max_s: float = _seconds(3600.0, "longest wait between two attempts")
+    retry_for_s: float = _seconds(
+        86_400.0,
+        "a delivery still failing this long after its notification is dead (the institution "
+        "can redeliver it)",
+    )
+    poll_s: float = _seconds(
+        0.05, "how often the notifier looks for due deliveries, and the feed for new items"
+    )
+    watch_limit: int = Field(
+        default=50_000, gt=0, description="most certificates one institution may watch"
+    )
+    feed_wait_max_s: float = _seconds(30.0, "the longest ?wait= of the feed")
+
+
 class HubTuning(_Group):
     """Every tunable of the hub, by the part of it that uses them."""
 
@@ -408,6 +444,7 @@ class HubTuning(_Group):
     sync: SyncTuning = SyncTuning()
     freshness: FreshnessTuning = FreshnessTuning()
     web: WebTuning = WebTuning()
+    notify: NotifyTuning = NotifyTuning()
 
 
 def _key(loc: tuple[int | str, ...]) -> str:

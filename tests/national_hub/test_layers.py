@@ -25,6 +25,7 @@ RANK = {
     "index": 3,
     "sync": 4,
     "query": 4,
+    "notify": 4,
     "web": 5,
     "cli": 6,
 }

@@ -1,0 +1,1 @@
+"""Employer monitoring (issue 15): institution keys, watch lists, notifications, webhooks."""

@@ -1,0 +1,109 @@
+"""A batch applied with its offsets in one transaction, fenced by the lease; the feed."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from national_hub.notify.journal import Journal
+from national_hub.notify.lease import Fenced, Lease
+from national_hub.notify.outbox import Outbox
+from national_hub.notify.watchlist import WatchList
+from national_hub.notify.webhooks import Webhooks
+from schemas.samples import sample_event
+
+ORG = "12500000450400012K"
+CERT = "500000000000001"
+
+
+def _event(kind: str, version: int, cert_no: str = CERT, **details: Any) -> Any:
+    kw: dict[str, Any] = {"details": details} if details else {}
+    return sample_event(
+        kind,
+        seq=version,
+        province="50",
+        cert_no=cert_no,
+        record_version=version,
+        event_id=uuid.uuid4(),
+        committed_at=datetime.now(UTC),
+        **kw,
+    )
+
+
+@pytest.fixture
+def lease(conn: sqlite3.Connection) -> Lease:
+    held = Lease(conn, "a")
+    assert held.acquire(time.time(), 10)
+    return held
+
+
+@pytest.fixture
+def watched(conn: sqlite3.Connection) -> None:
+    WatchList(conn, 10).add(ORG, [CERT, "500000000000002"], lambda cs: set(cs))
+
+
+@pytest.mark.usefixtures("watched")
+def test_watched_event_is_in_the_feed(conn: sqlite3.Connection, lease: Lease) -> None:
+    journal = Journal(conn)
+    journal.apply([_event("suspended", 2)], {("t", 0): 5}, lease)
+    [(_, body)] = journal.feed(ORG, 0, 10)
+    assert body["kind"] == "suspended" and body["cert_no"] == CERT
+
+
+@pytest.mark.usefixtures("watched")
+def test_offsets_stored_with_the_batch(conn: sqlite3.Connection, lease: Lease) -> None:
+    journal = Journal(conn)
+    journal.apply([_event("suspended", 2)], {("t", 0): 5}, lease)
+    assert journal.offsets() == {("t", 0): 5}
+
+
+@pytest.mark.usefixtures("watched")
+def test_same_event_twice_is_one_notification(conn: sqlite3.Connection, lease: Lease) -> None:
+    journal = Journal(conn)
+    event = _event("suspended", 2)
+    journal.apply([event], {("t", 0): 1}, lease)
+    conn.execute("DELETE FROM placements")
+    assert journal.apply([event], {("t", 0): 2}, lease) == 0
+
+
+@pytest.mark.usefixtures("watched")
+def test_fenced_writer_writes_nothing(conn: sqlite3.Connection, lease: Lease) -> None:
+    conn.execute("UPDATE lease SET expires_at = 0")
+    assert Lease(conn, "b").acquire(time.time(), 10)
+    with pytest.raises(Fenced):
+        Journal(conn).apply([_event("suspended", 2)], {("t", 0): 5}, lease)
+    assert Journal(conn).offsets() == {}
+
+
+def test_standby_cannot_take_a_live_lease(conn: sqlite3.Connection, lease: Lease) -> None:
+    assert not Lease(conn, "b").acquire(time.time(), 10)
+
+
+@pytest.mark.usefixtures("watched")
+def test_delivery_per_webhook_in_certificate_order(conn: sqlite3.Connection, lease: Lease) -> None:
+    Webhooks(conn).create(ORG, "http://127.0.0.1:1/hook")
+    other = "500000000000002"
+    Journal(conn).apply(
+        [_event("suspended", 2), _event("reinstated", 3), _event("suspended", 2, other)],
+        {("t", 0): 3},
+        lease,
+    )
+    due = Outbox(conn).due(time.time() + 1, 10, ())
+    # The reinstatement waits for the suspension of the same certificate; the other goes.
+    assert [b'"suspended"' in d.body for d in due] == [True, True]
+
+
+@pytest.mark.usefixtures("watched")
+def test_failed_delivery_retries_later(conn: sqlite3.Connection, lease: Lease) -> None:
+    Webhooks(conn).create(ORG, "http://127.0.0.1:1/hook")
+    Journal(conn).apply([_event("suspended", 2)], {("t", 0): 1}, lease)
+    outbox = Outbox(conn)
+    [due] = outbox.due(time.time() + 1, 10, ())
+    now = time.time()
+    assert outbox.record(due, now, 500, "boom", 3.0, now + 60) == "retrying"
+    assert outbox.due(now + 1, 10, ()) == []
