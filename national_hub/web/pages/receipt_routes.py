@@ -33,7 +33,7 @@ from national_hub.web.pages.filters import beijing_time
 from national_hub.web.pages.labels import status_label
 from national_hub.web.pages.render import render_page
 from national_hub.web.qr import qr_svg
-from schemas.openapi import HTML, Operation, Param, Response
+from schemas.openapi import HTML, PARSER_400, Operation, Param, Response
 from schemas.vocab import STATUS_LABELS
 
 CHECKER_PATH = "/receipt"
@@ -195,7 +195,11 @@ OPERATIONS = (
         [
             Response(200, "The checker (and the server's verdict on r)", {"type": "string"}, HTML),
             Response(
-                400, "r is not a receipt: the message next to the field", {"type": "string"}, HTML
+                400,
+                "r is not a receipt: the message next to the field",
+                {"type": "string"},
+                HTML,
+                alternatives=PARSER_400,
             ),
             Response(429, "Over the rate limit: the time to wait", {"type": "string"}, HTML),
         ],

@@ -35,7 +35,7 @@ from national_hub.web.pages.labels import (
 from national_hub.web.pages.receipt_routes import receipt_view
 from national_hub.web.pages.render import render_page
 from national_hub.web.params import answer_body
-from schemas.openapi import HTML, Operation, Response
+from schemas.openapi import HTML, PARSER_400, Operation, Response
 from schemas.vocab import MAX_SCOPES
 
 # The form's fields: the names and meanings of POST /v1/verify's body.
@@ -325,7 +325,14 @@ OPERATIONS = (
         "with its QR code",
         [
             Response(200, "The verdict page", {"type": "string"}, HTML),
-            Response(400, "The form with each refused field's message", {"type": "string"}, HTML),
+            Response(
+                400,
+                "The form with each refused field's message",
+                {"type": "string"},
+                HTML,
+                alternatives=PARSER_400,
+            ),
+            Response(413, "The form is larger than the hub takes", {"type": "string"}, HTML),
             Response(429, "Over the rate limit: the time to wait", {"type": "string"}, HTML),
             Response(503, "Overloaded: retry later", {"type": "string"}, HTML),
         ],
