@@ -295,7 +295,16 @@
     ]);
   }
 
-  function check(raw) {
+  function serverFallback(fromUser) {
+    // Sent by the person and not checkable here: let the server check it (the form's own GET).
+    if (fromUser && form) {
+      form.submit();
+      return true;
+    }
+    return false;
+  }
+
+  function check(raw, fromUser) {
     var receipt;
     try {
       receipt = readReceipt(raw);
@@ -307,6 +316,9 @@
       return Promise.resolve();
     }
     if (!window.crypto || !window.crypto.subtle) {
+      if (serverFallback(fromUser)) {
+        return Promise.resolve();
+      }
       show("unsupported", [
         heading("!", "此浏览器无法在本机核验签名"),
         el("p", null, "在本机核验需要通过 HTTPS 打开本页，并使用支持 Ed25519 的浏览器。"),
@@ -336,6 +348,9 @@
         var key = got[1];
         var kid = got[2];
         if (key === null) {
+          if (serverFallback(fromUser)) {
+            return;
+          }
           show("unsupported", [
             heading("!", "此浏览器无法在本机核验签名"),
             el("p", null, "您的浏览器不支持 Ed25519 签名算法。"),
@@ -378,10 +393,10 @@
       if (text && text.length <= MAX_TEXT) {
         history.replaceState(null, "", "/receipt?r=" + encodeURIComponent(text));
       }
-      check(input.value);
+      check(input.value, true);
     });
     if (input.value.trim() && root.getAttribute("data-malformed") === null) {
-      check(input.value);
+      check(input.value, false);
     }
   }
 })();

@@ -386,3 +386,48 @@ async def test_malformed_receipt_page_in_the_browser(browser: Browser, site: Sit
     await expect(page.locator("#r-error")).to_be_visible()
     await checked(page, "receipt-malformed")
     await page.context.close()
+
+
+# A browser whose WebCrypto has no Ed25519: importKey refuses the algorithm.
+NO_ED25519 = """
+(() => {
+  const importKey = crypto.subtle.importKey.bind(crypto.subtle);
+  crypto.subtle.importKey = (format, data, algorithm, ...rest) =>
+    algorithm && algorithm.name === "Ed25519"
+      ? Promise.reject(new DOMException("Unrecognized name.", "NotSupportedError"))
+      : importKey(format, data, algorithm, ...rest);
+})();
+"""
+
+
+async def test_browser_without_ed25519_shows_the_servers_verdict(
+    browser: Browser, site: Site
+) -> None:
+    _, html = await post_form(site, ACTIVE_FORM)
+    page = await new_page(browser, PHONE)
+    await page.add_init_script(NO_ED25519)
+    await page.goto(site.base + "/receipt?r=" + token_of(html))
+    await expect(page.locator("[data-receipt-checker]")).to_have_attribute(
+        "data-browser-verdict", "unsupported"
+    )
+    await expect(page.locator("#server-check")).to_have_attribute("data-server-verdict", "genuine")
+    await checked(page, "receipt-no-ed25519")
+    await page.context.close()
+
+
+async def test_pasted_receipt_goes_to_the_server_when_the_browser_cannot_check(
+    browser: Browser, site: Site
+) -> None:
+    _, html = await post_form(site, ACTIVE_FORM)
+    page = await new_page(browser, DESKTOP)
+    await page.add_init_script(NO_ED25519)
+    await page.goto(site.base + "/receipt")
+    await page.fill("#r", token_of(html))
+    await page.click("#receipt-form button[type=submit]")
+    await expect(page.locator("#server-check")).to_have_attribute("data-server-verdict", "genuine")
+    await page.context.close()
+
+
+async def test_oversized_form_is_413_page(site: Site) -> None:
+    resp = await site.client.post("/verify", data={"cert_no": ACTIVE, "name": "张" * 40_000})
+    assert (resp.status, resp.content_type) == (413, "text/html")
