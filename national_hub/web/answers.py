@@ -332,3 +332,181 @@ class Ready(Answer):
 
     status: Literal["ready"]
     partitions: Seq
+
+
+# -- employer monitoring (CONTRACT §7) ---------------------------------------------------------
+
+NotificationKind = Literal[
+    "registered",
+    "transferred",
+    "change_requested",
+    "change_approved",
+    "changed",
+    "change_rejected",
+    "site_filed",
+    "site_withdrawn",
+    "assessment_failed",
+    "suspended",
+    "reinstated",
+    "cancelled",
+    "revoked",
+    "transferred_out",
+]
+DeliveryState = Literal["pending", "retrying", "delivered", "dead", "cancelled"]
+
+# A notification's record: the record after the event as published (no person_ref).
+NotifiedRecord = create_model(  # type: ignore[call-overload]
+    "NotifiedRecord",
+    __base__=Answer,
+    __doc__="The registration after the event, as published nationally: no person_ref.",
+    **{n: (f.annotation, f) for n, f in Record.model_fields.items() if n != "person_ref"},
+)
+
+
+class CertNos(BaseModel):
+    """Certificates to watch."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    cert_nos: list[str] = Field(max_length=50_000, description="certificate numbers (15 digits)")
+
+
+class RosterSwitch(BaseModel):
+    """Watch (or stop watching) everyone whose primary institution or filed site is yours."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool
+
+
+class WebhookUrl(BaseModel):
+    """Where to deliver notifications."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url: str = Field(max_length=2048, description="https:// (or, for intranets, http://) URL")
+
+
+class Enrolled(Answer):
+    """What an enrolment did with each number."""
+
+    added: list[CertNo]
+    already: list[CertNo]
+    unknown: list[CertNo] = Field(description="well-formed but not in the national registry")
+    invalid: list[str] = Field(description="not a certificate number (15 digits)")
+
+
+class CsvReject(Answer):
+    """A CSV row that was not read, and why."""
+
+    line: Annotated[int, Field(ge=1)]
+    reason: str
+
+
+class EnrolledCsv(Enrolled):
+    """What a CSV enrolment did, and the rows it could not read."""
+
+    rejects: list[CsvReject]
+
+
+class WatchedCert(Answer):
+    """A watched certificate."""
+
+    cert_no: CertNo
+    enrolled_at: UtcDatetime
+
+
+class WatchList(Answer):
+    """One page of the institution's watch list."""
+
+    items: list[WatchedCert]
+    next_cursor: str | None
+    count: Annotated[int, Field(ge=0)]
+    roster: bool = Field(description="whether the institution also watches its roster")
+
+
+class RosterState(Answer):
+    """Whether the institution watches its roster."""
+
+    enabled: bool
+
+
+class Webhook(Answer):
+    """A live webhook."""
+
+    id: str
+    url: str
+    created_at: UtcDatetime
+
+
+class WebhookCreated(Webhook):
+    """A new webhook and its signing secret (shown this once)."""
+
+    secret: str
+
+
+class Webhooks(Answer):
+    """The institution's live webhooks."""
+
+    items: list[Webhook]
+
+
+class DeliveryAttempt(Answer):
+    """One call of the webhook."""
+
+    at: UtcDatetime
+    status: int | None = Field(description="the HTTP status, null when none came")
+    error: str | None
+    duration_ms: float
+
+
+class Delivery(Answer):
+    """One notification's delivery to one webhook."""
+
+    id: Annotated[int, Field(ge=1)]
+    notification_id: str
+    cert_no: CertNo
+    state: DeliveryState
+    attempts: Annotated[int, Field(ge=0)]
+    next_attempt_at: UtcDatetime | None = Field(description="when pending or retrying")
+    last_status: int | None
+    last_error: str | None
+    delivered_at: UtcDatetime | None
+    created_at: UtcDatetime
+    log: list[DeliveryAttempt]
+
+
+class Deliveries(Answer):
+    """One page of a webhook's delivery log."""
+
+    webhook: str
+    items: list[Delivery]
+    next_cursor: str | None
+
+
+class Redelivery(Answer):
+    """A delivery put back in line."""
+
+    id: Annotated[int, Field(ge=1)]
+    state: Literal["pending"]
+
+
+class Notification(Answer):
+    """A change to a watched registration."""
+
+    id: str = Field(description="the same for the same event and institution: de-duplicate on it")
+    event_id: str
+    kind: NotificationKind
+    cert_no: CertNo
+    province: ProvinceCode
+    summary: str = Field(description="the change in plain Chinese")
+    record: NotifiedRecord
+    committed_at: UtcDatetime = Field(description="when the province committed the change")
+    created_at: UtcDatetime
+
+
+class Feed(Answer):
+    """Notifications after a cursor, in order."""
+
+    items: list[Notification]
+    next_cursor: str = Field(description="pass as ?after= for the next ones")

@@ -13,6 +13,8 @@ from national_hub.index.index import ServingIndex
 from national_hub.ingest.ingestor import Ingestor
 from national_hub.ingest.seeding import seed_index_if_new
 from national_hub.metrics import HubMetrics
+from national_hub.notify.access import WatchAccess
+from national_hub.notify.schema import notify_path
 from national_hub.query.aliases import AliasTable
 from national_hub.query.receipts import ReceiptSigner
 from national_hub.query.stats_cache import StatsCache
@@ -23,7 +25,7 @@ from national_hub.sync.gauges import GaugeLoop
 from national_hub.sync.lag_history import LagHistory, LagSampler
 from national_hub.sync.node_client import NodeClient, NodePoller
 from national_hub.sync.status import SyncMonitor
-from national_hub.web import openapi, query_routes, record_routes, sync_routes
+from national_hub.web import openapi, query_routes, record_routes, sync_routes, watch_routes
 from national_hub.web.admission import Admission
 from national_hub.web.appkeys import (
     ADMISSION,
@@ -39,6 +41,7 @@ from national_hub.web.appkeys import (
     METRICS,
     NODE_POLLER,
     NODES,
+    NOTIFY,
     POLL_CLIENT,
     RATE_LIMITER,
     RECEIPTS,
@@ -196,6 +199,15 @@ def create_app(settings: HubSettings) -> web.Application:
         provide_ctx(EXPLAINER, lambda a: Explainer(a[STORE], settings, a[SYNC], a[NODES]))
     )
     app.cleanup_ctx.append(service_ctx(LAG_SAMPLER, _lag_sampler))
+    # Employer monitoring's store; the notifier (national-hub notify) is its own process.
+    app.cleanup_ctx.append(
+        service_ctx(
+            NOTIFY,
+            lambda a: WatchAccess(
+                notify_path(settings.db_path), tuning.notify.watch_limit, tuning.notify.poll_s
+            ),
+        )
+    )
     app.cleanup_ctx.append(
         service_ctx(
             GAUGES,
@@ -213,6 +225,7 @@ def create_app(settings: HubSettings) -> web.Application:
     record_routes.add_routes(app)
     query_routes.add_routes(app)
     sync_routes.add_routes(app)
+    watch_routes.add_routes(app)
     app.router.add_get("/openapi.json", serve_openapi(openapi.document), name="openapi")
     # The public site (CONTRACT §5a): its pages, their files and the suggestions.
     setup_pages(app)

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from national_hub.index.index import ServingIndex
     from national_hub.ingest.ingestor import Ingestor
     from national_hub.metrics import HubMetrics
+    from national_hub.notify.access import WatchAccess
     from national_hub.query.aliases import AliasTable
     from national_hub.query.receipts import ReceiptSigner
     from national_hub.query.stats_cache import StatsCache
@@ -53,3 +54,5 @@ HEAVY: web.AppKey[asyncio.Semaphore] = web.AppKey("heavy", asyncio.Semaphore)
 # The public reads' bounded admission (hub.tuning.web.max_in_flight, max_queued,
 # max_queue_wait_s): national_hub.web.middleware.admission_middleware.
 ADMISSION: web.AppKey[Admission] = web.AppKey("admission")
+# Employer monitoring's store (institutions, watch lists, webhooks, the feed): /v1/watch/*.
+NOTIFY: web.AppKey[WatchAccess] = web.AppKey("notify")

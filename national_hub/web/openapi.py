@@ -16,9 +16,14 @@ from national_hub.query.verify import VerifyRequest
 from national_hub.store.reads import STATS_GROUPS
 from national_hub.web.answers import (
     Anomalies,
+    CertNos,
     DeadLetters,
+    Deliveries,
+    Enrolled,
+    EnrolledCsv,
     ExplainedError,
     Explanation,
+    Feed,
     Health,
     History,
     HubKey,
@@ -27,11 +32,18 @@ from national_hub.web.answers import (
     LagHistory,
     PublicRecord,
     Ready,
+    Redelivery,
     Roster,
+    RosterState,
+    RosterSwitch,
     SearchPage,
     Stats,
     SyncStatus,
     VerifyAnswer,
+    WatchList,
+    WebhookCreated,
+    Webhooks,
+    WebhookUrl,
 )
 from national_hub.web.pages import page_operations
 from national_hub.web.sync_routes import STATIC_FILES
@@ -114,6 +126,88 @@ _GROUP = f"({'|'.join(STATS_GROUPS)})"
 _PUBLIC = ("public",)
 _SYNC = ("sync",)
 _OPS_TAGS = ("operations",)
+
+
+INSTITUTION = "institution"
+_WATCH_TAGS = ("employer monitoring",)
+_WATCH_ERRORS = {
+    400: "A parameter or the body is malformed; the details name it.",
+    401: "No institution key, a malformed Authorization header, or a key not in force.",
+    403: "The webhook or delivery belongs to another institution.",
+    404: "No such webhook, delivery, or watched certificate.",
+    409: "The watch list would exceed 50,000 certificates, or 10 webhooks.",
+    413: "The body is too large (2 MiB of JSON, 4 MiB of CSV).",
+    422: "A JSON body whose fields do not validate; the details name each field.",
+    429: "Too many failed authentications from this client.",
+}
+_WATCH_LIMIT = Param("limit", "query", Annotated[int, Field(ge=1, le=1000)], "at most this many")
+_SEQ_CURSOR = Annotated[int, Field(ge=0)]
+
+
+def _watch(
+    method: str, path: str, op_id: str, summary: str, ok: Response, *errors: int, **kw: Any
+) -> Operation:
+    return Operation(
+        method,
+        path,
+        op_id,
+        summary,
+        [ok, *error_responses(_WATCH_ERRORS, sorted({401, 429, *errors}))],
+        security=[INSTITUTION],
+        tags=_WATCH_TAGS,
+        **kw,
+    )
+
+
+def watch_operations() -> list[Operation]:
+    """Employer monitoring (CONTRACT §7): /v1/watch/* with an institution key."""
+    cert = Param("cert_no", "path", CertNo, "certificate number", required=True)
+    return [
+        _watch("POST", "/v1/watch/certificates", "watch_add", "Watch certificates",
+               Response(200, "What was done with each number", Enrolled), 400, 409, 413, 422,
+               body=CertNos),
+        _watch("POST", "/v1/watch/certificates.csv", "watch_csv",
+               "Watch the certificates of a CSV upload (text/csv, the number in the first "
+               "column); a bad row is reported with its line and reason",
+               Response(200, "What was done, and the rows not read", EnrolledCsv), 409, 413),
+        _watch("GET", "/v1/watch/certificates", "watch_list", "The watch list, in number order",
+               Response(200, "One page", WatchList), 400,
+               params=[Param("after", "query", CertNo, "next_cursor of the previous page"),
+                       _WATCH_LIMIT]),
+        _watch("DELETE", "/v1/watch/certificates/{cert_no}", "watch_remove",
+               "Stop watching a certificate", Response(204, "Removed"), 400, 404,
+               params=[cert]),
+        _watch("PUT", "/v1/watch/roster", "watch_roster",
+               "Watch everyone whose primary institution or filed practice site is yours",
+               Response(200, "The roster setting", RosterState), 400, 413, 422,
+               body=RosterSwitch),
+        _watch("POST", "/v1/watch/webhooks", "webhook_create",
+               "Deliver notifications to a URL; the signing secret is shown this once",
+               Response(201, "The webhook and its secret", WebhookCreated), 400, 409, 413, 422,
+               body=WebhookUrl),
+        _watch("GET", "/v1/watch/webhooks", "webhook_list", "The live webhooks",
+               Response(200, "The webhooks", Webhooks)),
+        _watch("DELETE", "/v1/watch/webhooks/{id}", "webhook_delete", "Delete a webhook",
+               Response(204, "Deleted"), 403, 404,
+               params=[Param("id", "path", str, "the webhook's id", required=True)]),
+        _watch("GET", "/v1/watch/deliveries", "delivery_list", "A webhook's delivery log",
+               Response(200, "One page", Deliveries), 400, 403, 404,
+               params=[Param("webhook", "query", str, "the webhook's id", required=True),
+                       Param("after", "query", _SEQ_CURSOR, "next_cursor of the previous page"),
+                       _WATCH_LIMIT]),
+        _watch("POST", "/v1/watch/deliveries/{id}/redeliver", "delivery_redeliver",
+               "Deliver again (a dead delivery included), from now",
+               Response(202, "Back in line", Redelivery), 400, 403, 404,
+               params=[Param("id", "path", _SEQ_CURSOR, "the delivery's id", required=True)]),
+        _watch("GET", "/v1/watch/feed", "watch_feed",
+               "Notifications after a cursor, in order; with wait, long-polls",
+               Response(200, "Notifications", Feed), 400,
+               params=[Param("after", "query", _SEQ_CURSOR, "next_cursor of the previous answer "
+                             "(0 or absent: from the first)"),
+                       Param("wait", "query", Annotated[int, Field(ge=0, le=30)],
+                             "seconds to wait for a notification when there is none"),
+                       _WATCH_LIMIT]),
+    ]  # fmt: skip
 
 
 def operations() -> list[Operation]:
@@ -333,6 +427,7 @@ def operations() -> list[Operation]:
         ),
         # The public site's pages, files and suggestions (national_hub.web.pages).
         *page_operations(),
+        *watch_operations(),
         *service_operations(Health, _OPS_TAGS),
         Operation(
             "GET",
@@ -359,7 +454,10 @@ def document() -> dict[str, Any]:
         ),
         operations=operations(),
         security_schemes={
-            OPS: bearer_scheme("The ops token (hub.ops_token_sha256 is its sha256).")
+            OPS: bearer_scheme("The ops token (hub.ops_token_sha256 is its sha256)."),
+            INSTITUTION: bearer_scheme(
+                "An institution key (national-hub institutions add prints it once)."
+            ),
         },
     )
 
