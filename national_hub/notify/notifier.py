@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
 import re
 import time
 import uuid
@@ -75,7 +76,9 @@ class Notifier:
         self._settings = settings
         self._tuning = settings.tuning.notify
         self._db = DbThread(notify_path(settings.db_path))
-        self._lease = Lease(self._db.conn, holder or f"notify-{uuid.uuid4().hex[:12]}")
+        # The pid in the name lets an operator (and the takeover test) see which process it is.
+        name = holder or f"notify-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._lease = Lease(self._db.conn, name)
         self._journal = Journal(self._db.conn)
         self._outbox = Outbox(self._db.conn)
         self._decoder = Decoder(DecoderSpec.from_settings(settings))
