@@ -34,6 +34,7 @@ from national_hub.errors import IngestError
 from national_hub.ingest.ingestor import Ingestor, measure_offsets
 from national_hub.ingest.seeding import seed_index_if_new
 from national_hub.notify.institutions import InstitutionError, Institutions
+from national_hub.notify.metrics import serve_metrics
 from national_hub.notify.notifier import Notifier
 from national_hub.notify.schema import connect, notify_path
 from national_hub.query.receipts import (
@@ -332,14 +333,26 @@ def _utc(ts: float) -> str:
 def cmd_notify(args: argparse.Namespace) -> int:
     """Run a notifier until SIGINT/SIGTERM: active if it holds the lease, else standby."""
     settings = HubSettings.load(args.config)
+    listen = None
+    if args.metrics_listen:
+        host, _, port = args.metrics_listen.rpartition(":")
+        if not host or not port.isdigit():
+            return _fail(f"--metrics-listen {args.metrics_listen!r}: use HOST:PORT")
+        listen = (host, int(port))
 
     async def run() -> None:
-        task = asyncio.create_task(Notifier(settings).run())
+        notifier = Notifier(settings)
+        runner = None if listen is None else await serve_metrics(notifier.metrics, *listen)
+        task = asyncio.create_task(notifier.run())
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, task.cancel)
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        try:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        finally:
+            if runner is not None:
+                await runner.cleanup()
 
     asyncio.run(run())
     return 0
@@ -386,6 +399,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="derive employer notifications and deliver webhooks (one active, others standby)",
     )
     notify.add_argument("--config", required=True, help="federation TOML file")
+    notify.add_argument(
+        "--metrics-listen", metavar="HOST:PORT", help="serve Prometheus metrics at /metrics"
+    )
     notify.set_defaults(func=cmd_notify)
     return parser
 

@@ -19,7 +19,7 @@ from national_hub.tuning import NotifyTuning
 
 log = logging.getLogger(__name__)
 
-# Told of each attempt: (institution's webhook id, state after it, latency from commit in s).
+# Told of each attempt: (institution, state the delivery is left in, seconds since the commit).
 AttemptListener = Callable[[str, str, float], None]
 
 # The start of an error body kept in the delivery log: enough to see what the receiver said.
@@ -99,7 +99,7 @@ class Deliverer:
                 lambda: self._outbox.record(due, now, status, error, ms, next_at)
             )
             if self._on_attempt is not None:
-                self._on_attempt(due.webhook_id, state, now - due.committed_at)
+                self._on_attempt(due.org_code, state, now - due.committed_at)
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -26,6 +26,7 @@ from national_hub.notify.dbthread import DbThread
 from national_hub.notify.delivery import AttemptListener, Deliverer
 from national_hub.notify.journal import Journal
 from national_hub.notify.lease import Fenced, Lease
+from national_hub.notify.metrics import NotifyMetrics
 from national_hub.notify.outbox import Outbox
 from national_hub.notify.schema import notify_path
 from schemas.errors import SchemaError
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 # How often a standby asks for the lease, and the active one looks for new province topics.
 STANDBY_POLL_S = 1.0
 DISCOVER_S = 5.0
+# How often the delivery-state gauges are read from the store.
+COUNTS_S = 5.0
 
 
 def _consumer(settings: HubSettings) -> AIOKafkaConsumer:
@@ -82,7 +85,8 @@ class Notifier:
         self._journal = Journal(self._db.conn)
         self._outbox = Outbox(self._db.conn)
         self._decoder = Decoder(DecoderSpec.from_settings(settings))
-        self._on_attempt = on_attempt
+        self.metrics = NotifyMetrics()
+        self._on_attempt = on_attempt or self.metrics.attempted
         self.active = asyncio.Event()
 
     @property
@@ -108,11 +112,13 @@ class Notifier:
     async def _active(self) -> None:
         """Derive and deliver while the lease is renewed; return when it is lost."""
         self.active.set()
+        self.metrics.active.set(1)
         deliverer = Deliverer(self._outbox, self._db, self._tuning, self._on_attempt)
         tasks = [
             asyncio.create_task(self._renew(), name="notify-lease"),
             asyncio.create_task(self._consume(deliverer.wake), name="notify-consume"),
             asyncio.create_task(deliverer.run(), name="notify-deliver"),
+            asyncio.create_task(self._count(), name="notify-count"),
         ]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -122,12 +128,18 @@ class Notifier:
                         log.error("%s: %s stopped", self.holder, task.get_name(), exc_info=exc)
         finally:
             self.active.clear()
+            self.metrics.active.set(0)
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
     def _acquire(self) -> bool:
         return self._lease.acquire(time.time(), self._tuning.lease_s)
+
+    async def _count(self) -> None:
+        while True:
+            self.metrics.set_counts(await self._db.run(self._outbox.counts))
+            await asyncio.sleep(COUNTS_S)
 
     async def _renew(self) -> None:
         while True:

@@ -11,7 +11,7 @@ from national_hub.notify.schema import write
 # Per-certificate order: a delivery waits while an earlier one of the same certificate to the
 # same webhook is still owed (pending or retrying), whether it is due or backing off.
 _DUE = """
-SELECT d.id, d.webhook_id, w.url, w.secret, n.id AS notification_id, n.body, d.attempts,
+SELECT d.id, d.webhook_id, w.org_code, w.url, w.secret, n.id AS notification_id, n.body, d.attempts,
        d.created_at, n.committed_at
 FROM deliveries d
 JOIN webhooks w ON w.id = d.webhook_id
@@ -34,6 +34,7 @@ class Due:
 
     id: int
     webhook_id: str
+    org_code: str
     url: str
     secret: str
     notification_id: str
@@ -58,6 +59,7 @@ class Outbox:
             Due(
                 r["id"],
                 r["webhook_id"],
+                r["org_code"],
                 r["url"],
                 r["secret"],
                 r["notification_id"],

@@ -93,6 +93,16 @@ async def test_suspension_reaches_the_webhook_signed(setup: Setup, receiver: Any
     assert call.notification["kind"] == "suspended" and call.id == call.notification["id"]
 
 
+async def test_delivery_latency_is_measured(setup: Setup, receiver: Any) -> None:
+    c = cert("50", 3)
+    setup.watch(ORG, [c])
+    async with notifier(setup.settings) as n:
+        await send_events(setup.env, [make_event(setup.env, "revoked", "50", c, 2)])
+        await wait_for(until(lambda: len(receiver.acked) == 1))
+        metrics = n.metrics.render().decode()
+    assert f'regsync_notify_delivery_latency_seconds_count{{institution="{ORG}"}} 1.0' in metrics
+
+
 async def test_notification_carries_the_public_record(setup: Setup, receiver: Any) -> None:
     c = cert("50", 2)
     setup.watch(ORG, [c])
