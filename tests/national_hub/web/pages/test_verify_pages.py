@@ -30,10 +30,17 @@ from hubkit import (
 )
 from playwright.async_api import Browser, Page, expect
 
-from national_hub.query.receipts import decode_token, encode_token, verify_receipt
+from national_hub.query.receipts import (
+    ReceiptSigner,
+    decode_token,
+    encode_token,
+    receipt_payload,
+    verify_receipt,
+)
 from national_hub.web.pages.explain_text import explain_text
 from national_hub.web.pages.receipt_routes import MALFORMED_MESSAGES
 from schemas.samples import SECOND_INSTITUTION
+from schemas.signing import Signer, generate_keypair
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -431,3 +438,31 @@ async def test_pasted_receipt_goes_to_the_server_when_the_browser_cannot_check(
 async def test_oversized_form_is_413_page(site: Site) -> None:
     resp = await site.client.post("/verify", data={"cert_no": ACTIVE, "name": "张" * 40_000})
     assert (resp.status, resp.content_type) == (413, "text/html")
+
+
+async def test_pasted_text_that_is_no_receipt_is_named_in_the_browser(
+    browser: Browser, site: Site
+) -> None:
+    page = await new_page(browser, DESKTOP)
+    await page.goto(site.base + "/receipt")
+    await page.fill("#r", "这不是回执")
+    await page.click("#receipt-form button[type=submit]")
+    await expect(page.locator("[data-receipt-checker]")).to_have_attribute(
+        "data-browser-verdict", "malformed"
+    )
+    await expect(page.locator("#browser-check")).to_contain_text(MALFORMED_MESSAGES["shape"])
+    await page.context.close()
+
+
+async def test_receipt_of_another_key_is_not_genuine_in_the_browser(
+    browser: Browser, site: Site
+) -> None:
+    other = ReceiptSigner(Signer.load(generate_keypair()[0]))
+    forged = other.sign(receipt_payload("consistent", ACTIVE, 1, status="active"))
+    page = await new_page(browser, DESKTOP)
+    await page.goto(site.base + "/receipt?r=" + encode_token(forged))
+    await expect(page.locator("[data-receipt-checker]")).to_have_attribute(
+        "data-browser-verdict", "forged"
+    )
+    await expect(page.locator("#browser-check")).to_contain_text(other.kid)
+    await page.context.close()
