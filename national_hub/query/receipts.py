@@ -209,7 +209,10 @@ def parse_receipt_text(text: str) -> dict[str, str]:
         raise MalformedReceipt("too_long", f"a receipt is at most {MAX_RECEIPT_TEXT} characters")
     if stripped.lower().startswith(("http://", "https://")):
         # A whole link copied from a QR code: its r parameter is the receipt.
-        found = parse_qs(urlsplit(stripped).query).get("r")
+        try:
+            found = parse_qs(urlsplit(stripped).query).get("r")
+        except ValueError:  # e.g. a malformed [IPv6] host: then it is no link of ours
+            found = None
         if found:
             stripped = found[0].strip()
     if not stripped.startswith("{"):

@@ -119,6 +119,11 @@ def test_pasted_link_gives_its_token(receipt: dict[str, str]) -> None:
     assert parse_receipt_text(link) == receipt
 
 
+def test_pasted_malformed_link_is_no_receipt() -> None:
+    with pytest.raises(MalformedReceipt):
+        parse_receipt_text("http://[::1/receipt?r=x")
+
+
 def test_pasted_token_is_read(receipt: dict[str, str]) -> None:
     assert parse_receipt_text(f"  {encode_token(receipt)}\n") == receipt
 
