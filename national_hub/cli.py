@@ -39,6 +39,7 @@ from national_hub.notify.notifier import Notifier
 from national_hub.notify.schema import connect, notify_path
 from national_hub.query.receipts import (
     VERDICT_LABELS,
+    MalformedReceipt,
     beijing_time,
     fingerprint_groups,
     key_fingerprint,
@@ -246,9 +247,14 @@ def _public_key(args: argparse.Namespace) -> str:
 
 
 def _read_input(name: str) -> str:
-    if name == "-":
-        return sys.stdin.read()
-    return Path(name).read_text(encoding="utf-8")
+    """The receipt's text from FILE or stdin; a file that is no UTF-8 text is no receipt."""
+    try:
+        if name == "-":
+            return sys.stdin.read()
+        return Path(name).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        where = "stdin" if name == "-" else name
+        raise MalformedReceipt("shape", f"{where} is not UTF-8 text: not a receipt") from None
 
 
 def _report_lines(receipt: Mapping[str, str], public_pem: str, genuine: bool) -> list[str]:

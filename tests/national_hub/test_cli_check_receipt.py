@@ -107,6 +107,12 @@ def test_malformed_input_exits_2_in_one_line(
     assert len(err) == 1 and err[0].startswith("national-hub: error: ")
 
 
+def test_binary_file_exits_2(tmp_path: Path, key_file: Path) -> None:
+    path = tmp_path / "receipt.bin"
+    path.write_bytes(b"\xff\xfe\x00receipt")
+    assert main(["check-receipt", str(path), "--key", str(key_file)]) == 2
+
+
 def test_missing_file_exits_2(tmp_path: Path, key_file: Path) -> None:
     assert main(["check-receipt", str(tmp_path / "none.json"), "--key", str(key_file)]) == 2
 
