@@ -176,6 +176,9 @@ def sync_delay(committed_at: Any, applied_at: Any) -> str | None:
     # Clocks of two machines: a change applied "before" it was committed is skew, not news.
     if seconds < 0:
         return None
+    if seconds < 1:
+        # Sub-second is the usual case: two decimals, or every change reads "0.0 秒".
+        return f"登记后 {seconds:.2f} 秒"
     if seconds < 60:
         return f"登记后 {seconds:.1f} 秒"
     if seconds < 3600:

@@ -94,7 +94,11 @@ def test_the_timeline_is_newest_first_in_chinese() -> None:
 
 
 def test_the_sync_delay_is_the_time_from_commit_to_apply() -> None:
-    assert sync_delay("2026-12-05T04:10:00.000Z", "2026-12-05T04:10:00.400Z") == "登记后 0.4 秒"
+    assert sync_delay("2026-12-05T04:10:00.000Z", "2026-12-05T04:10:02.400Z") == "登记后 2.4 秒"
+
+
+def test_a_sub_second_delay_keeps_two_decimals() -> None:
+    assert sync_delay("2026-12-05T04:10:00.000Z", "2026-12-05T04:10:00.040Z") == "登记后 0.04 秒"
 
 
 def test_clock_skew_shows_no_delay() -> None:
