@@ -132,6 +132,12 @@ async def test_search_by_hanzi_and_pinyin_then_the_physician_page_and_its_suspen
     await expect(phone.locator(f"a[href='/physicians/{cert}']")).to_be_visible()
     await checked(phone, "search-results")
 
+    # Without JavaScript the form and its results work the same.
+    plain = await new_page(browser, DESKTOP, javascript=False)
+    await search(plain, fed.hub, "欧阳明远", "50")
+    await expect(plain.locator(f"a[href='/physicians/{cert}']")).to_have_text("欧阳明远")
+    await plain.context.close()
+
     await page.click(f"a[href='/physicians/{cert}']")
     await expect(page.locator("h1")).to_have_text("欧阳明远")
     await expect(page.locator(".timeline")).to_contain_text("注册")
