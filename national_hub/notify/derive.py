@@ -9,10 +9,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from national_hub.notify.kinds import describe
+from national_hub.notify.kinds import describe, reminder_summary
 from schemas.events import Event, RegisteredEvent
 from schemas.record import Record
 from schemas.timestamps import format_utc
@@ -106,3 +106,41 @@ def decide(event: Event, facts: Facts, now: datetime) -> Decision | None:
     if isinstance(event, RegisteredEvent) and event.details.transfer_from is not None:
         follow = tuple(sorted(facts.watchers))
     return Decision(orgs, notifications, follow)
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """A watched registration whose assessment is due soon or has lapsed (journal.remind)."""
+
+    cert_no: str
+    province: str
+    due: date
+    # The record as published (no person_ref) and the event it is from.
+    record: Mapping[str, Any]
+    event_id: str
+
+
+def reminders(
+    kind: str, due: Due, told: list[str], today: date, now: datetime
+) -> dict[str, dict[str, Any]]:
+    """The reminder of one due date to each institution told, by org code.
+
+    Its id is derived from (kind, certificate, due date), so a reminder is sent once however
+    often the reminders are looked for; event_id names the event the record is from.
+    """
+    summary = reminder_summary(kind, str(due.record["name"]), due.cert_no, due.due, today)
+    key = f"{kind}:{due.cert_no}:{due.due.isoformat()}"
+    return {
+        org: {
+            "id": notification_id(key, org),
+            "event_id": due.event_id,
+            "kind": kind,
+            "cert_no": due.cert_no,
+            "province": due.province,
+            "summary": summary,
+            "record": dict(due.record),
+            "committed_at": format_utc(now),
+            "created_at": format_utc(now),
+        }
+        for org in told
+    }

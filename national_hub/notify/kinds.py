@@ -5,6 +5,8 @@ Pure: a function of the event alone, tested without a store.
 
 from __future__ import annotations
 
+from datetime import date
+
 from schemas.events import (
     AssessedEvent,
     CancelledEvent,
@@ -38,7 +40,12 @@ KINDS = (
     "cancelled",
     "revoked",
     "transferred_out",
+    "assessment_due_soon",
+    "assessment_lapsed",
 )
+
+# How long before next_assessment_due the reminder goes (issue 15: 30 days).
+REMIND_DAYS = 30
 
 
 def _who(event: Event) -> str:
@@ -109,3 +116,12 @@ def describe(event: Event) -> tuple[str, str] | None:
                 f"{who}已从{_province(event.province)}转出至{_province(d.to_province)}。",
             )
     return None
+
+
+def reminder_summary(kind: str, name: str, cert_no: str, due: date, today: date) -> str:
+    """The summary of an assessment reminder (定期考核), due soon or lapsed."""
+    who = f"{name}（证书 {cert_no}）"
+    if kind == "assessment_lapsed":
+        return f"{who}的定期考核期限 {due.isoformat()} 已到，尚无考核结果。"
+    days = (due - today).days
+    return f"{who}应在 {due.isoformat()} 前完成定期考核（还有 {days} 天）。"

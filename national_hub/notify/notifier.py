@@ -15,6 +15,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -39,6 +40,15 @@ STANDBY_POLL_S = 1.0
 DISCOVER_S = 5.0
 # How often the delivery-state gauges are read from the store.
 COUNTS_S = 5.0
+# How often the assessment reminders are looked for (each due date is reminded of once).
+REMIND_S = 60.0
+# Due dates are Chinese civil dates: "today" is Beijing's.
+BEIJING = timezone(timedelta(hours=8))
+
+
+def beijing_today() -> date:
+    """Today's date in Beijing, where due dates are civil dates."""
+    return datetime.now(BEIJING).date()
 
 
 def _consumer(settings: HubSettings) -> AIOKafkaConsumer:
@@ -119,6 +129,7 @@ class Notifier:
             asyncio.create_task(self._consume(deliverer.wake), name="notify-consume"),
             asyncio.create_task(deliverer.run(), name="notify-deliver"),
             asyncio.create_task(self._count(), name="notify-count"),
+            asyncio.create_task(self._remind(deliverer.wake), name="notify-remind"),
         ]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -135,6 +146,15 @@ class Notifier:
 
     def _acquire(self) -> bool:
         return self._lease.acquire(time.time(), self._tuning.lease_s)
+
+    async def _remind(self, wake: Callable[[], None]) -> None:
+        while True:
+            told = await self._db.run(
+                functools.partial(self._journal.remind, self._lease, beijing_today())
+            )
+            if told:
+                wake()
+            await asyncio.sleep(REMIND_S)
 
     async def _count(self) -> None:
         while True:
@@ -175,7 +195,9 @@ class Notifier:
                     continue
                 events, offsets = self._decode(fetched)
                 told = await self._db.run(
-                    functools.partial(self._journal.apply, events, offsets, self._lease)
+                    functools.partial(
+                        self._journal.apply, events, offsets, self._lease, beijing_today()
+                    )
                 )
                 stored.update(offsets)
                 if told:

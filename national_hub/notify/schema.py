@@ -43,8 +43,17 @@ CREATE TABLE IF NOT EXISTS placements (
     cert_no TEXT PRIMARY KEY,
     province TEXT NOT NULL,
     version INTEGER NOT NULL,
-    orgs TEXT NOT NULL
+    orgs TEXT NOT NULL,
+    -- For the assessment reminders: the record's status, next_assessment_due, the record as
+    -- published (no person_ref) and the event it is from; the due dates already reminded of.
+    status TEXT NOT NULL,
+    due TEXT,
+    record TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    soon_for TEXT,
+    lapsed_for TEXT
 );
+CREATE INDEX IF NOT EXISTS placements_by_due ON placements (due) WHERE due IS NOT NULL;
 CREATE TABLE IF NOT EXISTS notifications (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,

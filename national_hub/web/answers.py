@@ -351,6 +351,8 @@ NotificationKind = Literal[
     "cancelled",
     "revoked",
     "transferred_out",
+    "assessment_due_soon",
+    "assessment_lapsed",
 ]
 DeliveryState = Literal["pending", "retrying", "delivered", "dead", "cancelled"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -107,3 +107,51 @@ def test_failed_delivery_retries_later(conn: sqlite3.Connection, lease: Lease) -
     now = time.time()
     assert outbox.record(due, now, 500, "boom", 3.0, now + 60) == "retrying"
     assert outbox.due(now + 1, 10, ()) == []
+
+
+TODAY = date(2026, 6, 1)
+
+
+def _due_in(days: int, kind: str = "registered", version: int = 1) -> Any:
+    event = _event(kind, version)
+    record = event.record.model_copy(update={"next_assessment_due": TODAY + timedelta(days)})
+    return event.model_copy(update={"record": record})
+
+
+@pytest.mark.usefixtures("watched")
+def test_reminder_thirty_days_before_the_assessment(
+    conn: sqlite3.Connection, lease: Lease
+) -> None:
+    journal = Journal(conn)
+    journal.apply([_due_in(30)], {("t", 0): 1}, lease)
+    journal.remind(lease, TODAY)
+    assert [b["kind"] for _, b in journal.feed(ORG, 0, 10)][-1] == "assessment_due_soon"
+
+
+@pytest.mark.usefixtures("watched")
+def test_reminder_is_sent_once(conn: sqlite3.Connection, lease: Lease) -> None:
+    journal = Journal(conn)
+    journal.apply([_due_in(30)], {("t", 0): 1}, lease)
+    journal.remind(lease, TODAY)
+    assert journal.remind(lease, TODAY + timedelta(days=1)) == 0
+
+
+@pytest.mark.usefixtures("watched")
+def test_no_reminder_beyond_thirty_days(conn: sqlite3.Connection, lease: Lease) -> None:
+    journal = Journal(conn)
+    journal.apply([_due_in(31)], {("t", 0): 1}, lease)
+    assert journal.remind(lease, TODAY) == 0
+
+
+@pytest.mark.usefixtures("watched")
+def test_lapse_on_the_day(conn: sqlite3.Connection, lease: Lease) -> None:
+    journal = Journal(conn)
+    journal.apply([_due_in(0)], {("t", 0): 1}, lease)
+    journal.remind(lease, TODAY)
+    assert [b["kind"] for _, b in journal.feed(ORG, 0, 10)][-1] == "assessment_lapsed"
+
+
+def test_unwatched_registration_is_not_reminded(conn: sqlite3.Connection, lease: Lease) -> None:
+    journal = Journal(conn)
+    journal.apply([_due_in(30)], {("t", 0): 1}, lease)
+    assert journal.remind(lease, TODAY) == 0

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
 
-from national_hub.notify.kinds import KINDS, describe
+from national_hub.notify.kinds import KINDS, describe, reminder_summary
 from schemas.samples import sample_event
 
 
@@ -70,3 +71,15 @@ def test_transfer_in_names_the_old_province_and_number() -> None:
     assert described is not None
     assert described[0] == "transferred" and "广东省" in described[1]
     assert "440000000000001" in described[1]
+
+
+def test_reminder_says_how_many_days_are_left() -> None:
+    text = reminder_summary("assessment_due_soon", "张伟", "500000000000001",
+                            date(2026, 7, 1), date(2026, 6, 1))  # fmt: skip
+    assert "2026-07-01" in text and "30 天" in text
+
+
+def test_lapse_summary_says_the_term_has_come() -> None:
+    text = reminder_summary("assessment_lapsed", "张伟", "500000000000001",
+                            date(2026, 6, 1), date(2026, 6, 1))  # fmt: skip
+    assert "已到" in text

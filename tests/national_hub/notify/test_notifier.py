@@ -7,6 +7,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from hubkit import HubEnv, cert, make_event, send_events, wait_for
 from national_hub.config import HubSettings
 from national_hub.notify.access import WatchAccess
 from national_hub.notify.institutions import Institutions
-from national_hub.notify.notifier import Notifier
+from national_hub.notify.notifier import BEIJING, Notifier
 from national_hub.notify.schema import connect, notify_path
 from national_hub.notify.signing import verify
 from national_hub.notify.watchlist import WatchList
@@ -192,3 +193,21 @@ async def test_dead_after_the_retry_window_then_redelivered(
         webhooks.redeliver(ORG, webhooks.deliveries(ORG, setup.webhook, 0, 10)[0]["id"])
         await wait_for(until(lambda: state() == "delivered"), seconds=15)
     conn.close()
+
+
+async def test_assessment_due_in_thirty_days_is_reminded(setup: Setup, receiver: Any) -> None:
+    c = cert("50", 50)
+    setup.watch(ORG, [c])
+    due = datetime.now(BEIJING).date() + timedelta(days=30)
+    event = make_event(setup.env, "registered", "50", c, 1)
+    event = event.model_copy(
+        update={"record": event.record.model_copy(update={"next_assessment_due": due})}
+    )
+    async with notifier(setup.settings):
+        await send_events(setup.env, [event])
+        await wait_for(until(lambda: len(receiver.acked) == 2))
+    reminder = receiver.acked[-1].notification
+    assert (reminder["kind"], reminder["record"]["next_assessment_due"]) == (
+        "assessment_due_soon",
+        due.isoformat(),
+    )
