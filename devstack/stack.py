@@ -25,6 +25,8 @@ from schemas.vocab import PROVINCES
 
 DEFAULT_PROVINCES = ("50", "11", "44")
 BIN = Path(sys.executable).parent
+# The employer-monitoring notifier's name among the components (national-hub notify).
+NOTIFIER = "notifier"
 
 
 def _say(msg: str) -> None:
@@ -266,6 +268,9 @@ class Stack:
         self._spawn("hub", [str(BIN / "national-hub"), "serve", "--config", str(self.config)])
         for name in self.procs:
             self._wait_http(name, self.url(name))
+        # Employer monitoring's notifier (issue 15): it serves no HTTP, so nothing to wait for;
+        # it shares the hub's notify store and derives and delivers while it holds the lease.
+        self._spawn(NOTIFIER, [str(BIN / "national-hub"), "notify", "--config", str(self.config)])
         return sec
 
     def url(self, name: str) -> str:
@@ -285,7 +290,8 @@ class Stack:
         if self.procs[name].poll() is None:
             self.kill(name, signal.SIGTERM)
         self._spawn(name, self.cmds[name])
-        self._wait_http(name, self.url(name))
+        if name != NOTIFIER:
+            self._wait_http(name, self.url(name))
 
     def describe(self, sec: Secrets) -> dict[str, object]:
         hub_url = f"http://127.0.0.1:{self.ports.hub}"
@@ -307,6 +313,11 @@ class Stack:
                     "viewer_token": sec.tokens[code]["viewer"],
                 }
                 for code in self.provinces
+            },
+            "notifier": {
+                "pid": self.procs[NOTIFIER].pid,
+                "cmd": self.cmds[NOTIFIER],
+                "log": str(self.state / f"{NOTIFIER}.log"),
             },
             "config": str(self.config),
             "ops_token": sec.ops_token,

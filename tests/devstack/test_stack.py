@@ -79,6 +79,10 @@ def test_stack_json_has_the_contract_shape(stack: dict[str, Any]) -> None:
     )
 
 
+def test_the_notifier_runs(stack: dict[str, Any]) -> None:
+    assert _running(stack["info"]["notifier"]["pid"])
+
+
 def test_up_prints_urls_and_tokens(stack: dict[str, Any]) -> None:
     info = stack["info"]
     out = stack["up"].stdout
@@ -122,7 +126,12 @@ def test_down_stops_every_process(tmp_path_factory: pytest.TempPathFactory) -> N
     )
     assert up.returncode == 0, up.stderr[-2000:]
     info = json.loads((state / "stack.json").read_text())
-    pids = [info["hub"]["pid"], info["provinces"]["44"]["pid"], *info["kafka"]["pids"]]
+    pids = [
+        info["hub"]["pid"],
+        info["notifier"]["pid"],
+        info["provinces"]["44"]["pid"],
+        *info["kafka"]["pids"],
+    ]
     assert _dev("down", "--state", str(state)).returncode == 0
     assert [pid for pid in pids if _running(pid)] == []
 
