@@ -1,19 +1,19 @@
 """Fetch axe-core (the accessibility checker the page tests inject) once, verified.
 
-The npm package's tarball is fetched with npm's own client (`npm pack`), checked against the
-sha512 the registry publishes for this version (pinned below), and its axe.min.js kept under
-the repository's var/ (gitignored): axe-core's source is never vendored into git.
+The npm package's tarball is fetched from the npm registry over HTTPS (no npm needed on the
+machine; `npm_config_registry` names another registry), checked against the sha512 the
+registry publishes for this version (pinned below), and its axe.min.js kept under the
+repository's var/ (gitignored): axe-core's source is never vendored into git.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import os
-import shutil
-import subprocess
 import tarfile
-import tempfile
+import urllib.request
 from pathlib import Path
 
 from devstack.errors import DevstackError
@@ -40,28 +40,21 @@ def axe_script() -> Path:
     target = cache_dir() / "axe.min.js"
     if target.exists():
         return target
-    if shutil.which("npm") is None:
-        raise DevstackError("npm is not on PATH; it is needed once to fetch axe-core")
-    with tempfile.TemporaryDirectory() as tmp:
-        proc = subprocess.run(
-            ["npm", "pack", f"axe-core@{AXE_VERSION}", "--pack-destination", tmp, "--silent"],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=300,
-        )
-        tarballs = list(Path(tmp).glob("axe-core-*.tgz"))
-        if proc.returncode != 0 or len(tarballs) != 1:
-            raise DevstackError(f"npm pack axe-core@{AXE_VERSION} failed:\n{proc.stderr[-2000:]}")
-        data = tarballs[0].read_bytes()
-        got = _integrity(data)
-        if got != AXE_INTEGRITY:
-            raise DevstackError(f"axe-core tarball integrity {got} is not {AXE_INTEGRITY}")
-        with tarfile.open(tarballs[0]) as archive:
-            member = archive.extractfile("package/axe.min.js")
-            if member is None:
-                raise DevstackError("the axe-core tarball has no package/axe.min.js")
-            script = member.read()
+    registry = os.environ.get("npm_config_registry", "https://registry.npmjs.org/").rstrip("/")
+    url = f"{registry}/axe-core/-/axe-core-{AXE_VERSION}.tgz"
+    try:
+        with urllib.request.urlopen(url, timeout=120) as resp:
+            data = resp.read()
+    except OSError as exc:
+        raise DevstackError(f"cannot fetch axe-core from {url}: {exc}") from None
+    got = _integrity(data)
+    if got != AXE_INTEGRITY:
+        raise DevstackError(f"axe-core tarball integrity {got} is not {AXE_INTEGRITY}")
+    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+        member = archive.extractfile("package/axe.min.js")
+        if member is None:
+            raise DevstackError("the axe-core tarball has no package/axe.min.js")
+        script = member.read()
     target.parent.mkdir(parents=True, exist_ok=True)
     # Written whole then renamed: a concurrent test run never reads half a file.
     partial = target.with_name(f"axe.min.js.{os.getpid()}")
