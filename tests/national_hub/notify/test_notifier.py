@@ -8,10 +8,10 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import pytest
-from hubkit import HubEnv, cert, make_event, send_events, wait_for
+from hubkit import HubEnv, cert, free_port, make_event, send_events, wait_for
+from webhook_receiver import Receiver, serving
 
 from national_hub.config import HubSettings
 from national_hub.notify.access import WatchAccess
@@ -49,7 +49,7 @@ class Setup:
 
 
 @pytest.fixture
-async def setup(kafka_env: HubEnv, receiver: Any) -> Setup:
+async def setup(kafka_env: HubEnv, receiver: Receiver) -> Setup:
     """The federation with fast notify tuning, ORG enrolled with a webhook to the receiver."""
     with kafka_env.config.open("a", encoding="utf-8") as f:
         f.write(NOTIFY_TUNING)
@@ -83,7 +83,7 @@ def until(check: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
     return probe
 
 
-async def test_suspension_reaches_the_webhook_signed(setup: Setup, receiver: Any) -> None:
+async def test_suspension_reaches_the_webhook_signed(setup: Setup, receiver: Receiver) -> None:
     c = cert("50", 1)
     setup.watch(ORG, [c])
     async with notifier(setup.settings):
@@ -94,7 +94,7 @@ async def test_suspension_reaches_the_webhook_signed(setup: Setup, receiver: Any
     assert call.notification["kind"] == "suspended" and call.id == call.notification["id"]
 
 
-async def test_delivery_latency_is_measured(setup: Setup, receiver: Any) -> None:
+async def test_delivery_latency_is_measured(setup: Setup, receiver: Receiver) -> None:
     c = cert("50", 3)
     setup.watch(ORG, [c])
     async with notifier(setup.settings) as n:
@@ -104,7 +104,7 @@ async def test_delivery_latency_is_measured(setup: Setup, receiver: Any) -> None
     assert f'regsync_notify_delivery_latency_seconds_count{{institution="{ORG}"}} 1.0' in metrics
 
 
-async def test_notification_carries_the_public_record(setup: Setup, receiver: Any) -> None:
+async def test_notification_carries_the_public_record(setup: Setup, receiver: Receiver) -> None:
     c = cert("50", 2)
     setup.watch(ORG, [c])
     async with notifier(setup.settings):
@@ -116,7 +116,7 @@ async def test_notification_carries_the_public_record(setup: Setup, receiver: An
 
 
 async def test_failing_receiver_gets_everything_once_in_order(
-    setup: Setup, receiver: Any
+    setup: Setup, receiver: Receiver
 ) -> None:
     certs = [cert("50", n) for n in (10, 11)]
     setup.watch(ORG, certs)
@@ -134,7 +134,7 @@ async def test_failing_receiver_gets_everything_once_in_order(
         assert [n["kind"] for n in acked if n["cert_no"] == c] == kinds
 
 
-async def test_roster_follows_a_site_filed_then_withdrawn(setup: Setup, receiver: Any) -> None:
+async def test_roster_follows_a_site_filed_then_withdrawn(setup: Setup, receiver: Receiver) -> None:
     conn = connect(notify_path(setup.settings.db_path))
     Institutions(conn).add(SITE, "重庆市渝中区人民医院")
     WatchList(conn, 100).set_roster(SITE, True)
@@ -171,7 +171,7 @@ async def test_feed_long_poll_answers_when_a_notification_comes(setup: Setup) ->
 
 
 async def test_dead_after_the_retry_window_then_redelivered(
-    setup: Setup, receiver: Any
+    setup: Setup, receiver: Receiver
 ) -> None:
     with setup.env.config.open("a", encoding="utf-8") as f:
         f.write("retry_for_s = 1.0\n")
@@ -195,7 +195,7 @@ async def test_dead_after_the_retry_window_then_redelivered(
     conn.close()
 
 
-async def test_assessment_due_in_thirty_days_is_reminded(setup: Setup, receiver: Any) -> None:
+async def test_assessment_due_in_thirty_days_is_reminded(setup: Setup, receiver: Receiver) -> None:
     c = cert("50", 50)
     setup.watch(ORG, [c])
     due = datetime.now(BEIJING).date() + timedelta(days=30)
@@ -211,3 +211,50 @@ async def test_assessment_due_in_thirty_days_is_reminded(setup: Setup, receiver:
         "assessment_due_soon",
         due.isoformat(),
     )
+
+
+async def test_a_slow_receiver_does_not_delay_another(
+    setup: Setup, receiver: Receiver, other_receiver: Receiver
+) -> None:
+    # ORG's receiver never answers within the timeout; SITE's answers at once.
+    receiver.delay = 5.0
+    conn = connect(notify_path(setup.settings.db_path))
+    Institutions(conn).add(SITE, "重庆市渝中区人民医院")
+    Webhooks(conn).create(SITE, other_receiver.url)
+    conn.close()
+    certs = [cert("50", n) for n in range(60, 70)]
+    setup.watch(ORG, certs)
+    setup.watch(SITE, certs)
+    async with notifier(setup.settings):
+        await send_events(
+            setup.env, [make_event(setup.env, "suspended", "50", c, 2) for c in certs]
+        )
+        start = time.monotonic()
+        await wait_for(until(lambda: len(other_receiver.acked) == len(certs)), seconds=10)
+        took = time.monotonic() - start
+    assert took < 2.0 and receiver.acked == []
+
+
+async def test_receiver_down_then_back_gets_everything_once_in_order(setup: Setup) -> None:
+    # SITE's receiver is down (its port refuses connections) while the changes come.
+    port = free_port()
+    conn = connect(notify_path(setup.settings.db_path))
+    Institutions(conn).add(SITE, "重庆市渝中区人民医院")
+    Webhooks(conn).create(SITE, f"http://127.0.0.1:{port}/hook")
+    conn.close()
+    certs = [cert("50", n) for n in (70, 71, 72)]
+    setup.watch(SITE, certs)
+    kinds = ["suspended", "reinstated", "suspended", "reinstated"]
+    events = [
+        make_event(setup.env, k, "50", c, v) for c in certs for v, k in enumerate(kinds, start=2)
+    ]
+    back = Receiver()
+    async with notifier(setup.settings):
+        await send_events(setup.env, events)
+        await asyncio.sleep(2.0)
+        async with serving(back, port):
+            await wait_for(until(lambda: len(back.acked) >= len(events)), seconds=30)
+    by_id = {c.id: c.notification for c in back.acked}
+    assert len(by_id) == len(back.acked) == len(events)
+    for c in certs:
+        assert [by_id[x.id]["kind"] for x in back.acked if by_id[x.id]["cert_no"] == c] == kinds

@@ -11,9 +11,9 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from hubkit import HubEnv, cert, make_event, send_events, wait_for
+from webhook_receiver import Receiver
 
 from national_hub.notify.derive import notification_id
 from national_hub.notify.institutions import Institutions
@@ -67,7 +67,7 @@ def lease_holder_pid(env: HubEnv) -> int | None:
 
 
 async def test_sigkill_of_the_active_notifier_loses_nothing(
-    kafka_env: HubEnv, receiver: Any
+    kafka_env: HubEnv, receiver: Receiver
 ) -> None:
     with kafka_env.config.open("a", encoding="utf-8") as f:
         f.write(TUNING)
