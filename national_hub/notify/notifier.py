@@ -58,6 +58,9 @@ def _consumer(settings: HubSettings) -> AIOKafkaConsumer:
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         client_id="regsync-notify",
+        # As ingest: Kafka holds a fetch at most this long, which is what it adds to the
+        # commit → webhook latency (aiokafka's default is 500 ms).
+        fetch_max_wait_ms=settings.tuning.ingest.fetch_max_wait_ms,
         metadata_max_age_ms=5_000,
         request_timeout_ms=15_000,
         **settings.kafka.client_kwargs(),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ class Call:
     id: str
     signature: str
     body: bytes
+    # When the receiver answered it 2xx (epoch seconds), for latency measurements.
+    acked_at: float = 0.0
 
     @property
     def notification(self) -> dict[str, Any]:
@@ -48,6 +51,7 @@ class Receiver:
             await asyncio.sleep(self.delay)
         if len(self.calls) <= self.fail_first:
             return web.Response(status=500, text="busy")
+        call.acked_at = time.time()
         self.acked.append(call)
         return web.Response(status=204)
 
