@@ -2,12 +2,11 @@
 
 `setup_pages(app)` installs the Jinja2 environment (templates in national_hub/web/templates/,
 autoescaped: every value a page shows is text, never markup) and the routes of every module in
-ROUTE_MODULES. A route module has `add_routes(app)`, `OPERATIONS` (its routes as the OpenAPI
-document lists them: national_hub.web.openapi collects them through page_operations()), and
-the names of its routes in `ADMITTED_ROUTES` (they wait their turn in the admission: they read
-the store or ask nodes) or `EXEMPT_ROUTES` (answered from memory or files):
-national_hub.web.middleware collects them. Errors on the site's paths are pages
-(error_pages.render_error_page, called by the middleware).
+ROUTE_MODULES. A route module declares its routes in `ROUTES` (page_route.PageRoute: the
+handler, the operation as the OpenAPI document lists it, and whether it waits its turn in the
+admission); national_hub.web.openapi collects the operations through page_operations(),
+national_hub.web.middleware the admitted and exempt names. Errors on the site's paths are
+pages (error_pages.render_error_page, called by the middleware).
 
 Each page gathers its facts through the same parsing, queries and explainer as the API; the
 wording lives in pure modules (explain_text, freshness_text, labels).
@@ -31,6 +30,7 @@ from national_hub.web.pages import (
     verify_routes,
 )
 from national_hub.web.pages.filters import FILTERS
+from national_hub.web.pages.page_route import PageRoute, add_page_routes
 from schemas.openapi import Operation
 
 # The route modules of the site, in the order their routes are added.
@@ -58,20 +58,23 @@ def setup_pages(app: web.Application) -> None:
         lstrip_blocks=True,
     )
     env.filters.update(FILTERS)
-    for module in ROUTE_MODULES:
-        module.add_routes(app)
+    add_page_routes(app, _routes())
+
+
+def _routes() -> list[PageRoute]:
+    return [route for module in ROUTE_MODULES for route in module.ROUTES]
 
 
 def page_operations() -> list[Operation]:
     """The site's routes as documented, in ROUTE_MODULES order."""
-    return [op for module in ROUTE_MODULES for op in module.OPERATIONS]
+    return [route.operation for route in _routes()]
 
 
 def page_admitted_routes() -> frozenset[str]:
     """The site's route names that wait their turn in the admission."""
-    return frozenset(n for m in ROUTE_MODULES for n in getattr(m, "ADMITTED_ROUTES", ()))
+    return frozenset(route.name for route in _routes() if route.admitted)
 
 
 def page_exempt_routes() -> frozenset[str]:
     """The site's route names answered whatever the load."""
-    return frozenset(n for m in ROUTE_MODULES for n in getattr(m, "EXEMPT_ROUTES", ()))
+    return frozenset(route.name for route in _routes() if not route.admitted)

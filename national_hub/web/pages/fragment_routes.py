@@ -6,9 +6,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from national_hub.web.pages.freshness_text import freshness_lines
+from national_hub.web.pages.page_route import PageRoute, html_response
 from national_hub.web.pages.render import render_page
 from national_hub.web.query_routes import freshness_for
-from schemas.openapi import HTML, Operation, Param, Response
+from schemas.openapi import Operation, Param
 from schemas.vocab import PROVINCES
 
 # A page shows the provinces of its results: at most all of them.
@@ -23,23 +24,19 @@ async def freshness_fragment(request: web.Request) -> web.Response:
     return render_page(request, "_freshness.html", {"lines": lines})
 
 
-# Answered whatever the load (files, or memory): national_hub.web.middleware.
-EXEMPT_ROUTES = frozenset({"page_freshness"})
-
-
-def add_routes(app: web.Application) -> None:
-    """Add the fragment route."""
-    app.router.add_get("/partials/freshness", freshness_fragment, name="page_freshness")
-
-
-OPERATIONS = (
-    Operation(
-        "GET",
-        "/partials/freshness",
-        "page_freshness",
-        "The search and physician pages' freshness block (an HTML fragment, for their script)",
-        [Response(200, "The fragment", {"type": "string"}, HTML)],
-        params=[Param("province", "query", str, "province codes, comma-separated")],
-        tags=("pages",),
+ROUTES = (
+    PageRoute(
+        Operation(
+            "GET",
+            "/partials/freshness",
+            "page_freshness",
+            "The search and physician pages' freshness block (an HTML fragment, for their script)",
+            [html_response(200, "The fragment")],
+            params=[Param("province", "query", str, "province codes, comma-separated")],
+            tags=("pages",),
+        ),
+        freshness_fragment,
+        # Answered from the sync monitor's memory, whatever the load.
+        admitted=False,
     ),
 )

@@ -17,12 +17,18 @@ from national_hub.sync.node_client import NodeUnreachable
 from national_hub.web.appkeys import EXPLAINER, INDEX, NODES, STORE
 from national_hub.web.pages.explain_text import explain_text
 from national_hub.web.pages.freshness_text import freshness_lines
+from national_hub.web.pages.page_route import (
+    OVERLOADED,
+    RATE_LIMITED,
+    PageRoute,
+    html_response,
+)
 from national_hub.web.pages.record_view import history_entries, record_view
 from national_hub.web.pages.render import render_page
 from national_hub.web.params import answer_body, cert_no_param
 from national_hub.web.query_routes import freshness_for
 from national_hub.web.record_routes import public_record
-from schemas.openapi import HTML, Operation, Param, Response
+from schemas.openapi import Operation, Param
 from schemas.record import CertNo
 from schemas.vocab import ExplanationState
 
@@ -89,29 +95,24 @@ async def physician_page(request: web.Request) -> web.Response:
     return render_page(request, "physician.html", context)
 
 
-# Waits its turn in the public reads' admission: national_hub.web.middleware.
-ADMITTED_ROUTES = frozenset({"page_physician"})
-
-
-def add_routes(app: web.Application) -> None:
-    """Add the physician page."""
-    app.router.add_get("/physicians/{cert_no}", physician_page, name="page_physician")
-
-
-OPERATIONS = (
-    Operation(
-        "GET",
-        "/physicians/{cert_no}",
-        "page_physician",
-        "The physician page (HTML); 404 with the explanation when not visible",
-        [
-            Response(200, "The page", {"type": "string"}, HTML),
-            Response(400, "The number is not 15 digits", {"type": "string"}, HTML),
-            Response(404, "Why the number is not visible (yet)", {"type": "string"}, HTML),
-            Response(429, "Over the rate limit: the time to wait", {"type": "string"}, HTML),
-            Response(503, "Overloaded: retry later", {"type": "string"}, HTML),
-        ],
-        params=[Param("cert_no", "path", CertNo, "执业证书编码", required=True)],
-        tags=("pages",),
+ROUTES = (
+    PageRoute(
+        Operation(
+            "GET",
+            "/physicians/{cert_no}",
+            "page_physician",
+            "The physician page (HTML); 404 with the explanation when not visible",
+            [
+                html_response(200, "The page"),
+                html_response(400, "The number is not 15 digits"),
+                html_response(404, "Why the number is not visible (yet)"),
+                RATE_LIMITED,
+                OVERLOADED,
+            ],
+            params=[Param("cert_no", "path", CertNo, "执业证书编码", required=True)],
+            tags=("pages",),
+        ),
+        physician_page,
+        admitted=True,
     ),
 )

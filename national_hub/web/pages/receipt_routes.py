@@ -31,9 +31,10 @@ from national_hub.query.receipts import (
 from national_hub.web.appkeys import RECEIPTS
 from national_hub.web.pages.filters import beijing_time
 from national_hub.web.pages.labels import status_label
+from national_hub.web.pages.page_route import RATE_LIMITED, PageRoute, html_response
 from national_hub.web.pages.render import render_page
 from national_hub.web.qr import qr_svg
-from schemas.openapi import HTML, PARSER_400, Operation, Param, Response
+from schemas.openapi import PARSER_400, Operation, Param
 from schemas.vocab import STATUS_LABELS
 
 CHECKER_PATH = "/receipt"
@@ -176,42 +177,33 @@ async def receipt_page(request: web.Request) -> web.Response:
     return render_page(request, "receipt.html", context)
 
 
-# Answered from memory (the hub's key, one signature check), like GET /.well-known/regsync/hub-key.
-EXEMPT_ROUTES = frozenset({"page_receipt"})
-
-
-def add_routes(app: web.Application) -> None:
-    """Add the receipt checker."""
-    app.router.add_get(CHECKER_PATH, receipt_page, name="page_receipt")
-
-
-OPERATIONS = (
-    Operation(
-        "GET",
-        CHECKER_PATH,
-        "page_receipt",
-        "The receipt checker (HTML): checks a receipt's signature in the browser; with r, "
-        "the server's check of that receipt too",
-        [
-            Response(200, "The checker (and the server's verdict on r)", {"type": "string"}, HTML),
-            Response(
-                400,
-                "r is not a receipt: the message next to the field",
-                {"type": "string"},
-                HTML,
-                alternatives=PARSER_400,
-            ),
-            Response(429, "Over the rate limit: the time to wait", {"type": "string"}, HTML),
-        ],
-        params=[
-            Param(
-                "r",
-                "query",
-                str,
-                "a receipt: its token (payload.signature.kid, base64url) as the QR code carries "
-                "it, or its JSON as POST /v1/verify answers it",
-            )
-        ],
-        tags=("pages",),
+ROUTES = (
+    PageRoute(
+        Operation(
+            "GET",
+            CHECKER_PATH,
+            "page_receipt",
+            "The receipt checker (HTML): checks a receipt's signature in the browser; with r, "
+            "the server's check of that receipt too",
+            [
+                html_response(200, "The checker (and the server's verdict on r)"),
+                html_response(400, "r is not a receipt: the message next to the field", PARSER_400),
+                RATE_LIMITED,
+            ],
+            params=[
+                Param(
+                    "r",
+                    "query",
+                    str,
+                    "a receipt: its token (payload.signature.kid, base64url) as the QR code "
+                    "carries it, or its JSON as POST /v1/verify answers it",
+                )
+            ],
+            tags=("pages",),
+        ),
+        receipt_page,
+        # Answered from memory (the hub's key, one signature check), like
+        # GET /.well-known/regsync/hub-key.
+        admitted=False,
     ),
 )

@@ -22,11 +22,17 @@ from national_hub.web.pages.labels import (
     SCOPE_GROUPS,
     STATUS_CHOICES,
 )
+from national_hub.web.pages.page_route import (
+    OVERLOADED,
+    RATE_LIMITED,
+    PageRoute,
+    html_response,
+)
 from national_hub.web.pages.record_view import record_view
 from national_hub.web.pages.render import render_page
 from national_hub.web.pages.search_form import field_errors, form_values, page_href, submitted
 from national_hub.web.query_routes import freshness_for
-from schemas.openapi import HTML, Operation, Param, Response
+from schemas.openapi import Operation, Param
 
 FORM_CHOICES: dict[str, Any] = {
     "provinces": PROVINCE_CHOICES,
@@ -65,33 +71,28 @@ async def search_page(request: web.Request) -> web.Response:
     return render_page(request, "search.html", context)
 
 
-# Waits its turn in the public reads' admission: national_hub.web.middleware.
-ADMITTED_ROUTES = frozenset({"page_search"})
-
-
-def add_routes(app: web.Application) -> None:
-    """Add the search page."""
-    app.router.add_get("/", search_page, name="page_search")
-
-
 _PARAMS = [
     Param(name, "query", str, f"as in GET /v1/physicians: {name}")
     for name in ("name", "province", "institution", "category", "scope", "status", "cursor")
 ]
 
-OPERATIONS = (
-    Operation(
-        "GET",
-        "/",
-        "page_search",
-        "The search page (HTML); with name or institution, one page of results",
-        [
-            Response(200, "The page", {"type": "string"}, HTML),
-            Response(400, "The form with the refused field's message", {"type": "string"}, HTML),
-            Response(429, "Over the rate limit: the time to wait", {"type": "string"}, HTML),
-            Response(503, "Overloaded: retry later", {"type": "string"}, HTML),
-        ],
-        params=_PARAMS,
-        tags=("pages",),
+ROUTES = (
+    PageRoute(
+        Operation(
+            "GET",
+            "/",
+            "page_search",
+            "The search page (HTML); with name or institution, one page of results",
+            [
+                html_response(200, "The page"),
+                html_response(400, "The form with the refused field's message"),
+                RATE_LIMITED,
+                OVERLOADED,
+            ],
+            params=_PARAMS,
+            tags=("pages",),
+        ),
+        search_page,
+        admitted=True,
     ),
 )

@@ -10,6 +10,7 @@ from aiohttp import web
 from pydantic import Field
 
 from national_hub.errors import NotFound
+from national_hub.web.pages.page_route import PageRoute
 from schemas.openapi import Operation, Param, Response, error_responses
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -41,36 +42,32 @@ async def site_file(request: web.Request) -> web.FileResponse:
     )
 
 
-# Answered whatever the load (files, or memory): national_hub.web.middleware.
-EXEMPT_ROUTES = frozenset({"site_static"})
-
-
-def add_routes(app: web.Application) -> None:
-    """Add the site's file route."""
-    app.router.add_get("/static/site/{name}", site_file, name="site_static")
-
-
-OPERATIONS = (
-    Operation(
-        "GET",
-        "/static/site/{name}",
-        "site_file",
-        "The public site's stylesheet or scripts",
-        [
-            Response(
-                200,
-                "The file",
-                {"type": "string"},
-                "text/css",
-                alternatives={"text/javascript": {"type": "string"}},
-            ),
-            *error_responses({404: "No such file."}, [404]),
-        ],
-        params=[
-            # A pattern, not the list: which files exist is the site's business, and the
-            # document stays the same when a page adds one.
-            Param("name", "path", _NAME, "the file's name", required=True)
-        ],
-        tags=("pages",),
+ROUTES = (
+    PageRoute(
+        Operation(
+            "GET",
+            "/static/site/{name}",
+            "site_file",
+            "The public site's stylesheet or scripts",
+            [
+                Response(
+                    200,
+                    "The file",
+                    {"type": "string"},
+                    "text/css",
+                    alternatives={"text/javascript": {"type": "string"}},
+                ),
+                *error_responses({404: "No such file."}, [404]),
+            ],
+            params=[
+                # A pattern, not the list: which files exist is the site's business, and the
+                # document stays the same when a page adds one.
+                Param("name", "path", _NAME, "the file's name", required=True)
+            ],
+            tags=("pages",),
+        ),
+        site_file,
+        # Files: answered whatever the load.
+        admitted=False,
     ),
 )

@@ -18,6 +18,7 @@ from national_hub.index import suggest
 from national_hub.index.suggest import Suggestion
 from national_hub.ingest.names import query_key
 from national_hub.web.appkeys import ALIASES, INDEX
+from national_hub.web.pages.page_route import PageRoute
 from national_hub.web.params import answer_response
 from schemas.openapi import Answer, Operation, Param, Response, error_responses
 
@@ -86,36 +87,34 @@ async def suggest_route(request: web.Request) -> web.Response:
     return answer_response(Suggestions(items=[_item(s) for s in found]))
 
 
-# Waits its turn in the public reads' admission: national_hub.web.middleware.
-ADMITTED_ROUTES = frozenset({"suggest"})
-
-
-def add_routes(app: web.Application) -> None:
-    """Add the suggestions route."""
-    app.router.add_get("/v1/suggest", suggest_route, name="suggest")
-
-
-OPERATIONS = (
-    Operation(
-        "GET",
-        "/v1/suggest",
-        "suggest",
-        "Suggestions while typing a name or an institution, with counts",
-        [
-            Response(200, "Suggestions, best first", Suggestions),
-            *error_responses(
-                {
-                    400: "Neither name nor institution, or too long; the details name it.",
-                    429: "Over the per-client rate limit (a suggestion takes 1 token).",
-                    503: "Overloaded: retry after Retry-After.",
-                },
-                [400, 429, 503],
-            ),
-        ],
-        params=[
-            Param("name", "query", str, "a name typed so far (汉字 or toneless pinyin)"),
-            Param("institution", "query", str, "an institution typed so far (name, abbreviation)"),
-        ],
-        tags=("pages",),
+ROUTES = (
+    PageRoute(
+        Operation(
+            "GET",
+            "/v1/suggest",
+            "suggest",
+            "Suggestions while typing a name or an institution, with counts",
+            [
+                Response(200, "Suggestions, best first", Suggestions),
+                *error_responses(
+                    {
+                        400: "Neither name nor institution, or too long; the details name it.",
+                        429: "Over the per-client rate limit (a suggestion takes 1 token).",
+                        503: "Overloaded: retry after Retry-After.",
+                    },
+                    [400, 429, 503],
+                ),
+            ],
+            params=[
+                Param("name", "query", str, "a name typed so far (汉字 or toneless pinyin)"),
+                Param(
+                    "institution", "query", str, "an institution typed so far (name, abbreviation)"
+                ),
+            ],
+            tags=("pages",),
+        ),
+        suggest_route,
+        # It reads the serving index: it waits its turn (cheap, but not free).
+        admitted=True,
     ),
 )

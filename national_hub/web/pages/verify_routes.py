@@ -32,10 +32,16 @@ from national_hub.web.pages.labels import (
     province_label,
     status_label,
 )
+from national_hub.web.pages.page_route import (
+    OVERLOADED,
+    RATE_LIMITED,
+    PageRoute,
+    html_response,
+)
 from national_hub.web.pages.receipt_routes import receipt_view
 from national_hub.web.pages.render import render_page
 from national_hub.web.params import answer_body
-from schemas.openapi import HTML, PARSER_400, Operation, Response
+from schemas.openapi import PARSER_400, Operation
 from schemas.vocab import MAX_SCOPES
 
 # The form's fields: the names and meanings of POST /v1/verify's body.
@@ -294,48 +300,41 @@ async def verify_page(request: web.Request) -> web.Response:
     return render_page(request, "verify.html", context)
 
 
-# The verdict reads the serving index and may ask nodes (the explanation): it waits its turn
-# like POST /v1/verify. The blank form is a constant page.
-ADMITTED_ROUTES = frozenset({"page_verify"})
-EXEMPT_ROUTES = frozenset({"page_verify_form"})
-
-
-def add_routes(app: web.Application) -> None:
-    """Add the verify form and its verdict page."""
-    app.router.add_get("/verify", verify_form, name="page_verify_form")
-    app.router.add_post("/verify", verify_page, name="page_verify")
-
-
-OPERATIONS = (
-    Operation(
-        "GET",
-        "/verify",
-        "page_verify_form",
-        "The certificate verification form (HTML)",
-        [Response(200, "The form", {"type": "string"}, HTML)],
-        tags=("pages",),
+ROUTES = (
+    PageRoute(
+        Operation(
+            "GET",
+            "/verify",
+            "page_verify_form",
+            "The certificate verification form (HTML)",
+            [html_response(200, "The form")],
+            tags=("pages",),
+        ),
+        verify_form,
+        # A constant page.
+        admitted=False,
     ),
-    Operation(
-        "POST",
-        "/verify",
-        "page_verify",
-        "The verdict page (HTML) of a form-encoded certificate: the fields of POST /v1/verify "
-        "(cert_no, name, institution, category, scopes, province; scopes repeated, at most "
-        f"{MAX_SCOPES}), the per-field view, the explanation when not found, the signed receipt "
-        "with its QR code",
-        [
-            Response(200, "The verdict page", {"type": "string"}, HTML),
-            Response(
-                400,
-                "The form with each refused field's message",
-                {"type": "string"},
-                HTML,
-                alternatives=PARSER_400,
-            ),
-            Response(413, "The form is larger than the hub takes", {"type": "string"}, HTML),
-            Response(429, "Over the rate limit: the time to wait", {"type": "string"}, HTML),
-            Response(503, "Overloaded: retry later", {"type": "string"}, HTML),
-        ],
-        tags=("pages",),
+    PageRoute(
+        Operation(
+            "POST",
+            "/verify",
+            "page_verify",
+            "The verdict page (HTML) of a form-encoded certificate: the fields of POST /v1/verify "
+            "(cert_no, name, institution, category, scopes, province; scopes repeated, at most "
+            f"{MAX_SCOPES}), the per-field view, the explanation when not found, the signed "
+            "receipt with its QR code",
+            [
+                html_response(200, "The verdict page"),
+                html_response(400, "The form with each refused field's message", PARSER_400),
+                html_response(413, "The form is larger than the hub takes"),
+                RATE_LIMITED,
+                OVERLOADED,
+            ],
+            tags=("pages",),
+        ),
+        verify_page,
+        # It reads the serving index and may ask nodes (the explanation): it waits its turn
+        # like POST /v1/verify.
+        admitted=True,
     ),
 )
