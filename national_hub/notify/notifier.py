@@ -114,7 +114,7 @@ class Notifier:
                 if await self._db.run(self._acquire):
                     log.info("%s: active (epoch %s)", self.holder, self._lease.epoch)
                     await self._active()
-                    log.warning("%s: lost the lease; standing by", self.holder)
+                    log.warning("%s: stopped working; asking for the lease again", self.holder)
                 await asyncio.sleep(STANDBY_POLL_S)
         finally:
             with contextlib.suppress(Exception):

@@ -7,7 +7,7 @@ field).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -102,7 +102,7 @@ def _maybe_ts(value: float | None) -> datetime | None:
     return None if value is None else _ts(value)
 
 
-def _known(request: web.Request) -> Any:
+def _known(request: web.Request) -> Callable[[Sequence[str]], set[str]]:
     index = request.app[INDEX]
 
     def known(certs: Sequence[str]) -> set[str]:
