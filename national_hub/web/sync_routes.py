@@ -6,15 +6,13 @@ poller, the sync monitor (freshness, status, gauges) and the lag sampler.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import orjson
 from aiohttp import web
 
-from national_hub.errors import InvalidParameter, NotFound
+from national_hub.errors import InvalidParameter
 from national_hub.sync.anomalies import find_anomalies
 from national_hub.sync.status import ProvinceSync
-from national_hub.web import answers
+from national_hub.web import answers, static_files
 from national_hub.web.appkeys import (
     EXPLAINER,
     INGESTOR,
@@ -31,9 +29,8 @@ from national_hub.web.params import (
     require_ops,
     sync_token_param,
 )
+from national_hub.web.static_files import STATIC_DIR
 from schemas.timestamps import utc_now
-
-STATIC_DIR = Path(__file__).parent / "static"
 
 
 def _province_param(request: web.Request, name: str = "province") -> str | None:
@@ -172,16 +169,7 @@ async def dashboard(request: web.Request) -> web.FileResponse:
 
 async def static_file(request: web.Request) -> web.FileResponse:
     """GET /static/{name}: the dashboard's stylesheet and script."""
-    name = request.match_info["name"]
-    if name not in STATIC_FILES:
-        raise NotFound(f"no such resource: {request.method} {request.path}")
-    return web.FileResponse(
-        STATIC_DIR / name,
-        headers={
-            "Cache-Control": "no-cache",
-            "Content-Type": f"{STATIC_FILES[name]}; charset=utf-8",
-        },
-    )
+    return static_files.static_file(request, STATIC_FILES)
 
 
 def add_routes(app: web.Application) -> None:

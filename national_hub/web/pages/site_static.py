@@ -3,17 +3,14 @@ only from files of this origin, never inline)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 from aiohttp import web
 from pydantic import Field
 
-from national_hub.errors import NotFound
 from national_hub.web.pages.page_route import PageRoute
+from national_hub.web.static_files import STATIC_DIR, static_file
 from schemas.openapi import Operation, Param, Response, error_responses
-
-STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 _NAME = Annotated[str, Field(pattern=r"^[a-z0-9_-]+\.(css|js)$")]
 _TYPES = {".css": "text/css", ".js": "text/javascript"}
@@ -29,17 +26,7 @@ SITE_FILES = {
 
 async def site_file(request: web.Request) -> web.FileResponse:
     """A file of the site, or the 404 page."""
-    name = request.match_info["name"]
-    if name not in SITE_FILES:
-        raise NotFound(f"no such resource: {request.method} {request.path}")
-    return web.FileResponse(
-        STATIC_DIR / name,
-        headers={
-            # Revalidated on each load: a new hub version's files show at once.
-            "Cache-Control": "no-cache",
-            "Content-Type": f"{SITE_FILES[name]}; charset=utf-8",
-        },
-    )
+    return static_file(request, SITE_FILES)
 
 
 ROUTES = (
