@@ -26,16 +26,6 @@ HTML = {"Accept": "text/html"}
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def client(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> AsyncIterator[TestClient]:
-    """The hub with Kafka unreachable (one per module: a hub takes seconds to start)."""
-    env = write_federation(tmp_path_factory.mktemp("hub"), "127.0.0.1:1", "offline")
-    async with TestClient(TestServer(create_app(env.settings()))) as c:
-        yield c
-
-
 @pytest_asyncio.fixture(loop_scope="module")
 async def strict_client(
     tmp_path_factory: pytest.TempPathFactory,

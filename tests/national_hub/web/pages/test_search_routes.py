@@ -3,27 +3,12 @@ as text, the CSP and the other hardening headers on every page."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
-import pytest_asyncio
-from aiohttp.test_utils import TestClient, TestServer
-from hubkit import write_federation
+from aiohttp.test_utils import TestClient
 
-from national_hub.web.app import create_app
 from national_hub.web.middleware import SECURITY_HEADERS
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def client(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> AsyncIterator[TestClient]:
-    """The hub with Kafka unreachable (one per module: a hub takes seconds to start)."""
-    env = write_federation(tmp_path_factory.mktemp("hub"), "127.0.0.1:1", "offline")
-    async with TestClient(TestServer(create_app(env.settings()))) as c:
-        yield c
 
 
 async def test_the_bare_address_is_the_empty_form(client: TestClient) -> None:
