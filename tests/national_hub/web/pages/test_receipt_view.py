@@ -14,7 +14,7 @@ from national_hub.query.receipts import (
     receipt_facts,
     receipt_payload,
 )
-from national_hub.web.pages.receipt_routes import (
+from national_hub.web.pages.receipt_view import (
     MALFORMED_MESSAGES,
     checker_labels,
     facts_view,

@@ -38,7 +38,7 @@ from national_hub.query.receipts import (
     verify_receipt,
 )
 from national_hub.web.pages.explain_text import explain_text
-from national_hub.web.pages.receipt_routes import MALFORMED_MESSAGES
+from national_hub.web.pages.receipt_view import MALFORMED_MESSAGES
 from schemas.samples import SECOND_INSTITUTION
 from schemas.signing import Signer, generate_keypair
 
