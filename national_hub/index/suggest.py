@@ -96,16 +96,23 @@ def name_suggestions(
     return found
 
 
-def institution_suggestions(con: sqlite3.Connection, prefix: str, limit: int) -> list[Suggestion]:
+def institution_suggestions(
+    con: sqlite3.Connection, prefix: str, limit: int, first: str | None = None
+) -> list[Suggestion]:
     """Institutions whose full name starts with prefix, with how many shown records name
-    them as primary institution, at most limit."""
+    them as primary institution, at most limit; `first` (the full name of an abbreviation
+    typed, 重医附一院) leads the list, as it is what the search will match."""
     rows = con.execute(
         "SELECT institution_name, sum(n) FROM institutions"
         " WHERE institution_name >= ? AND institution_name < ?"
         " GROUP BY institution_name ORDER BY institution_name LIMIT ?",
         [prefix, prefix + _TOP, limit],
     ).fetchall()
-    return [Suggestion("institution", str(name), int(n), False) for name, n in rows]
+    found = [Suggestion("institution", str(name), int(n), False) for name, n in rows]
+    if first is None:
+        return found
+    lead = Suggestion("institution", first, institution_count(con, first), False)
+    return [lead, *(s for s in found if s.text != first)][:limit]
 
 
 def institution_count(con: sqlite3.Connection, name: str) -> int:

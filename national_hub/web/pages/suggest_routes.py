@@ -7,7 +7,6 @@ slot; the page's script waits for a pause in typing and hides the list on any re
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Literal
 
 from aiohttp import web
@@ -71,17 +70,11 @@ async def suggest_route(request: web.Request) -> web.Response:
             )
     elif institution is not None:
         entry = request.app[ALIASES].resolve(institution)
+        # An abbreviation (重医附一院) suggests its full name first: what the search will match.
         full = entry.full_name if entry is not None and entry.full_name != institution else None
-
-        def read(con: sqlite3.Connection) -> list[Suggestion]:
-            rows = suggest.institution_suggestions(con, institution, LIMIT)
-            if full is None:
-                return rows
-            # An abbreviation (重医附一院) first, as its full name: what the search will match.
-            first = Suggestion("institution", full, suggest.institution_count(con, full), False)
-            return [first, *(r for r in rows if r.text != full)][:LIMIT]
-
-        found = await index.suggest(read)
+        found = await index.suggest(
+            lambda con: suggest.institution_suggestions(con, institution, LIMIT, first=full)
+        )
     else:
         raise InvalidParameter.for_field("name", "give name or institution (what was typed)")
     return answer_response(Suggestions(items=[_item(s) for s in found]))

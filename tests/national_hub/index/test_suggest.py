@@ -81,3 +81,10 @@ def test_an_institution_prefix_suggests_full_names_with_counts(con: sqlite3.Conn
 def test_only_name_columns_are_walked(con: sqlite3.Connection) -> None:
     with pytest.raises(ValueError, match="not a name column"):
         name_suggestions(con, "record", "x", 8)
+
+
+def test_an_abbreviations_full_name_leads_once(con: sqlite3.Connection) -> None:
+    assert institution_suggestions(con, "重庆", 8, first=CLINIC) == [
+        Suggestion("institution", CLINIC, 1, False),
+        Suggestion("institution", HOSPITAL, 7, False),
+    ]
