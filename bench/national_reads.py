@@ -512,24 +512,36 @@ async def run_reads(
     wrk_done = asyncio.create_task(asyncio.to_thread(wrk.wait))
     series: list[tuple[float, float]] = []
     reached_at: float | None = None
-    with progress() as bar:
-        task = bar.add_task(label, total=target if until else seconds)
-        while not wrk_done.done():
-            await asyncio.wait({wrk_done}, timeout=0.5)
-            if hub.poll() is not None:
-                wrk.interrupt()
-                stop.set()
-                raise RuntimeError(f"the hub exited with {hub.returncode}")
-            elapsed = time.perf_counter() - t0
-            if until is None:
-                bar.update(task, completed=min(elapsed, seconds))
-                continue
-            done = await asyncio.to_thread(until)
-            series.append((round(elapsed, 2), done))
-            bar.update(task, completed=done)
-            if done >= target and reached_at is None:
-                reached_at = elapsed
-                wrk.interrupt()
+    # Scrapes of the hub's /metrics that failed (it did not answer within the timeout): the
+    # series then keeps the last value, and the count says how unresponsive the hub was.
+    scrape_failures = 0
+    try:
+        with progress() as bar:
+            task = bar.add_task(label, total=target if until else seconds)
+            done = 0.0
+            while not wrk_done.done():
+                await asyncio.wait({wrk_done}, timeout=0.5)
+                if hub.poll() is not None:
+                    raise RuntimeError(f"the hub exited with {hub.returncode}")
+                elapsed = time.perf_counter() - t0
+                if until is None:
+                    bar.update(task, completed=min(elapsed, seconds))
+                    continue
+                try:
+                    done = await asyncio.to_thread(until)
+                except (OSError, TimeoutError):
+                    scrape_failures += 1
+                    continue
+                series.append((round(elapsed, 2), done))
+                bar.update(task, completed=done)
+                if done >= target and reached_at is None:
+                    reached_at = elapsed
+                    wrk.interrupt()
+    except BaseException:
+        # Never leave wrk running: asyncio.run would wait for its thread for the whole -d.
+        wrk.interrupt()
+        stop.set()
+        raise
     stop.set()
     w = await wrk_done
     await writer
@@ -546,6 +558,7 @@ async def run_reads(
         },
     }
     if until is not None:
+        out["metrics_scrape_failures"] = scrape_failures
         out["caught_up_after_reads_s"] = round(reached_at, 2) if reached_at else None
         step = max(1, len(series) // 60)
         out["applied_series"] = series[::step]
@@ -606,7 +619,10 @@ def catchup(
     qfile: Path,
     args: argparse.Namespace,
 ) -> tuple[Any, dict[str, Any]]:
-    """Hub stopped, backlog produced, hub started, reads until the backlog is applied."""
+    """Hub stopped, backlog produced, hub started, reads until the backlog is applied.
+
+    `counts`: the records each province holds already (the backlog's certificates follow).
+    """
     others = [c for c in counts if c != NODE]
     backlog = skewed_counts(args.backlog, others)
     fill = produce_registered_counts(
@@ -646,7 +662,29 @@ def catchup(
         "applied_series": result.pop("applied_series"),
     }
     result["hub_rss"] = hub_memory(hub, rss)
+    result["catchup"]["backlog_per_province"] = backlog
     return hub, result
+
+
+def catchup_with_tuning(
+    fed: Federation,
+    counts: Mapping[str, int],
+    writes: Writes,
+    qfile: Path,
+    args: argparse.Namespace,
+    tuning_toml: str,
+) -> tuple[Any, dict[str, Any], dict[str, int]]:
+    """catchup() with extra TOML in federation.toml for its hub (then taken out again); also
+    the records each province holds afterwards, where the next backlog starts."""
+    original = fed.config.read_text(encoding="utf-8")
+    fed.config.write_text(original + "\n" + tuning_toml.replace("\\n", "\n") + "\n", "utf-8")
+    try:
+        hub, result = catchup(fed, counts, writes, qfile, args)
+    finally:
+        fed.config.write_text(original, encoding="utf-8")
+    result["catchup"]["hub_tuning_toml"] = tuning_toml
+    added = result["catchup"]["backlog_per_province"]
+    return hub, result, {c: n + added.get(c, 0) for c, n in counts.items()}
 
 
 # ---- the floor --------------------------------------------------------------------------------
@@ -731,7 +769,7 @@ TARGETS = {
 def summarize(results: Mapping[str, Any]) -> dict[str, Any]:
     """The headline figures of a run, with the targets they are held against."""
     out: dict[str, Any] = {}
-    for phase in ("steady", "catchup"):
+    for phase in ("steady", "catchup_before", "catchup"):
         if phase not in results:
             continue
         p = results[phase]
@@ -752,7 +790,7 @@ def summarize(results: Mapping[str, Any]) -> dict[str, Any]:
             ],
             "wrk_cores_used": p["load_generator_cpu"]["wrk"]["cores_used"],
         }
-        if phase == "catchup":
+        if phase != "steady":
             out[phase]["events_per_s"] = p["catchup"]["events_per_s_from_hub_start"]
     out["rebuild_events_per_s"] = results["rebuild"]["events_per_s"]
     out["targets"] = TARGETS
@@ -761,7 +799,7 @@ def summarize(results: Mapping[str, Any]) -> dict[str, Any]:
 
 def print_summary(summary: Mapping[str, Any]) -> None:
     """The headline figures on stderr, for whoever watches the run."""
-    for phase in ("steady", "catchup"):
+    for phase in ("steady", "catchup_before", "catchup"):
         if phase not in summary:
             continue
         p = summary[phase]
@@ -795,6 +833,12 @@ def main() -> None:
     ap.add_argument("--fill-workers", type=int, default=2, help="producer processes")
     ap.add_argument("--index-path", default=None, help="the hub's serving index file")
     ap.add_argument("--keep", action="store_true", help="keep the temp directory")
+    ap.add_argument(
+        "--before-tuning",
+        default=None,
+        help="TOML (\\n for newlines) for a first catch-up run before the one with the "
+        "configured tuning, e.g. '[hub.tuning.ingest]\\nserving_batch = 50000\\nworker_nice = 0'",
+    )
     args = ap.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk not found: apt-get install wrk")
@@ -836,8 +880,16 @@ def main() -> None:
                 results["settle_seconds"] = round(wait_settled(fed, hub, counts), 2)
                 results["steady"] = steady(fed, hub, writes, qfile, args)
             if args.mode in ("catchup", "both"):
+                held = counts
+                if args.before_tuning:
+                    # The comparison asked for, in one run: the same catch-up with the tuning
+                    # that restores the behaviour before (e.g. reads-first off), then as is.
+                    stop_process(hub)
+                    hub, results["catchup_before"], held = catchup_with_tuning(
+                        fed, counts, writes, qfile, args, args.before_tuning
+                    )
                 stop_process(hub)
-                hub, results["catchup"] = catchup(fed, counts, writes, qfile, args)
+                hub, results["catchup"] = catchup(fed, held, writes, qfile, args)
             settings = HubSettings.load(fed.config)
             path = index_path(fed, settings, args.index_path)
             stderr.print("engine floor ...")
