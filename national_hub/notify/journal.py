@@ -26,6 +26,9 @@ from national_hub.notify.lease import Lease
 from national_hub.notify.schema import write
 from schemas.events import Event, RegisteredEvent
 
+# A revoked institution is told nothing more (its watch list and webhooks stay, for a new key).
+_IN_FORCE = "i.revoked_at IS NULL"
+
 
 def _placement(conn: sqlite3.Connection, cert_no: str) -> tuple[int | None, frozenset[str]]:
     row = conn.execute(
@@ -40,7 +43,9 @@ def _watchers(conn: sqlite3.Connection, certs: Sequence[str]) -> dict[str, float
     found: dict[str, float] = {}
     for cert_no in certs:
         for org, since in conn.execute(
-            "SELECT org_code, created_at FROM watch_certs WHERE cert_no = ?", (cert_no,)
+            "SELECT w.org_code, w.created_at FROM watch_certs w "
+            f"JOIN institutions i ON i.org_code = w.org_code WHERE {_IN_FORCE} AND w.cert_no = ?",
+            (cert_no,),
         ):
             found[org] = min(since, found.get(org, since))
     return found
@@ -51,7 +56,10 @@ def _rosters(conn: sqlite3.Connection, orgs: frozenset[str]) -> dict[str, float]
         return {}
     marks = ",".join("?" * len(orgs))
     rows = conn.execute(
-        f"SELECT org_code, enabled_at FROM roster WHERE org_code IN ({marks})", tuple(orgs)
+        "SELECT r.org_code, r.enabled_at FROM roster r "
+        f"JOIN institutions i ON i.org_code = r.org_code WHERE {_IN_FORCE} "
+        f"AND r.org_code IN ({marks})",
+        tuple(orgs),
     )
     return {r[0]: r[1] for r in rows}
 

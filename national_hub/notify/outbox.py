@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from national_hub.notify.schema import write
 
+# A revoked institution's deliveries wait (delivered if it is given a new key).
 # Per-certificate order: a delivery waits while an earlier one of the same certificate to the
 # same webhook is still owed (pending or retrying), whether it is due or backing off.
 _DUE = """
@@ -16,7 +17,8 @@ SELECT d.id, d.webhook_id, w.org_code, w.url, w.secret, n.id AS notification_id,
 FROM deliveries d
 JOIN webhooks w ON w.id = d.webhook_id
 JOIN notifications n ON n.seq = d.notification_seq
-WHERE d.state IN ('pending', 'retrying') AND d.next_at <= ?
+JOIN institutions i ON i.org_code = w.org_code
+WHERE d.state IN ('pending', 'retrying') AND d.next_at <= ? AND i.revoked_at IS NULL
   AND NOT EXISTS (
     SELECT 1 FROM deliveries e
     WHERE e.webhook_id = d.webhook_id AND e.cert_no = d.cert_no

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from national_hub.notify.institutions import Institutions
 from national_hub.notify.journal import Journal
 from national_hub.notify.lease import Fenced, Lease
 from national_hub.notify.outbox import Outbox
@@ -44,6 +45,7 @@ def lease(conn: sqlite3.Connection) -> Lease:
 
 @pytest.fixture
 def watched(conn: sqlite3.Connection) -> None:
+    Institutions(conn).add(ORG, "医院")
     WatchList(conn, 10).add(ORG, [CERT, "500000000000002"], lambda cs: set(cs))
 
 
@@ -155,3 +157,17 @@ def test_unwatched_registration_is_not_reminded(conn: sqlite3.Connection, lease:
     journal = Journal(conn)
     journal.apply([_due_in(30)], {("t", 0): 1}, lease)
     assert journal.remind(lease, TODAY) == 0
+
+
+@pytest.mark.usefixtures("watched")
+def test_revoked_institution_is_told_nothing(conn: sqlite3.Connection, lease: Lease) -> None:
+    Institutions(conn).revoke(ORG)
+    assert Journal(conn).apply([_event("suspended", 2)], {("t", 0): 1}, lease) == 0
+
+
+@pytest.mark.usefixtures("watched")
+def test_revoked_institution_deliveries_wait(conn: sqlite3.Connection, lease: Lease) -> None:
+    Webhooks(conn).create(ORG, "http://127.0.0.1:1/hook")
+    Journal(conn).apply([_event("suspended", 2)], {("t", 0): 1}, lease)
+    Institutions(conn).revoke(ORG)
+    assert Outbox(conn).due(time.time() + 1, 10, ()) == []
