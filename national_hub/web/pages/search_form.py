@@ -9,6 +9,9 @@ from urllib.parse import urlencode
 
 # The form's fields, in the order of GET /v1/physicians' parameters.
 FIELDS = ("name", "province", "institution", "category", "scope", "status")
+# What the next page keeps besides the form's fields: a page size set in the address
+# (/?name=…&limit=50) stays the same from page to page.
+_KEPT = (*FIELDS, "limit")
 
 _MESSAGES = {
     "province": "请从列表中选择省份。",
@@ -58,6 +61,6 @@ def field_errors(details: Sequence[Mapping[str, Any]], query: Mapping[str, str])
 
 
 def page_href(query: Mapping[str, str], cursor: str) -> str:
-    """The address of the next page: the same filled-in fields, and the cursor."""
-    kept = {name: query[name] for name in FIELDS if query.get(name, "").strip()}
+    """The address of the next page: the same filled-in fields and page size, and the cursor."""
+    kept = {name: query[name] for name in _KEPT if query.get(name, "").strip()}
     return "/?" + urlencode({**kept, "cursor": cursor})

@@ -73,7 +73,16 @@ async def search_page(request: web.Request) -> web.Response:
 
 _PARAMS = [
     Param(name, "query", str, f"as in GET /v1/physicians: {name}")
-    for name in ("name", "province", "institution", "category", "scope", "status", "cursor")
+    for name in (
+        "name",
+        "province",
+        "institution",
+        "category",
+        "scope",
+        "status",
+        "limit",
+        "cursor",
+    )
 ]
 
 ROUTES = (

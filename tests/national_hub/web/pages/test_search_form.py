@@ -17,6 +17,12 @@ def test_the_next_page_keeps_the_filled_in_fields() -> None:
     )
 
 
+def test_the_next_page_keeps_the_page_size() -> None:
+    assert page_href({"name": "张伟", "limit": "2"}, "abc") == (
+        "/?name=%E5%BC%A0%E4%BC%9F&limit=2&cursor=abc"
+    )
+
+
 def test_a_preset_province_alone_is_not_a_sent_form() -> None:
     assert not submitted({"province": "44"})
 
