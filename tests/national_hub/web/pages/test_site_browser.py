@@ -205,3 +205,55 @@ async def test_a_refused_search_names_the_field(browser: Browser, fed: Federatio
         await expect(page.locator("#name-error")).to_contain_text("姓名至少需要 2 个字")
         await checked(page, "search-refused")
         await page.context.close()
+
+
+async def test_the_next_page_shows_the_following_results(browser: Browser, fed: Federation) -> None:
+    certs = []
+    for _ in range(3):
+        body = fresh("50", name="诸葛远山")
+        await fed.register("50", body)
+        certs.append(body["cert_no"])
+    for cert in certs:
+        await record_at_hub(fed, cert)
+
+    async def shown(page: Page) -> list[str]:
+        hrefs = await page.locator(".result h3 a").evaluate_all("as => as.map(a => a.pathname)")
+        return [href.rsplit("/", 1)[1] for href in hrefs]
+
+    page = await new_page(browser, DESKTOP)
+    await page.goto(f"{fed.hub}/?name=诸葛远山&province=50&limit=2")
+    first = await shown(page)
+    await page.get_by_role("link", name="下一页").click()
+    await page.wait_for_load_state()
+    second = await shown(page)
+    assert (len(first), sorted(first + second)) == (2, sorted(certs))
+    await page.context.close()
+
+
+async def test_a_transferred_record_links_to_the_new_one(browser: Browser, fed: Federation) -> None:
+    old = fresh("50", name="慕容清和")
+    await fed.register("50", old)
+    await fed.step("50", old["cert_no"], {"type": "transferred_out", "to_province": "44"})
+    new = {
+        **fresh("44"),
+        "name": old["name"],
+        "gender": old["gender"],
+        "id_number": old["id_number"],
+        "transfer_from": {"province": "50", "cert_no": old["cert_no"]},
+    }
+    await fed.register("44", new)
+
+    async def superseded() -> bool:
+        code, body = await fed.hub_get(f"/v1/physicians/{old['cert_no']}")
+        return code == 200 and body.get("superseded_by") is not None
+
+    await wait_until(superseded, 30, f"{old['cert_no']} superseded at the hub")
+    for viewport in (DESKTOP, PHONE):
+        page = await new_page(browser, viewport)
+        await page.goto(f"{fed.hub}/physicians/{old['cert_no']}")
+        await checked(page, "physician-transferred")
+        # One notice: the transfer's, with the link (not the status's too).
+        await expect(page.locator(".notice")).to_have_count(1)
+        await page.get_by_role("link", name="查看新的注册记录").click()
+        await expect(page.locator(".lead")).to_contain_text(new["cert_no"])
+        await page.context.close()
