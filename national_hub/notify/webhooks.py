@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import sqlite3
 import time
@@ -131,17 +132,19 @@ class Webhooks:
             "WHERE d.webhook_id = ? AND d.id > ? ORDER BY d.id LIMIT ?",
             (webhook_id, after, limit),
         ).fetchall()
-        out: list[dict[str, Any]] = []
-        for r in rows:
-            attempts = self._conn.execute(
-                "SELECT at, status, error, duration_ms FROM delivery_attempts "
-                "WHERE delivery_id = ? ORDER BY at",
-                (r["id"],),
-            ).fetchall()
-            item = dict(r)
-            item["log"] = [dict(a) for a in attempts]
-            out.append(item)
-        return out
+        ids = [r["id"] for r in rows]
+        logs: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+        if ids:
+            # One read for the page's attempts, not one per delivery.
+            for a in self._conn.execute(
+                "SELECT delivery_id, at, status, error, duration_ms FROM delivery_attempts "
+                "WHERE delivery_id IN (SELECT value FROM json_each(?)) ORDER BY delivery_id, at",
+                (json.dumps(ids),),
+            ):
+                logs[a["delivery_id"]].append(
+                    {k: a[k] for k in ("at", "status", "error", "duration_ms")}
+                )
+        return [{**dict(r), "log": logs[r["id"]]} for r in rows]
 
     def redeliver(self, org_code: str, delivery_id: int) -> None:
         """Put a delivery back in line now (dead, delivered or retrying alike)."""

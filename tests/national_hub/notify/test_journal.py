@@ -171,3 +171,16 @@ def test_revoked_institution_deliveries_wait(conn: sqlite3.Connection, lease: Le
     Journal(conn).apply([_event("suspended", 2)], {("t", 0): 1}, lease)
     Institutions(conn).revoke(ORG)
     assert Outbox(conn).due(time.time() + 1, 10, ()) == []
+
+
+@pytest.mark.usefixtures("watched")
+def test_delivery_log_lists_each_attempt(conn: sqlite3.Connection, lease: Lease) -> None:
+    hook = Webhooks(conn).create(ORG, "http://127.0.0.1:1/hook")
+    Journal(conn).apply([_event("suspended", 2)], {("t", 0): 1}, lease)
+    outbox = Outbox(conn)
+    [due] = outbox.due(time.time() + 1, 10, ())
+    now = time.time()
+    outbox.record(due, now, 503, "busy", 2.0, now)
+    outbox.record(due, now + 1, 204, None, 1.0, None)
+    [row] = Webhooks(conn).deliveries(ORG, hook.id, 0, 10)
+    assert (row["state"], [a["status"] for a in row["log"]]) == ("delivered", [503, 204])
