@@ -16,6 +16,7 @@ from national_hub.errors import Overloaded, ServiceUnavailable, StoreError
 from national_hub.ingest.names import query_key
 from national_hub.sync.node_answers import NODES_ASKED, NodesAsked
 from national_hub.tuning import WebTuning
+from national_hub.web import watch_routes
 from national_hub.web.appkeys import ADMISSION, HEAVY, METRICS, RATE_LIMITER, SETTINGS
 from national_hub.web.pages import page_admitted_routes, page_exempt_routes
 from national_hub.web.pages.error_pages import render_error_page
@@ -298,6 +299,8 @@ EXEMPT_ROUTES = frozenset(
         "ops_ingest_set",
     }
     | page_exempt_routes()
+    # Employer monitoring: institutions behind a key; the feed long-polls.
+    | watch_routes.ROUTE_NAMES
 )
 
 

@@ -299,6 +299,26 @@ async def feed(request: web.Request) -> web.Response:
     return answer_response(answer)
 
 
+# Every route here, by name: none waits in the public reads' admission (middleware.EXEMPT_ROUTES).
+# They are few callers behind a key and the auth throttle, and a feed's long-poll would hold a
+# place for its whole wait.
+ROUTE_NAMES = frozenset(
+    {
+        "watch_add",
+        "watch_csv",
+        "watch_list",
+        "watch_remove",
+        "watch_roster",
+        "webhook_create",
+        "webhook_list",
+        "webhook_delete",
+        "delivery_list",
+        "delivery_redeliver",
+        "watch_feed",
+    }
+)
+
+
 def add_routes(app: web.Application) -> None:
     """Add the /v1/watch/* routes."""
     app.router.add_post("/v1/watch/certificates", add_certificates, name="watch_add")

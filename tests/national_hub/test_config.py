@@ -94,6 +94,19 @@ TODAY = {
         "max_queued": 256,
         "max_queue_wait_s": 2.0,
     },
+    "notify": {
+        "lease_s": 10.0,
+        "fetch_records": 2_000,
+        "receiver_concurrency": 4,
+        "max_in_flight": 256,
+        "timeout_s": 10.0,
+        "backoff_base_s": 5.0,
+        "backoff_max_s": 3600.0,
+        "retry_for_s": 86_400.0,
+        "poll_s": 0.05,
+        "watch_limit": 50_000,
+        "feed_wait_max_s": 30.0,
+    },
 }
 
 TUNED = """
