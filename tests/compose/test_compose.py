@@ -192,7 +192,11 @@ def test_server_waits_for_init_and_a_healthy_kafka(service: str) -> None:
 def test_prometheus_scrapes_compose_services_on_their_ports() -> None:
     config = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text(encoding="utf-8"))
     services = _services()
-    expected_ports = {"hub": 8080, **{f"province-{c}": 8100 + int(c) for c in PROVINCES}}
+    expected_ports = {
+        "hub": 8080,
+        "notifier": 9101,
+        **{f"province-{c}": 8100 + int(c) for c in PROVINCES},
+    }
     seen = set()
     for job in config["scrape_configs"]:
         if not job["job_name"].startswith("regsync-"):
