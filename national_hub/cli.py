@@ -36,7 +36,7 @@ from national_hub.ingest.seeding import seed_index_if_new
 from national_hub.notify.institutions import InstitutionError, Institutions
 from national_hub.notify.metrics import serve_metrics
 from national_hub.notify.notifier import Notifier
-from national_hub.notify.schema import connect, notify_path
+from national_hub.notify.schema import connect
 from national_hub.query.receipts import (
     VERDICT_LABELS,
     MalformedReceipt,
@@ -301,7 +301,7 @@ def cmd_check_receipt(args: argparse.Namespace) -> int:
 
 def _institutions(args: argparse.Namespace) -> Institutions:
     settings = HubSettings.load(args.config)
-    return Institutions(connect(notify_path(settings.db_path)))
+    return Institutions(connect(settings.notify_store_path))
 
 
 def _org_code(raw: str) -> str:

@@ -59,6 +59,9 @@ class HubSettings:
     tls_keyfile: Path | None = None
     # The SQLite serving index (hub.index); None: next to db_path, see serving_index_path.
     index_path: Path | None = None
+    # The employer-monitoring store (hub.notify_store); None: next to db_path, see
+    # notify_store_path.
+    notify_path: Path | None = None
     # Batch sizes, intervals, windows, cache lifetimes and limits ([hub.tuning], environment).
     tuning: HubTuning = field(default_factory=HubTuning)
     # Verifies https node_urls; built once at start so a bad CA file stops the start.
@@ -149,6 +152,7 @@ class HubSettings:
             port=int(port),
             db_path=hub.db,
             index_path=hub.index,
+            notify_path=hub.notify_store,
             signing_key_path=signing_path,
             signer=signer,
             ops_token_sha256=hub.ops_token_sha256,
@@ -170,6 +174,14 @@ class HubSettings:
             return None
         key = "hub.tls_certfile/tls_keyfile"
         return server_context(self.tls_certfile, self.tls_keyfile, key, self.source)
+
+    @property
+    def notify_store_path(self) -> Path:
+        """Where the employer-monitoring store lives: hub.notify_store, or beside the DuckDB
+        file and named after it (national.duckdb -> national.notify.sqlite3)."""
+        if self.notify_path is not None:
+            return self.notify_path
+        return self.db_path.with_name(self.db_path.stem + ".notify.sqlite3")
 
     @property
     def serving_index_path(self) -> Path:

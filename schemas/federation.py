@@ -137,6 +137,11 @@ class HubSection(_Section):
     # The SQLite serving index national reads are answered from (national_hub.index);
     # default: next to db, named after it (national.duckdb -> national.index.sqlite3).
     index: Path | None = None
+    # The employer-monitoring store (national_hub.notify): watch lists, webhooks,
+    # notifications, deliveries, the notifier's lease. Every hub process and notifier that
+    # serves one federation must name the same file; default: next to db
+    # (national.duckdb -> national.notify.sqlite3).
+    notify_store: Path | None = None
     signing_key: Path
     ops_token_sha256: Sha256Hex
     # Optional: the plain `hub` role token the hub presents when it polls province nodes.
@@ -197,6 +202,8 @@ class Federation(_Section):
 
 _PATH_KEYS = {
     "db",
+    "index",  # [hub] index (a string; [hub.tuning.index] is a table and stays one)
+    "notify_store",
     "signing_key",
     "public_key",
     "person_ref_key_file",

@@ -29,7 +29,6 @@ from national_hub.notify.journal import Journal
 from national_hub.notify.lease import Fenced, Lease
 from national_hub.notify.metrics import NotifyMetrics
 from national_hub.notify.outbox import Outbox
-from national_hub.notify.schema import notify_path
 from schemas.errors import SchemaError
 from schemas.events import Event, parse_event
 
@@ -91,7 +90,7 @@ class Notifier:
     ) -> None:
         self._settings = settings
         self._tuning = settings.tuning.notify
-        self._db = DbThread(notify_path(settings.db_path))
+        self._db = DbThread(settings.notify_store_path)
         # The pid in the name lets an operator (and the takeover test) see which process it is.
         name = holder or f"notify-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._lease = Lease(self._db.conn, name)

@@ -104,11 +104,6 @@ CREATE TABLE IF NOT EXISTS lease (
 """
 
 
-def notify_path(db_path: Path) -> Path:
-    """The notify store beside the DuckDB file: national.duckdb -> national.notify.sqlite3."""
-    return db_path.with_name(db_path.stem + ".notify.sqlite3")
-
-
 def connect(path: Path) -> sqlite3.Connection:
     """A connection with the tables made; transactions are explicit (BEGIN IMMEDIATE).
 

@@ -14,7 +14,6 @@ from national_hub.ingest.ingestor import Ingestor
 from national_hub.ingest.seeding import seed_index_if_new
 from national_hub.metrics import HubMetrics
 from national_hub.notify.access import WatchAccess
-from national_hub.notify.schema import notify_path
 from national_hub.query.aliases import AliasTable
 from national_hub.query.receipts import ReceiptSigner
 from national_hub.query.stats_cache import StatsCache
@@ -204,7 +203,7 @@ def create_app(settings: HubSettings) -> web.Application:
         service_ctx(
             NOTIFY,
             lambda a: WatchAccess(
-                notify_path(settings.db_path), tuning.notify.watch_limit, tuning.notify.poll_s
+                settings.notify_store_path, tuning.notify.watch_limit, tuning.notify.poll_s
             ),
         )
     )

@@ -7,7 +7,7 @@ from hubkit import HubEnv
 
 from national_hub.cli import main
 from national_hub.notify.institutions import Institutions
-from national_hub.notify.schema import connect, notify_path
+from national_hub.notify.schema import connect
 
 ORG = "12500000450400012K"
 
@@ -23,7 +23,7 @@ def test_add_prints_a_key_that_authenticates(
     hub_env: HubEnv, capsys: pytest.CaptureFixture[str]
 ) -> None:
     key = _add(hub_env, capsys)
-    store = Institutions(connect(notify_path(hub_env.settings().db_path)))
+    store = Institutions(connect(hub_env.settings().notify_store_path))
     inst = store.authenticate(key)
     assert inst is not None and inst.org_code == ORG
 
@@ -41,7 +41,7 @@ def test_revoke(hub_env: HubEnv, capsys: pytest.CaptureFixture[str]) -> None:
     key = _add(hub_env, capsys)
     args = ["institutions", "revoke", "--config", str(hub_env.config), "--org-code", ORG]
     assert main(args) == 0
-    store = Institutions(connect(notify_path(hub_env.settings().db_path)))
+    store = Institutions(connect(hub_env.settings().notify_store_path))
     assert store.authenticate(key) is None
 
 

@@ -208,6 +208,19 @@ def test_the_memory_limit_is_read_from_hub_memory_limit(hub_env: HubEnv) -> None
         hub_env.settings()
 
 
+def test_the_notify_store_defaults_to_beside_the_duckdb_file(hub_env: HubEnv) -> None:
+    settings = hub_env.settings()
+    assert settings.notify_store_path == settings.db_path.with_name("national.notify.sqlite3")
+
+
+def test_hub_notify_store_names_a_shared_file_relative_to_the_federation_file(
+    hub_env: HubEnv,
+) -> None:
+    text = hub_env.config.read_text()
+    hub_env.config.write_text(text.replace("[hub]\n", '[hub]\nnotify_store = "shared/n.db"\n', 1))
+    assert hub_env.settings().notify_store_path == hub_env.config.parent / "shared" / "n.db"
+
+
 # ---- tuning ------------------------------------------------------------------------------------
 
 
@@ -346,3 +359,9 @@ def test_rate_limit_text(value: str, expected: tuple[float, float, bool]) -> Non
 def test_bad_rate_limit_text(value: str) -> None:
     with pytest.raises(ValueError, match="use off, RATE or RATE/BURST"):
         parse_rate_limit(value)
+
+
+def test_hub_index_is_relative_to_the_federation_file(hub_env: HubEnv) -> None:
+    text = hub_env.config.read_text()
+    hub_env.config.write_text(text.replace("[hub]\n", '[hub]\nindex = "idx/i.sqlite3"\n', 1))
+    assert hub_env.settings().serving_index_path == hub_env.config.parent / "idx" / "i.sqlite3"

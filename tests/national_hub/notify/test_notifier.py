@@ -17,7 +17,7 @@ from national_hub.config import HubSettings
 from national_hub.notify.access import WatchAccess
 from national_hub.notify.institutions import Institutions
 from national_hub.notify.notifier import BEIJING, Notifier
-from national_hub.notify.schema import connect, notify_path
+from national_hub.notify.schema import connect
 from national_hub.notify.signing import verify
 from national_hub.notify.watchlist import WatchList
 from national_hub.notify.webhooks import Webhooks
@@ -43,7 +43,7 @@ class Setup:
     webhook: str
 
     def watch(self, org: str, certs: list[str]) -> None:
-        conn = connect(notify_path(self.settings.db_path))
+        conn = connect(self.settings.notify_store_path)
         WatchList(conn, 100).add(org, certs, lambda cs: set(cs))
         conn.close()
 
@@ -54,7 +54,7 @@ async def setup(kafka_env: HubEnv, receiver: Receiver) -> Setup:
     with kafka_env.config.open("a", encoding="utf-8") as f:
         f.write(NOTIFY_TUNING)
     settings = kafka_env.settings()
-    conn = connect(notify_path(settings.db_path))
+    conn = connect(settings.notify_store_path)
     Institutions(conn).add(ORG, "重庆医科大学附属第一医院")
     hook = Webhooks(conn).create(ORG, receiver.url)
     conn.close()
@@ -135,7 +135,7 @@ async def test_failing_receiver_gets_everything_once_in_order(
 
 
 async def test_roster_follows_a_site_filed_then_withdrawn(setup: Setup, receiver: Receiver) -> None:
-    conn = connect(notify_path(setup.settings.db_path))
+    conn = connect(setup.settings.notify_store_path)
     Institutions(conn).add(SITE, "重庆市渝中区人民医院")
     WatchList(conn, 100).set_roster(SITE, True)
     hook = Webhooks(conn).create(SITE, receiver.url)
@@ -155,7 +155,7 @@ async def test_roster_follows_a_site_filed_then_withdrawn(setup: Setup, receiver
 async def test_feed_long_poll_answers_when_a_notification_comes(setup: Setup) -> None:
     c = cert("50", 30)
     setup.watch(ORG, [c])
-    access = WatchAccess(notify_path(setup.settings.db_path), 100, 0.02)
+    access = WatchAccess(setup.settings.notify_store_path, 100, 0.02)
     await access.start()
     try:
         async with notifier(setup.settings):
@@ -179,7 +179,7 @@ async def test_dead_after_the_retry_window_then_redelivered(
     c = cert("50", 40)
     setup.watch(ORG, [c])
     receiver.fail_first = 10_000
-    conn = connect(notify_path(settings.db_path))
+    conn = connect(settings.notify_store_path)
     webhooks = Webhooks(conn)
 
     def state() -> str | None:
@@ -218,7 +218,7 @@ async def test_a_slow_receiver_does_not_delay_another(
 ) -> None:
     # ORG's receiver never answers within the timeout; SITE's answers at once.
     receiver.delay = 5.0
-    conn = connect(notify_path(setup.settings.db_path))
+    conn = connect(setup.settings.notify_store_path)
     Institutions(conn).add(SITE, "重庆市渝中区人民医院")
     Webhooks(conn).create(SITE, other_receiver.url)
     conn.close()
@@ -238,7 +238,7 @@ async def test_a_slow_receiver_does_not_delay_another(
 async def test_receiver_down_then_back_gets_everything_once_in_order(setup: Setup) -> None:
     # SITE's receiver is down (its port refuses connections) while the changes come.
     port = free_port()
-    conn = connect(notify_path(setup.settings.db_path))
+    conn = connect(setup.settings.notify_store_path)
     Institutions(conn).add(SITE, "重庆市渝中区人民医院")
     Webhooks(conn).create(SITE, f"http://127.0.0.1:{port}/hook")
     conn.close()

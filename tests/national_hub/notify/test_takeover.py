@@ -17,7 +17,7 @@ from webhook_receiver import Receiver
 
 from national_hub.notify.derive import notification_id
 from national_hub.notify.institutions import Institutions
-from national_hub.notify.schema import connect, notify_path
+from national_hub.notify.schema import connect
 from national_hub.notify.signing import verify
 from national_hub.notify.watchlist import WatchList
 from national_hub.notify.webhooks import Webhooks
@@ -56,7 +56,7 @@ def notifiers(env: HubEnv, n: int) -> Iterator[list[subprocess.Popen[bytes]]]:
 
 
 def lease_holder_pid(env: HubEnv) -> int | None:
-    conn = connect(notify_path(env.settings().db_path))
+    conn = connect(env.settings().notify_store_path)
     try:
         row = conn.execute("SELECT holder, expires_at FROM lease").fetchone()
     finally:
@@ -71,7 +71,7 @@ async def test_sigkill_of_the_active_notifier_loses_nothing(
 ) -> None:
     with kafka_env.config.open("a", encoding="utf-8") as f:
         f.write(TUNING)
-    conn = connect(notify_path(kafka_env.settings().db_path))
+    conn = connect(kafka_env.settings().notify_store_path)
     Institutions(conn).add(ORG, "重庆医科大学附属第一医院")
     WatchList(conn, 1000).add(ORG, CERTS, lambda cs: set(cs))
     secret = Webhooks(conn).create(ORG, receiver.url).secret

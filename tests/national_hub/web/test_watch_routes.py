@@ -24,7 +24,7 @@ from hubkit import (
 
 from national_hub.config import HubSettings
 from national_hub.notify.institutions import Institutions
-from national_hub.notify.schema import connect, notify_path
+from national_hub.notify.schema import connect
 from schemas.checksums import credit_code_check_char
 from schemas.federation import load_federation
 
@@ -83,7 +83,7 @@ async def running(
     async with running_hub(settings) as client:
         for c in KNOWN:
             await wait_version(client, c, 1)
-        yield Running(client, Institutions(connect(notify_path(settings.db_path))))
+        yield Running(client, Institutions(connect(settings.notify_store_path)))
 
 
 @pytest.fixture
