@@ -6,6 +6,7 @@ Pure: a function of the event alone, tested without a store.
 from __future__ import annotations
 
 from datetime import date
+from typing import Literal, get_args
 
 from schemas.events import (
     AssessedEvent,
@@ -24,8 +25,8 @@ from schemas.events import (
 )
 from schemas.vocab import CANCEL_REASON_LABELS, PROVINCES
 
-# Every kind a notification may have (CONTRACT §7's "kind").
-KINDS = (
+# Every kind a notification may have (CONTRACT §7's "kind"); the answer models use the type.
+NotificationKind = Literal[
     "registered",
     "transferred",
     "change_requested",
@@ -42,7 +43,8 @@ KINDS = (
     "transferred_out",
     "assessment_due_soon",
     "assessment_lapsed",
-)
+]
+KINDS: tuple[str, ...] = get_args(NotificationKind)
 
 # How long before next_assessment_due the reminder goes (issue 15: 30 days).
 REMIND_DAYS = 30

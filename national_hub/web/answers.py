@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from national_hub.notify.kinds import NotificationKind
 from national_hub.query.verify import FieldResult, Verdict
 from national_hub.store.reads import STATS_GROUPS
 from national_hub.sync.anomalies import (
@@ -336,24 +337,6 @@ class Ready(Answer):
 
 # -- employer monitoring (CONTRACT §7) ---------------------------------------------------------
 
-NotificationKind = Literal[
-    "registered",
-    "transferred",
-    "change_requested",
-    "change_approved",
-    "changed",
-    "change_rejected",
-    "site_filed",
-    "site_withdrawn",
-    "assessment_failed",
-    "suspended",
-    "reinstated",
-    "cancelled",
-    "revoked",
-    "transferred_out",
-    "assessment_due_soon",
-    "assessment_lapsed",
-]
 DeliveryState = Literal["pending", "retrying", "delivered", "dead", "cancelled"]
 
 # A notification's record: the record after the event as published (no person_ref).
