@@ -9,22 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
 from devstack.stack import Secrets, Stack
 from province_node.synthetic import registrations
 from schemas.samples import suspension_until
-from tests.e2e.federation import Federation, connect, stack_running
+from tests.e2e.federation import connect, stack_running
+from tests.e2e.test_employer_monitoring import institution_key, watch
 from tests.e2e.test_nodes_to_hub import hub_version, until
 from tests.national_hub.webhook_receiver import Receiver, serving
 
 Running = tuple[Stack, Secrets]
-ORG = "12500000450400012K"
 OUTAGE_S = float(os.environ.get("REGSYNC_NOTIFY_OUTAGE_S", "15"))
 
 
@@ -35,26 +32,6 @@ def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         yield r
 
 
-def _key(config: str) -> str:
-    args = ["institutions", "add", "--config", config, "--org-code", ORG, "--name", "医院"]
-    done = subprocess.run(
-        [sys.executable, "-m", "national_hub.cli", *args],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    return done.stdout.strip()
-
-
-async def _post(fed: Federation, key: str, path: str, body: dict[str, Any]) -> Any:
-    async with fed.http.post(
-        f"{fed.hub}{path}", json=body, headers={"Authorization": f"Bearer {key}"}
-    ) as resp:
-        assert resp.status in (200, 201), await resp.text()
-        return await resp.json()
-
-
 async def test_changes_during_a_kafka_outage_all_arrive_once_in_order(
     own_stack: Running,
 ) -> None:
@@ -63,13 +40,13 @@ async def test_changes_during_a_kafka_outage_all_arrive_once_in_order(
     certs = [p["cert_no"] for p in people]
     suspend = {"type": "suspended", "reason": "行政处罚", "until": suspension_until()}
     async with connect(own_stack) as fed, serving(Receiver()) as receiver:
-        key = _key(str(stack.config))
+        key = institution_key(str(stack.config))
         for body in people:
             await fed.register("50", body)
         for c in certs:
             await hub_version(fed, c, 1)
-        await _post(fed, key, "/v1/watch/webhooks", {"url": receiver.url})
-        await _post(fed, key, "/v1/watch/certificates", {"cert_nos": certs})
+        await watch(fed, key, "/v1/watch/webhooks", {"url": receiver.url})
+        await watch(fed, key, "/v1/watch/certificates", {"cert_nos": certs})
         await fed.step("50", certs[0], suspend)
 
         async def first() -> bool:
