@@ -10,6 +10,7 @@ import functools
 import json
 import logging
 import signal
+import ssl
 import sys
 import time
 import urllib.request
@@ -84,28 +85,66 @@ def _fail(message: str) -> int:
     return EXIT_CONFIG
 
 
+def _replica_settings(args: argparse.Namespace) -> HubSettings:
+    """The federation file's hub settings, with this process's --listen/--db/--index."""
+    settings = HubSettings.load(args.config)
+    if args.listen is None and args.db is None and args.index is None:
+        return settings
+    return settings.replica(
+        listen=args.listen,
+        db=None if args.db is None else Path(args.db),
+        index=None if args.index is None else Path(args.index),
+    )
+
+
+async def _serve(
+    app: web.Application, settings: HubSettings, ssl_context: ssl.SSLContext | None
+) -> None:
+    """Serve until SIGINT/SIGTERM, then drain: answer /readyz not ready for drain_s while
+    still serving (the load balancer's health check takes this replica out), stop listening,
+    and let in-flight requests finish. A second signal cuts the wait short."""
+    from national_hub.web.appkeys import DRAINING
+
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    try:
+        site = web.TCPSite(
+            runner,
+            settings.host,
+            settings.port,
+            ssl_context=ssl_context,
+            reuse_address=True,
+        )
+        await site.start()
+        scheme = "https" if ssl_context else "http"
+        print(
+            f"national-hub: serving on {scheme}://{settings.host}:{settings.port} "
+            f"(store {settings.db_path}, {len(settings.provinces)} provinces)",
+            flush=True,
+        )
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        stop.clear()
+        drain_s = settings.tuning.web.drain_s
+        log.info("stopping: not ready for %.1fs, then finishing requests in flight", drain_s)
+        app[DRAINING].set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), drain_s)
+    finally:
+        await runner.cleanup()
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the hub until SIGINT/SIGTERM."""
     from national_hub.web.app import create_app
 
-    settings = HubSettings.load(args.config)
+    settings = _replica_settings(args)
     ssl_context = settings.server_ssl_context()
     app = create_app(settings)
-    scheme = "https" if ssl_context else "http"
-    print(
-        f"national-hub: serving on {scheme}://{settings.host}:{settings.port} "
-        f"(store {settings.db_path}, {len(settings.provinces)} provinces)",
-        flush=True,
-    )
-    web.run_app(
-        app,
-        host=settings.host,
-        port=settings.port,
-        ssl_context=ssl_context,
-        print=None,
-        access_log=None,
-        handle_signals=True,
-    )
+    asyncio.run(_serve(app, settings, ssl_context))
     return 0
 
 
@@ -371,6 +410,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the hub: ingest and HTTP API")
     serve.add_argument("--config", required=True, help="federation TOML file")
+    # Several replicas on one federation file (issue 16): each its own address and store.
+    serve.add_argument("--listen", metavar="HOST:PORT", help="instead of hub.listen")
+    serve.add_argument("--db", metavar="FILE", help="this replica's DuckDB file, instead of hub.db")
+    serve.add_argument(
+        "--index", metavar="FILE", help="its serving index (default: beside --db, else hub.index)"
+    )
     serve.set_defaults(func=cmd_serve)
     rebuild = sub.add_parser(
         "rebuild",

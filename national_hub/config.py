@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import ssl
 from collections.abc import Mapping
@@ -174,6 +175,29 @@ class HubSettings:
             return None
         key = "hub.tls_certfile/tls_keyfile"
         return server_context(self.tls_certfile, self.tls_keyfile, key, self.source)
+
+    def replica(
+        self, *, listen: str | None = None, db: Path | None = None, index: Path | None = None
+    ) -> HubSettings:
+        """These settings for one replica of several sharing this federation file (issue 16):
+        its own listen address, DuckDB file and serving index; raise ConfigError on a bad
+        --listen.
+
+        With db given and no index, the index goes beside the replica's db (never the file's
+        hub.index, which another replica uses). The notify store stays the one every replica
+        and notifier share, wherever hub.db put it.
+        """
+        changes: dict[str, object] = {"notify_path": self.notify_store_path}
+        if listen is not None:
+            host, _, port = listen.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ConfigError(f"--listen {listen!r}: use HOST:PORT")
+            changes.update(host=host, port=int(port))
+        if db is not None:
+            changes.update(db_path=db.resolve(), index_path=None)
+        if index is not None:
+            changes["index_path"] = index.resolve()
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
     @property
     def notify_store_path(self) -> Path:

@@ -397,6 +397,20 @@ class WebTuning(_Group):
         "a public read whose turn has not come after this long is answered 503 overloaded "
         "with Retry-After",
     )
+    # Replicas behind a load balancer (issue 16): readiness is what the balancer routes on.
+    ready_max_lag_s: float = _seconds(
+        10.0,
+        "GET /readyz answers not ready while any province is further behind than this and "
+        "Kafka still holds events of it the hub has not applied (a replica catching up)",
+    )
+    drain_s: float = Field(
+        default=2.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="on SIGTERM the hub answers /readyz not ready for this long, still serving, "
+        "so the balancer's health check takes it out before it stops listening; then in-flight "
+        "requests finish (0: stop at once)",
+    )
 
 
 class NotifyTuning(_Group):

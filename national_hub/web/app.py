@@ -30,6 +30,7 @@ from national_hub.web.appkeys import (
     ADMISSION,
     ALIASES,
     AUTH_THROTTLE,
+    DRAINING,
     EXPLAINER,
     GAUGES,
     HEAVY,
@@ -162,6 +163,7 @@ def create_app(settings: HubSettings) -> web.Application:
         tuning.web.rate_limit, tuning.web.refusal_delay_s, tuning.web.refusals_delayed_max
     )
     app[HEAVY] = asyncio.Semaphore(tuning.web.heavy_concurrency)
+    app[DRAINING] = asyncio.Event()
     app[ADMISSION] = Admission(
         tuning.web.max_in_flight, tuning.web.max_queued, tuning.web.max_queue_wait_s
     )

@@ -56,3 +56,6 @@ HEAVY: web.AppKey[asyncio.Semaphore] = web.AppKey("heavy", asyncio.Semaphore)
 ADMISSION: web.AppKey[Admission] = web.AppKey("admission")
 # Employer monitoring's store (institutions, watch lists, webhooks, the feed): /v1/watch/*.
 NOTIFY: web.AppKey[WatchAccess] = web.AppKey("notify")
+# Set on SIGTERM: /readyz answers not ready while the hub still serves, so a load balancer takes
+# it out before it stops listening (hub.tuning.web.drain_s, national_hub.cli serve).
+DRAINING: web.AppKey[asyncio.Event] = web.AppKey("draining", asyncio.Event)

@@ -12,6 +12,7 @@ from aiohttp import web
 from national_hub.errors import Conflict, InvalidParameter, NotFound, ServiceUnavailable
 from national_hub.metrics import CONTENT_TYPE_LATEST
 from national_hub.store import reads
+from national_hub.sync.readiness import ProvinceLag, decide_readiness
 from national_hub.web.admission import released
 from national_hub.web.answers import (
     DeadLetter,
@@ -21,7 +22,16 @@ from national_hub.web.answers import (
     HistoryItem,
     Ready,
 )
-from national_hub.web.appkeys import EXPLAINER, INDEX, INGESTOR, METRICS, SETTINGS, STORE, SYNC
+from national_hub.web.appkeys import (
+    DRAINING,
+    EXPLAINER,
+    INDEX,
+    INGESTOR,
+    METRICS,
+    SETTINGS,
+    STORE,
+    SYNC,
+)
 from national_hub.web.params import (
     answer_body,
     answer_response,
@@ -160,15 +170,36 @@ async def healthz(request: web.Request) -> web.Response:
     return answer_response(Health(status="ok"))
 
 
+def _province_lags(app: web.Application) -> dict[str, ProvinceLag]:
+    """Each province's consumer lag (messages) and freshness lag (seconds), as known now."""
+    consumer = app[INGESTOR].consumer_lag()
+    freshness = app[SYNC].freshness
+    return {
+        code: ProvinceLag(consumer.get(code, 0), freshness.lag_seconds(code))
+        for code in app[SETTINGS].province_codes
+    }
+
+
 async def readyz(request: web.Request) -> web.Response:
-    """GET /readyz: 200 once the store is open and ingest has its partitions."""
-    store, ingestor = request.app[STORE], request.app[INGESTOR]
+    """GET /readyz: 200 once the store is open, ingest has its partitions and no province is
+    further behind than hub.tuning.web.ready_max_lag_s; 503 while the hub drains on SIGTERM."""
+    app = request.app
+    store, ingestor = app[STORE], app[INGESTOR]
+    if app[DRAINING].is_set():
+        raise ServiceUnavailable(
+            "shutting down: finishing the requests in flight", code="not_ready"
+        )
     if store.closed:
         raise ServiceUnavailable("the store is not open", code="not_ready")
     if not ingestor.ready:
         why = ingestor.last_error
         raise ServiceUnavailable(
             "not consuming from Kafka yet" + (f": {why}" if why else ""), code="not_ready"
+        )
+    verdict = decide_readiness(_province_lags(app), app[SETTINGS].tuning.web.ready_max_lag_s)
+    if not verdict.ready:
+        raise ServiceUnavailable(
+            "catching up: behind on province(s) " + ", ".join(verdict.behind), code="not_ready"
         )
     return answer_response(Ready(status="ready", partitions=len(ingestor.assignment)))
 

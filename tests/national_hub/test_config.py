@@ -93,6 +93,9 @@ TODAY = {
         "max_in_flight": 32,
         "max_queued": 256,
         "max_queue_wait_s": 2.0,
+        # New with issue 16 (replicas): readiness bounded by lag, drain on SIGTERM.
+        "ready_max_lag_s": 10.0,
+        "drain_s": 2.0,
     },
     "notify": {
         "lease_s": 10.0,
