@@ -41,12 +41,15 @@ from national_hub.notify.schema import connect
 from national_hub.query.receipts import (
     VERDICT_LABELS,
     MalformedReceipt,
+    ReceiptCheck,
+    ReceiptKeySet,
+    ReceiptSigner,
     beijing_time,
+    check_receipt,
     fingerprint_groups,
     key_fingerprint,
     parse_receipt_text,
     receipt_facts,
-    verify_receipt,
 )
 from national_hub.store import reads
 from national_hub.store.store import Store
@@ -258,8 +261,8 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     return asyncio.run(_rebuild(settings, args.quiet))
 
 
-def _hub_public_key(url: str) -> str:
-    """The PEM the hub at url publishes (GET /.well-known/regsync/hub-key)."""
+def _hub_key_set(url: str) -> ReceiptKeySet:
+    """The key set the hub at url publishes (GET /.well-known/regsync/hub-key)."""
     target = url.rstrip("/") + HUB_KEY_PATH
     if not target.startswith(("http://", "https://")):
         raise KeyFileError(f"--hub must be an http:// or https:// URL, not {url!r}")
@@ -270,19 +273,19 @@ def _hub_public_key(url: str) -> str:
         raise KeyFileError(f"cannot fetch the hub's key from {target}: {exc}") from None
     except ValueError:
         raise KeyFileError(f"{target} did not answer the hub's key document (JSON)") from None
-    pem = document.get("public_key") if isinstance(document, dict) else None
-    if not isinstance(pem, str):
-        raise KeyFileError(f"{target} answered no public_key")
-    return pem
+    try:
+        return ReceiptKeySet.from_document(document)
+    except KeyFileError as exc:
+        raise KeyFileError(f"{target}: {exc}") from None
 
 
-def _public_key(args: argparse.Namespace) -> str:
-    """The PEM to check against, from --key, --hub or --config (exactly one is given)."""
+def _key_set(args: argparse.Namespace) -> ReceiptKeySet:
+    """The keys to check against, from --key, --hub or --config (exactly one is given)."""
     if args.key:
-        return Verifier.load(Path(args.key)).public_pem
+        return ReceiptKeySet.single(Verifier.load(Path(args.key)).public_pem)
     if args.hub:
-        return _hub_public_key(args.hub)
-    return HubSettings.load(args.config).signer.public_pem
+        return _hub_key_set(args.hub)
+    return ReceiptSigner.from_settings(HubSettings.load(args.config)).key_set
 
 
 def _read_input(name: str) -> str:
@@ -296,16 +299,34 @@ def _read_input(name: str) -> str:
         raise MalformedReceipt("shape", f"{where} is not UTF-8 text: not a receipt") from None
 
 
-def _report_lines(receipt: Mapping[str, str], public_pem: str, genuine: bool) -> list[str]:
+def _check_head(receipt: Mapping[str, str], check: ReceiptCheck, keys: ReceiptKeySet) -> str:
+    """check-receipt's first line: the verdict on the signature and the key that decided it."""
+    key = check.key
+    if check.outcome == "unknown_key":
+        known = ", ".join(k.kid for k in keys.keys)
+        kid = receipt.get("kid")
+        return f"NOT genuine: signed with key {kid}, not one of this hub's keys ({known})"
+    assert key is not None  # every other outcome names the key the kid chose
+    if check.outcome == "forged":
+        return "NOT genuine: the signature does not match (the receipt was altered or forged)"
+    retired = format_utc(key.retired_at) if key.retired_at else "-"
+    if check.outcome == "after_retirement":
+        return (
+            f"NOT genuine: key {key.kid} was retired at {retired}, "
+            "but the receipt is dated after that"
+        )
+    if key.status == "retired":
+        return f"genuine: signed by the national hub's retired key {key.kid} (retired {retired})"
+    return f"genuine: signed by the national hub's current key {key.kid}"
+
+
+def _report_lines(
+    receipt: Mapping[str, str], check: ReceiptCheck, keys: ReceiptKeySet
+) -> list[str]:
     """What check-receipt prints: the verdict on the signature, then what the receipt says."""
     facts = receipt_facts(receipt)
-    key_kid = Verifier.load(public_pem).kid
-    if genuine:
-        head = "genuine: signed by the national hub's key"
-    elif receipt.get("kid") != key_kid:
-        head = f"NOT genuine: signed with key {receipt.get('kid')}, not this hub's key {key_kid}"
-    else:
-        head = "NOT genuine: the signature does not match (the receipt was altered or forged)"
+    genuine = check.genuine
+    head = _check_head(receipt, check, keys)
     status = facts.status
     if status is not None and status in _STATUS_CODES:
         status = f"{status} ({STATUS_LABELS[Status(status)]})"
@@ -316,6 +337,8 @@ def _report_lines(receipt: Mapping[str, str], public_pem: str, genuine: bool) ->
     if facts.as_of is not None:
         as_of = f"{format_utc(facts.as_of)} (Beijing time {beijing_time(facts.as_of)})"
     claims = "it certifies" if genuine else "it claims (not to be trusted)"
+    # The fingerprint of the key the receipt's kid chose, else of the hub's current key.
+    shown = check.key or keys.current
     return [
         head,
         f"{claims}:",
@@ -325,17 +348,17 @@ def _report_lines(receipt: Mapping[str, str], public_pem: str, genuine: bool) ->
         f"  status           {status or '-'}",
         f"  as_of            {as_of}",
         f"  kid              {receipt.get('kid')}",
-        f"  key fingerprint  {' '.join(fingerprint_groups(key_fingerprint(public_pem)))}",
+        f"  key fingerprint  {' '.join(fingerprint_groups(key_fingerprint(shown.public_pem)))}",
     ]
 
 
 def cmd_check_receipt(args: argparse.Namespace) -> int:
-    """Check a receipt's Ed25519 signature against the hub's public key."""
+    """Check a receipt's Ed25519 signature against the hub's key its kid names."""
     receipt = parse_receipt_text(_read_input(args.file))
-    public_pem = _public_key(args)
-    genuine = verify_receipt(receipt, public_pem)
-    print("\n".join(_report_lines(receipt, public_pem, genuine)), flush=True)
-    return 0 if genuine else EXIT_NOT_GENUINE
+    keys = _key_set(args)
+    check = check_receipt(receipt, keys)
+    print("\n".join(_report_lines(receipt, check, keys)), flush=True)
+    return 0 if check.genuine else EXIT_NOT_GENUINE
 
 
 def _institutions(args: argparse.Namespace) -> Institutions:
@@ -434,8 +457,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     key = check.add_mutually_exclusive_group(required=True)
     key.add_argument("--key", metavar="PEM_FILE", help="the hub's public key (PEM)")
-    key.add_argument("--hub", metavar="URL", help="fetch the key from the hub at URL")
-    key.add_argument("--config", metavar="FILE", help="the hub's federation TOML (its own key)")
+    key.add_argument("--hub", metavar="URL", help="fetch the key set from the hub at URL")
+    key.add_argument(
+        "--config", metavar="FILE", help="the hub's federation TOML (its current and retired keys)"
+    )
     check.set_defaults(func=cmd_check_receipt)
     inst = sub.add_parser(
         "institutions", help="issue (add), list or revoke institutions' monitoring API keys"

@@ -7,6 +7,7 @@ import os
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
 
@@ -25,6 +26,25 @@ from schemas.vocab import PROVINCES
 
 
 @dataclass(frozen=True, slots=True)
+class PreviousKey:
+    """A province key replaced by its public_key, trusted for events committed up to
+    not_after (the rotation's overlap window)."""
+
+    verifier: Verifier
+    not_after: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RetiredReceiptKey:
+    """A receipt key the hub no longer signs with, still published so that the receipts it
+    signed up to retired_at stay checkable."""
+
+    verifier: Verifier
+    retired_at: datetime
+    not_before: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ProvinceSettings:
     """One province as the hub sees it: who it is, where its node is, which key signs for it."""
 
@@ -33,6 +53,7 @@ class ProvinceSettings:
     node_url: str
     public_key_path: Path
     verifier: Verifier
+    previous_keys: tuple[PreviousKey, ...] = ()
 
     @property
     def kid(self) -> str:
@@ -69,6 +90,9 @@ class HubSettings:
     node_ssl_context: ssl.SSLContext | None = None
     # kid -> province code, so a message signed with the wrong key can be named in a reason.
     kid_owner: Mapping[str, str] = field(default_factory=dict)
+    # Receipt key rotation: since when signer signs, and the receipt keys it replaced.
+    signing_key_not_before: datetime | None = None
+    retired_receipt_keys: tuple[RetiredReceiptKey, ...] = ()
 
     @classmethod
     def load(cls, path: Path | str) -> HubSettings:
@@ -99,23 +123,30 @@ class HubSettings:
         for i, p in enumerate(fed.province):
             key = f"province[{i}].public_key"
             pub_path = require_file(p.public_key, key, src)
-            try:
-                verifier = Verifier.load(pub_path)
-            except KeyFileError as exc:
-                raise ConfigError(f"{src}: {key}: {exc}") from None
-            # A key shared by two provinces would let one sign events for the other.
-            if verifier.kid in kid_owner:
-                raise ConfigError(
-                    f"{src}: {key}: same public key as province {kid_owner[verifier.kid]}"
-                )
-            kid_owner[verifier.kid] = p.code
+            verifier = _verifier(pub_path, key, src)
+            previous: list[PreviousKey] = []
+            for j, old in enumerate(p.previous_keys):
+                old_key = f"province[{i}].previous_keys[{j}].public_key"
+                old_path = require_file(old.public_key, old_key, src)
+                previous.append(PreviousKey(_verifier(old_path, old_key, src), old.not_after))
+            # A key shared by two provinces would let one sign events for the other (and one
+            # listed twice for a province would leave its window ambiguous).
+            for k, v in [(key, verifier)] + [
+                (f"province[{i}].previous_keys[{j}].public_key", old.verifier)
+                for j, old in enumerate(previous)
+            ]:
+                if v.kid in kid_owner:
+                    raise ConfigError(f"{src}: {k}: same public key as province {kid_owner[v.kid]}")
+                kid_owner[v.kid] = p.code
             provinces[p.code] = ProvinceSettings(
                 code=p.code,
                 name=p.name,
                 node_url=p.node_url.rstrip("/"),
                 public_key_path=pub_path,
                 verifier=verifier,
+                previous_keys=tuple(previous),
             )
+        retired = _retired_receipt_keys(fed, signer)
 
         node_token: str | None = None
         if hub.node_token_file is not None:
@@ -167,6 +198,8 @@ class HubSettings:
             node_ssl_context=node_ssl,
             kid_owner=MappingProxyType(kid_owner),
             tuning=tuning,
+            signing_key_not_before=hub.signing_key_not_before,
+            retired_receipt_keys=retired,
         )
 
     def server_ssl_context(self) -> ssl.SSLContext | None:
@@ -232,3 +265,30 @@ class HubSettings:
     def topic_province(self, topic: str) -> str | None:
         """The province code a `<prefix>.events.<NN>` topic belongs to, else None."""
         return self.kafka.events_topic_province(topic)
+
+
+def _verifier(path: Path, key: str, src: Path) -> Verifier:
+    """The public key at path; ConfigError naming the file's key otherwise."""
+    try:
+        return Verifier.load(path)
+    except KeyFileError as exc:
+        raise ConfigError(f"{src}: {key}: {exc}") from None
+
+
+def _retired_receipt_keys(fed: Federation, signer: Signer) -> tuple[RetiredReceiptKey, ...]:
+    """[[hub.retired_keys]] loaded and checked: none is the current key, none listed twice."""
+    src = fed.source
+    seen = {signer.kid: "hub.signing_key"}
+    out: list[RetiredReceiptKey] = []
+    for j, old in enumerate(fed.hub.retired_keys):
+        key = f"hub.retired_keys[{j}].public_key"
+        verifier = _verifier(require_file(old.public_key, key, src), key, src)
+        # A receipt's kid picks its key: two entries with one kid would make that ambiguous,
+        # and the current key listed as retired would mark fresh receipts as signed too late.
+        if verifier.kid in seen:
+            raise ConfigError(f"{src}: {key}: same key as {seen[verifier.kid]}")
+        seen[verifier.kid] = key
+        if old.not_before is not None and old.not_before >= old.retired_at:
+            raise ConfigError(f"{src}: hub.retired_keys[{j}].not_before: must be before retired_at")
+        out.append(RetiredReceiptKey(verifier, old.retired_at, old.not_before))
+    return tuple(out)

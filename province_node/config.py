@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
@@ -12,6 +13,7 @@ from schemas.errors import KeyFileError
 from schemas.federation import ConfigError, Federation, KafkaSection, ProvinceSection, Tokens
 from schemas.person_ref import load_secret
 from schemas.signing import Signer, Verifier
+from schemas.timestamps import format_utc, utc_now
 from schemas.tls import server_context
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -152,7 +154,36 @@ def _check_keys(
         except KeyFileError as exc:
             raise ConfigError(f"{src}: {key('public_key')}: {exc}") from None
         if public.kid != signer.kid:
-            raise ConfigError(
-                f"{src}: {key('public_key')}: does not match {key('signing_key')} "
-                f"(kid {public.kid} vs {signer.kid})"
-            )
+            _check_previous_key(section, signer, public, key, src)
+
+
+def _check_previous_key(
+    section: ProvinceSection,
+    signer: Signer,
+    public: Verifier,
+    key: Callable[[str], str],
+    src: Path,
+    now: datetime | None = None,
+) -> None:
+    """During a key rotation the federation file already names the new public_key while this
+    node still signs with the old one: fine until the old key's window ends (the hub accepts
+    its events until then), a start-up error after (the hub would dead-letter them all)."""
+    for j, old in enumerate(section.previous_keys):
+        if not old.public_key.is_file():
+            continue
+        try:
+            if Verifier.load(old.public_key).kid != signer.kid:
+                continue
+        except KeyFileError as exc:
+            raise ConfigError(f"{src}: {key(f'previous_keys[{j}].public_key')}: {exc}") from None
+        if (now or utc_now()) < old.not_after:
+            return
+        raise ConfigError(
+            f"{src}: {key('signing_key')}: key {signer.kid} was retired at "
+            f"{format_utc(old.not_after)} (previous_keys[{j}].not_after): the hub dead-letters "
+            f"what it signs; sign with the key of {key('public_key')} (kid {public.kid})"
+        )
+    raise ConfigError(
+        f"{src}: {key('public_key')}: does not match {key('signing_key')} "
+        f"(kid {public.kid} vs {signer.kid})"
+    )

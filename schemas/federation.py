@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import ssl
 import tomllib
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -131,6 +132,34 @@ class Tokens(_Section):
     hub: tuple[Sha256Hex, ...] = ()
 
 
+def _aware(v: datetime) -> datetime:
+    # A key's validity is an instant the whole federation agrees on: a local time would mean
+    # a different moment on each machine.
+    if v.tzinfo is None or v.utcoffset() is None:
+        raise ValueError("must carry a time zone, e.g. 2026-12-31T16:00:00Z")
+    return v
+
+
+AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+
+
+class RetiredHubKey(_Section):
+    """[[hub.retired_keys]]: a receipt key the hub no longer signs with; receipts it signed
+    up to retired_at stay checkable against it."""
+
+    public_key: Path
+    retired_at: AwareDatetime
+    not_before: AwareDatetime | None = None
+
+
+class PreviousProvinceKey(_Section):
+    """[[province.previous_keys]]: a key the province signed with before public_key; the hub
+    accepts events it signed that were committed up to not_after (the overlap window)."""
+
+    public_key: Path
+    not_after: AwareDatetime
+
+
 class HubSection(_Section):
     listen: Listen = "127.0.0.1:18080"
     db: Path
@@ -143,6 +172,11 @@ class HubSection(_Section):
     # (national.duckdb -> national.notify.sqlite3).
     notify_store: Path | None = None
     signing_key: Path
+    # Key rotation (docs/operations.md "Rotating keys"): since when signing_key signs, and the
+    # public keys of the receipt keys it replaced, published in the key set so old receipts
+    # stay checkable.
+    signing_key_not_before: AwareDatetime | None = None
+    retired_keys: tuple[RetiredHubKey, ...] = ()
     ops_token_sha256: Sha256Hex
     # Optional: the plain `hub` role token the hub presents when it polls province nodes.
     node_token_file: Path | None = None
@@ -163,6 +197,9 @@ class ProvinceSection(_Section):
     name: str = Field(min_length=1)
     node_url: str = Field(pattern=r"^https?://[^/\s]+/?$")
     public_key: Path
+    # Keys this province signed with before public_key, each with the end of its overlap
+    # window (docs/operations.md "Rotating keys").
+    previous_keys: tuple[PreviousProvinceKey, ...] = ()
     listen: Listen | None = None
     db: Path | None = None
     signing_key: Path | None = None

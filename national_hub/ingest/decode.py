@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import orjson
 
@@ -21,6 +22,7 @@ from national_hub.ingest.names import normalise_name, pinyin_key
 from schemas.errors import SchemaError
 from schemas.events import RegisteredEvent, parse_event, parse_heartbeat
 from schemas.signing import Verifier
+from schemas.timestamps import format_utc
 from schemas.topics import events_topic_province
 from schemas.vocab import Status
 from schemas.wire import decode_signature
@@ -73,6 +75,8 @@ class DecoderSpec:
     heartbeats_topic: str
     # (province code, public key PEM) of every configured province.
     keys: tuple[tuple[str, str], ...]
+    # (province code, public key PEM, end of its overlap window) of every previous key.
+    previous_keys: tuple[tuple[str, str, datetime], ...] = ()
 
     @classmethod
     def from_settings(cls, settings: HubSettings) -> DecoderSpec:
@@ -81,7 +85,21 @@ class DecoderSpec:
             topic_prefix=settings.kafka.topic_prefix,
             heartbeats_topic=settings.kafka.heartbeats_topic,
             keys=tuple((code, p.verifier.public_pem) for code, p in settings.provinces.items()),
+            previous_keys=tuple(
+                (code, old.verifier.public_pem, old.not_after)
+                for code, p in settings.provinces.items()
+                for old in p.previous_keys
+            ),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Signed:
+    """A message's signature checked: by the current key (not_after None) or by a previous
+    key, trusted for what was committed up to not_after."""
+
+    kid: str
+    not_after: datetime | None = None
 
 
 class Decoder:
@@ -93,7 +111,14 @@ class Decoder:
         self._verifiers: Mapping[str, Verifier] = {
             code: Verifier.load(pem) for code, pem in spec.keys
         }
+        # province -> kid -> (its previous key, end of its overlap window)
+        self._previous: dict[str, dict[str, tuple[Verifier, datetime]]] = {}
+        for code, pem, not_after in spec.previous_keys:
+            old = Verifier.load(pem)
+            self._previous.setdefault(code, {})[old.kid] = (old, not_after)
         self._kid_owner = {v.kid: code for code, v in self._verifiers.items()}
+        for code, olds in self._previous.items():
+            self._kid_owner.update(dict.fromkeys(olds, code))
 
     def topic_province(self, topic: str) -> str | None:
         """The province code of a `<prefix>.events.<NN>` topic, else None."""
@@ -136,10 +161,12 @@ class Decoder:
 
     def _check_signature(
         self, msg: RawMessage, province: str, hb: bool = False
-    ) -> DeadLetter | None:
-        """None when the message is signed by the province's configured key; else why not."""
+    ) -> DeadLetter | _Signed:
+        """Which of the province's keys signed the message (its current key, or a previous
+        one still to be held to its window); a dead letter saying why not otherwise."""
         headers = msg.headers or ()
         verifier = self._verifiers[province]
+        not_after: datetime | None = None
         try:
             kid_raw = _header(headers, "kid")
             sig_raw = _header(headers, "sig")
@@ -151,7 +178,10 @@ class Decoder:
         if kid_raw is None:
             return self._dead(msg, RejectReason.MISSING_KID, "no kid header", province, hb)
         kid = kid_raw.decode("ascii", errors="replace")
-        if kid != verifier.kid:
+        previous = self._previous.get(province, {}).get(kid)
+        if previous is not None:
+            verifier, not_after = previous
+        elif kid != verifier.kid:
             owner = self._kid_owner.get(kid)
             whose = f"province {owner}'s key" if owner else "a key unknown to the hub"
             # The header is whatever a Kafka writer chose: quoted, and only its start.
@@ -180,7 +210,28 @@ class Decoder:
                 province,
                 hb,
             )
-        return None
+        return _Signed(kid, not_after)
+
+    def _retired(
+        self, msg: RawMessage, signed: _Signed, at: datetime, province: str, hb: bool = False
+    ) -> DeadLetter | None:
+        """A key_retired dead letter when a previous key signed something dated after its
+        window; None when the key was trusted then.
+
+        The moment is the message's own signed time (an event's committed_at, a heartbeat's
+        sent_at), not the hub's clock: a replica or a rebuild replaying the log years later
+        decides every message as the first hub did.
+        """
+        if signed.not_after is None or at <= signed.not_after:
+            return None
+        return self._dead(
+            msg,
+            RejectReason.KEY_RETIRED,
+            f"signed with province {province}'s previous key {signed.kid}, whose overlap window "
+            f"ended at {format_utc(signed.not_after)}, but dated {format_utc(at)}",
+            province,
+            hb,
+        )
 
     def _parse_failure(
         self, msg: RawMessage, exc: SchemaError, province: str | None, hb: bool
@@ -211,9 +262,9 @@ class Decoder:
                 f"so nobody can sign for it",
                 None,
             )
-        bad = self._check_signature(msg, topic_province)
-        if bad is not None:
-            return bad
+        signed = self._check_signature(msg, topic_province)
+        if isinstance(signed, DeadLetter):
+            return signed
         raw = msg.value
         if not raw:
             return self._dead(msg, RejectReason.MALFORMED, "empty message value", topic_province)
@@ -228,6 +279,9 @@ class Decoder:
             event = parse_event(raw)
         except SchemaError as exc:
             return self._parse_failure(msg, exc, topic_province, False)
+        retired = self._retired(msg, signed, event.committed_at, topic_province)
+        if retired is not None:
+            return retired
         province = event.province
         if province != topic_province:
             return self._dead(
@@ -303,9 +357,9 @@ class Decoder:
                 None,
                 True,
             )
-        bad = self._check_signature(msg, province, True)
-        if bad is not None:
-            return bad
+        signed = self._check_signature(msg, province, True)
+        if isinstance(signed, DeadLetter):
+            return signed
         raw = msg.value
         if not raw:
             return self._dead(msg, RejectReason.MALFORMED, "empty message value", province, True)
@@ -321,6 +375,9 @@ class Decoder:
             hb = parse_heartbeat(raw)
         except SchemaError as exc:
             return self._parse_failure(msg, exc, province, True)
+        retired = self._retired(msg, signed, hb.sent_at, province, True)
+        if retired is not None:
+            return retired
         if hb.province != province:
             return self._dead(
                 msg,

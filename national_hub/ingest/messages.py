@@ -38,6 +38,9 @@ class RejectReason(StrEnum):
     # none: there is no key to check the bytes against.
     UNKNOWN_SENDER = "unknown_sender"
     OVERSIZED = "oversized"
+    # Signed with a province's previous key, committed after that key's overlap window ended
+    # ([[province.previous_keys]] not_after): the key is no longer trusted.
+    KEY_RETIRED = "key_retired"
     # Heartbeats signed by the province but not taken (national_hub.store.heartbeats).
     STALE_HEARTBEAT = "stale_heartbeat"
     FUTURE_HEARTBEAT = "future_heartbeat"
@@ -51,6 +54,7 @@ UNAUTHENTICATED = frozenset(
         RejectReason.MISSING_KID,
         RejectReason.KID_MISMATCH,
         RejectReason.BAD_SIGNATURE,
+        RejectReason.KEY_RETIRED,
         RejectReason.UNKNOWN_TOPIC,
         RejectReason.UNKNOWN_SENDER,
     }

@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import orjson
 from cryptography.hazmat.primitives import serialization
 
+from national_hub.config import HubSettings
 from schemas.canonical import canonical_bytes
 from schemas.errors import KeyFileError, RegsyncError
 from schemas.signing import SIGNATURE_LENGTH, Signer, Verifier, load_public_key
@@ -46,18 +47,137 @@ def receipt_payload(
     }
 
 
+KeyStatus = Literal["current", "retired"]
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptKey:
+    """One key of the hub's published key set: the current one signs, retired ones only check
+    the receipts they signed up to retired_at."""
+
+    kid: str
+    public_pem: str
+    status: KeyStatus
+    not_before: datetime | None = None
+    retired_at: datetime | None = None
+
+    def document(self) -> dict[str, Any]:
+        """This key as an entry of GET /.well-known/regsync/hub-key's `keys`."""
+        return {
+            "kid": self.kid,
+            "public_key": self.public_pem,
+            "status": self.status,
+            "not_before": format_utc(self.not_before) if self.not_before else None,
+            "retired_at": format_utc(self.retired_at) if self.retired_at else None,
+        }
+
+
+def _moment(value: object, what: str) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            moment = None
+        if moment is not None and moment.tzinfo is not None:
+            return moment
+    raise KeyFileError(f"the hub's key set: {what} is not a UTC time")
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptKeySet:
+    """The hub's receipt keys: the current one first, then the retired ones."""
+
+    keys: tuple[ReceiptKey, ...]
+
+    @property
+    def current(self) -> ReceiptKey:
+        """The key receipts are signed with now."""
+        return self.keys[0]
+
+    def by_kid(self, kid: object) -> ReceiptKey | None:
+        """The key a receipt's kid names, None when the set has none by that kid."""
+        return next((k for k in self.keys if k.kid == kid), None)
+
+    def document(self) -> dict[str, Any]:
+        """The body of GET /.well-known/regsync/hub-key: the current key at the top (as
+        before key rotation, CONTRACT §5) and every key, current and retired, in `keys`."""
+        return {
+            "kid": self.current.kid,
+            "public_key": self.current.public_pem,
+            "keys": [k.document() for k in self.keys],
+        }
+
+    @classmethod
+    def single(cls, public_pem: str | bytes) -> ReceiptKeySet:
+        """A set of one key (a PEM file given by hand): taken as current."""
+        verifier = Verifier.load(public_pem)
+        return cls((ReceiptKey(verifier.kid, verifier.public_pem, "current"),))
+
+    @classmethod
+    def from_document(cls, doc: object) -> ReceiptKeySet:
+        """The set a hub-key document publishes; a document from before key rotation (no
+        `keys`) is its one key. KeyFileError when it is no key set; every kid is recomputed
+        from its key, never taken on the document's word."""
+        if not isinstance(doc, dict) or not isinstance(doc.get("public_key"), str):
+            raise KeyFileError("the hub's key document has no public_key")
+        current = Verifier.load(doc["public_key"])
+        keys = [ReceiptKey(current.kid, current.public_pem, "current")]
+        entries = doc.get("keys", [])
+        if not isinstance(entries, list):
+            raise KeyFileError("the hub's key set: keys is not a list")
+        for entry in entries:
+            if not isinstance(entry, dict) or not isinstance(entry.get("public_key"), str):
+                raise KeyFileError("the hub's key set: an entry has no public_key")
+            verifier = Verifier.load(entry["public_key"])
+            not_before = _moment(entry.get("not_before"), "not_before")
+            if verifier.kid == current.kid:
+                keys[0] = ReceiptKey(current.kid, current.public_pem, "current", not_before)
+                continue
+            retired_at = _moment(entry.get("retired_at"), "retired_at")
+            if retired_at is None:
+                raise KeyFileError(f"the hub's key set: key {verifier.kid} has no retired_at")
+            keys.append(
+                ReceiptKey(verifier.kid, verifier.public_pem, "retired", not_before, retired_at)
+            )
+        return cls(tuple(keys))
+
+
 class ReceiptSigner:
-    """Signs receipt payloads with the hub's Ed25519 key."""
+    """Signs receipt payloads with the hub's current Ed25519 key; publishes the key set."""
 
-    __slots__ = ("_signer",)
+    __slots__ = ("_signer", "key_set")
 
-    def __init__(self, signer: Signer) -> None:
+    def __init__(self, signer: Signer, retired: tuple[ReceiptKey, ...] = ()) -> None:
         self._signer = signer
+        current = ReceiptKey(signer.kid, signer.public_pem, "current")
+        self.key_set = ReceiptKeySet((current, *retired))
 
     @classmethod
     def load(cls, path_or_pem: str | bytes | Path) -> ReceiptSigner:
         """Build from the hub's private key (PEM file path or PEM text)."""
         return cls(Signer.load(path_or_pem))
+
+    @classmethod
+    def from_settings(cls, settings: HubSettings) -> ReceiptSigner:
+        """The hub's signer with the retired keys and validity its federation file names."""
+        signer = cls(
+            settings.signer,
+            tuple(
+                ReceiptKey(
+                    k.verifier.kid, k.verifier.public_pem, "retired", k.not_before, k.retired_at
+                )
+                for k in settings.retired_receipt_keys
+            ),
+        )
+        if settings.signing_key_not_before is not None:
+            keys = signer.key_set.keys
+            current = ReceiptKey(
+                keys[0].kid, keys[0].public_pem, "current", settings.signing_key_not_before
+            )
+            signer.key_set = ReceiptKeySet((current, *keys[1:]))
+        return signer
 
     @property
     def kid(self) -> str:
@@ -75,9 +195,9 @@ class ReceiptSigner:
             "kid": self._signer.kid,
         }
 
-    def hub_key_document(self) -> dict[str, str]:
-        """The body of GET /.well-known/regsync/hub-key."""
-        return {"kid": self._signer.kid, "public_key": self._signer.public_pem}
+    def hub_key_document(self) -> dict[str, Any]:
+        """The body of GET /.well-known/regsync/hub-key (ReceiptKeySet.document)."""
+        return self.key_set.document()
 
 
 def verify_receipt(receipt: Mapping[str, Any], public_pem: str | bytes) -> bool:
@@ -94,6 +214,42 @@ def verify_receipt(receipt: Mapping[str, Any], public_pem: str | bytes) -> bool:
     except (binascii.Error, ValueError):
         return False
     return verifier.verify(payload.encode("utf-8"), sig)
+
+
+# genuine: signed by a key of the set, within its validity. forged: the signature does not
+# match (altered or never signed). unknown_key: no key of the set has the receipt's kid.
+# after_retirement: a retired key's signature on a receipt dated after the key was retired
+# (the key no longer signs: whoever signed it is not the hub).
+CheckOutcome = Literal["genuine", "forged", "unknown_key", "after_retirement"]
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptCheck:
+    """A receipt checked against a key set: the outcome and the key its kid chose."""
+
+    outcome: CheckOutcome
+    key: ReceiptKey | None
+
+    @property
+    def genuine(self) -> bool:
+        return self.outcome == "genuine"
+
+
+def check_receipt(receipt: Mapping[str, Any], keys: ReceiptKeySet) -> ReceiptCheck:
+    """Check receipt against the key its kid names in keys; never raises for a bad one."""
+    key = keys.by_kid(receipt.get("kid"))
+    if key is None:
+        return ReceiptCheck("unknown_key", None)
+    if not verify_receipt(receipt, key.public_pem):
+        return ReceiptCheck("forged", key)
+    if key.retired_at is not None:
+        try:
+            as_of = receipt_facts(receipt).as_of
+        except MalformedReceipt:
+            as_of = None
+        if as_of is None or as_of > key.retired_at:
+            return ReceiptCheck("after_retirement", key)
+    return ReceiptCheck("genuine", key)
 
 
 # ---------------------------------------------------------------------------------------------

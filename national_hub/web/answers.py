@@ -152,11 +152,23 @@ class VerifyAnswer(Answer):
     receipt: Receipt
 
 
-class HubKey(Answer):
-    """The public key receipts are checked against."""
+class HubKeyEntry(Answer):
+    """One receipt key: the current one, or a retired one that still checks old receipts."""
 
     kid: str
     public_key: str
+    status: Literal["current", "retired"]
+    not_before: str | None
+    retired_at: str | None
+
+
+class HubKey(Answer):
+    """The key set receipts are checked against: the current key at the top (CONTRACT §5),
+    every key, current and retired, in keys; a receipt's kid picks its key."""
+
+    kid: str
+    public_key: str
+    keys: list[HubKeyEntry]
 
 
 class StatsItem(Answer):

@@ -168,7 +168,7 @@ def create_app(settings: HubSettings) -> web.Application:
         tuning.web.max_in_flight, tuning.web.max_queued, tuning.web.max_queue_wait_s
     )
     app[METRICS].watch_admission(app[ADMISSION])
-    app[RECEIPTS] = ReceiptSigner(settings.signer)
+    app[RECEIPTS] = ReceiptSigner.from_settings(settings)
     app[ALIASES] = AliasTable.load(settings.aliases_file)
     app[STATS_CACHE] = StatsCache(tuning.web.stats_ttl_s)
     app[LAG_HISTORY] = LagHistory(tuning.sync.lag_sample_s, tuning.sync.lag_retention_minutes)

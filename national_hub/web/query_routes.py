@@ -159,10 +159,9 @@ async def verify(request: web.Request) -> web.Response:
 
 
 async def hub_key(request: web.Request) -> web.Response:
-    """GET /.well-known/regsync/hub-key: the public key receipts are checked against."""
-    key = request.app[RECEIPTS].hub_key_document()
+    """GET /.well-known/regsync/hub-key: the key set receipts are checked against."""
     return answer_response(
-        HubKey(kid=key["kid"], public_key=key["public_key"]),
+        HubKey.model_validate(request.app[RECEIPTS].hub_key_document()),
         headers={"Cache-Control": "max-age=300"},
     )
 
