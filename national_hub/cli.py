@@ -1,4 +1,5 @@
-"""`national-hub serve`, `rebuild`, `check-receipt`, `institutions` and `notify`."""
+"""`national-hub serve`, `rebuild`, `snapshot`, `restore`, `check-receipt`, `institutions` and
+`notify`."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import dataclasses
 import functools
 import json
 import logging
+import os
 import signal
 import ssl
 import sys
@@ -146,8 +148,75 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _replica_settings(args)
     ssl_context = settings.server_ssl_context()
+    if args.from_snapshot:
+        # Laid down before anything opens the files; ingest then resumes from their offsets.
+        _restore(settings, Path(args.from_snapshot), force=args.force, quiet=True)
     app = create_app(settings)
     asyncio.run(_serve(app, settings, ssl_context))
+    return 0
+
+
+def _restore(settings: HubSettings, path: Path, *, force: bool, quiet: bool) -> None:
+    from national_hub.snapshot import command
+    from national_hub.snapshot.restore import Target
+
+    target = Target(settings.db_path, settings.serving_index_path)
+    manifest = command.lay_down(path, target, force, quiet)
+    print(
+        f"national-hub: restored {manifest.records()} records from {path} "
+        f"(taken {format_utc(manifest.created_at)}) into {settings.db_path}",
+        flush=True,
+    )
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """Lay a snapshot down as this hub's store and index (the hub must not be running)."""
+    _restore(_replica_settings(args), Path(args.snapshot), force=args.force, quiet=args.quiet)
+    return 0
+
+
+def _ops_token(args: argparse.Namespace) -> str:
+    """The ops token from --ops-token-file or REGSYNC_OPS_TOKEN ("" when neither: a hub that
+    is not running needs none)."""
+    if args.ops_token_file:
+        return Path(args.ops_token_file).read_text(encoding="utf-8").strip()
+    return os.environ.get("REGSYNC_OPS_TOKEN", "").strip()
+
+
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    """Write a verified snapshot of the hub's store and index: by the running hub through
+    POST /v1/ops/snapshot, or, when no hub answers at its address, from the files directly."""
+    from national_hub.snapshot import command
+    from national_hub.snapshot.client import HubNotRunning, SnapshotClient, hub_url
+
+    settings = _replica_settings(args)
+    out = Path(args.out).resolve()
+    if out.exists():
+        return _fail(f"{out} exists already; name a new file")
+    client = SnapshotClient(hub_url(settings), _ops_token(args), settings.tls_certfile)
+    try:
+        state = command.via_hub(client, out, args.quiet)
+        how = "by the running hub"
+    except HubNotRunning:
+        tuning = settings.tuning.store
+        state = command.directly(
+            functools.partial(
+                Store.open,
+                settings.db_path,
+                memory_limit=tuning.memory_limit,
+                heartbeat_flush_s=tuning.heartbeat_flush_s,
+            ),
+            functools.partial(open_index, settings),
+            out,
+            args.quiet,
+        )
+        how = "from the files (no hub running)"
+    size = out.stat().st_size
+    print(
+        f"national-hub: snapshot {out} written {how}: {state['records']} records, "
+        f"{size / 1e6:,.1f} MB in {state['seconds']:.1f}s, verified",
+        flush=True,
+    )
     return 0
 
 
@@ -439,7 +508,39 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--index", metavar="FILE", help="its serving index (default: beside --db, else hub.index)"
     )
+    serve.add_argument(
+        "--from-snapshot",
+        metavar="FILE",
+        help="first lay this snapshot down as the store and index, then serve and catch up",
+    )
+    serve.add_argument(
+        "--force", action="store_true", help="with --from-snapshot: replace a store holding data"
+    )
     serve.set_defaults(func=cmd_serve)
+    snap = sub.add_parser(
+        "snapshot",
+        help="write a verified snapshot of the hub's store and index (while it serves)",
+    )
+    snap.add_argument("--config", required=True, help="federation TOML file")
+    snap.add_argument("--out", required=True, metavar="FILE", help="the snapshot file (new)")
+    snap.add_argument(
+        "--ops-token-file",
+        metavar="FILE",
+        help="the ops token (default: $REGSYNC_OPS_TOKEN); a running hub asks for it",
+    )
+    restore = sub.add_parser(
+        "restore", help="lay a snapshot down as the hub's store and index (hub stopped)"
+    )
+    restore.add_argument("--config", required=True, help="federation TOML file")
+    restore.add_argument("--from", dest="snapshot", required=True, metavar="FILE")
+    restore.add_argument("--force", action="store_true", help="replace a store holding data")
+    for p in (snap, restore):
+        p.add_argument("--listen", metavar="HOST:PORT", help="the replica's, instead of hub.listen")
+        p.add_argument("--db", metavar="FILE", help="the replica's DuckDB file, instead of hub.db")
+        p.add_argument("--index", metavar="FILE", help="its serving index")
+        p.add_argument("--quiet", action="store_true", help="no progress bar")
+    snap.set_defaults(func=cmd_snapshot)
+    restore.set_defaults(func=cmd_restore)
     rebuild = sub.add_parser(
         "rebuild",
         help="drop the hub's store and serving index and replay every province topic from the "

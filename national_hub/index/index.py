@@ -21,6 +21,7 @@ import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -344,6 +345,19 @@ class ServingIndex:
 
     def is_seq_rejected(self, province: str, seq: int) -> bool:
         return seq in self._rejected.get(province, ())
+
+    def on_writer(self, fn: Callable[[sqlite3.Connection], T]) -> Future[T]:
+        """Run fn(writer connection) on the writer thread once the offsets held in memory are
+        stored: no apply runs meanwhile, so fn sees one committed state whose offsets are its
+        own (a snapshot, national_hub.snapshot)."""
+        if self._closed:
+            raise StoreError("the serving index is closed")
+
+        def run() -> T:
+            self._flush_unsaved()
+            return fn(self._w)
+
+        return self._writer.submit(run)
 
     # ---- writes ----------------------------------------------------------------------------
 

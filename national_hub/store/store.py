@@ -6,11 +6,12 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -58,6 +59,8 @@ from schemas.events import Heartbeat
 from schemas.timestamps import utc_now
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # Bytes nobody signed are kept (as a prefix and a hash, for ops) up to this many; beyond, a
 # flood of them is only counted (regsync_hub_unauthenticated_messages_total) and logged.
@@ -356,6 +359,19 @@ class Store:
         if self._closed:
             raise StoreError("the store is closed")
         return open_export(self._con, batch_rows)
+
+    def on_writer(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> Future[T]:
+        """Run fn(writer connection) on the writer thread once the heartbeats and offsets held
+        in memory are written: no apply runs meanwhile, so fn sees one committed state whose
+        offsets are its own (a snapshot, national_hub.snapshot)."""
+        if self._closed:
+            raise StoreError("the store is closed")
+
+        def run() -> T:
+            self._flush_unsaved()
+            return fn(self._w)
+
+        return self._writer.submit(run)
 
     # ---- writes ----------------------------------------------------------------------------
 

@@ -49,6 +49,8 @@ __all__ = [
     "Rejection",
     "Roster",
     "SearchPage",
+    "SnapshotControl",
+    "SnapshotState",
     "Stats",
     "SyncStatus",
     "TransferClaim",
@@ -323,6 +325,31 @@ class IngestControl(BaseModel):
     model_config = ConfigDict(frozen=True, extra="allow")
 
     paused: bool
+
+
+class SnapshotControl(BaseModel):
+    """Where the hub writes a snapshot: a new file, by its absolute path on the hub's machine."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    out: str
+
+
+class SnapshotState(Answer):
+    """The latest snapshot this hub process took or is taking (national_hub.snapshot)."""
+
+    out: str
+    phase: Literal[
+        "waiting", "copying", "verifying", "hashing", "writing", "checking", "done", "failed"
+    ]
+    done_bytes: int
+    total_bytes: int
+    error: str | None
+    seconds: float | None = Field(description="from start to done or failed")
+    records: int | None = Field(description="records in the snapshot, once done")
+    offsets: dict[str, int] | None = Field(
+        description="the store's next offset per topic:partition in the snapshot, once done"
+    )
 
 
 class IngestState(Answer):

@@ -24,7 +24,14 @@ from national_hub.sync.gauges import GaugeLoop
 from national_hub.sync.lag_history import LagHistory, LagSampler
 from national_hub.sync.node_client import NodeClient, NodePoller
 from national_hub.sync.status import SyncMonitor
-from national_hub.web import openapi, query_routes, record_routes, sync_routes, watch_routes
+from national_hub.web import (
+    openapi,
+    query_routes,
+    record_routes,
+    snapshot_routes,
+    sync_routes,
+    watch_routes,
+)
 from national_hub.web.admission import Admission
 from national_hub.web.appkeys import (
     ADMISSION,
@@ -226,6 +233,7 @@ def create_app(settings: HubSettings) -> web.Application:
     record_routes.add_routes(app)
     query_routes.add_routes(app)
     sync_routes.add_routes(app)
+    snapshot_routes.add_routes(app)
     watch_routes.add_routes(app)
     app.router.add_get("/openapi.json", serve_openapi(openapi.document), name="openapi")
     # The public site (CONTRACT §5a): its pages, their files and the suggestions.

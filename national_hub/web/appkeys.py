@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from national_hub.query.aliases import AliasTable
     from national_hub.query.receipts import ReceiptSigner
     from national_hub.query.stats_cache import StatsCache
+    from national_hub.snapshot.take import SnapshotSlot
     from national_hub.store.store import Store
     from national_hub.sync.explain import Explainer
     from national_hub.sync.gauges import GaugeLoop
@@ -59,3 +60,5 @@ NOTIFY: web.AppKey[WatchAccess] = web.AppKey("notify")
 # Set on SIGTERM: /readyz answers not ready while the hub still serves, so a load balancer takes
 # it out before it stops listening (hub.tuning.web.drain_s, national_hub.cli serve).
 DRAINING: web.AppKey[asyncio.Event] = web.AppKey("draining", asyncio.Event)
+# The latest snapshot this process took (POST/GET /v1/ops/snapshot, web.snapshot_routes).
+SNAPSHOTS: web.AppKey[SnapshotSlot] = web.AppKey("snapshots")

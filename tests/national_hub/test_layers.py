@@ -26,6 +26,7 @@ RANK = {
     "sync": 4,
     "query": 4,
     "notify": 4,
+    "snapshot": 4,
     "web": 5,
     "cli": 6,
 }
