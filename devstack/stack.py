@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,8 +19,10 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from devstack.balancer import Backend, haproxy_config
 from devstack.errors import DevstackError
 from devstack.kafka import KafkaCluster
+from devstack.system import BALANCER_TOOLS, ensure_tools
 from schemas.signing import write_keypair
 from schemas.vocab import PROVINCES
 
@@ -27,6 +30,9 @@ DEFAULT_PROVINCES = ("50", "11", "44")
 BIN = Path(sys.executable).parent
 # The employer-monitoring notifier's name among the components (national-hub notify).
 NOTIFIER = "notifier"
+# The load balancer in front of several hub replicas (`--hubs N`, N >= 2).
+BALANCER = "balancer"
+MAX_HUBS = 9
 
 
 def _say(msg: str) -> None:
@@ -45,7 +51,12 @@ class Ports:
 
     @property
     def hub(self) -> int:
+        """The hub's address: the hub itself, or the load balancer in front of its replicas."""
         return self.base + 80
+
+    def replica(self, n: int) -> int:
+        """Replica n (1-based) of `--hubs N`, just above the balancer."""
+        return self.base + 80 + n
 
     def province(self, code: str) -> int:
         return self.base + 100 + int(code)
@@ -168,7 +179,11 @@ class Stack:
         bootstrap: str | None = None,
         topic_prefix: str = "regsync",
         replication_factor: int = 1,
+        hubs: int = 1,
     ) -> None:
+        if not 1 <= hubs <= MAX_HUBS:
+            raise DevstackError(f"--hubs: give 1 to {MAX_HUBS} hubs, not {hubs}")
+        self.hubs = hubs
         self.state = state.resolve()
         self.provinces = provinces
         self.records = records
@@ -206,7 +221,7 @@ class Stack:
 
     def _wait_http(self, name: str, url: str, timeout: float = 60.0) -> None:
         # The hub is ready when its consumer is assigned, not merely when it listens.
-        path = "/readyz" if name == "hub" else "/healthz"
+        path = "/readyz" if name == "hub" or self._is_hub(name) else "/healthz"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             proc = self.procs[name]
@@ -265,7 +280,10 @@ class Stack:
                     code,
                 ],
             )
-        self._spawn("hub", [str(BIN / "national-hub"), "serve", "--config", str(self.config)])
+        if self.hubs == 1:
+            self._spawn("hub", [str(BIN / "national-hub"), "serve", "--config", str(self.config)])
+        else:
+            self._start_replicas()
         for name in self.procs:
             self._wait_http(name, self.url(name))
         # Employer monitoring's notifier (issue 15): it serves no HTTP, so nothing to wait for;
@@ -273,10 +291,42 @@ class Stack:
         self._spawn(NOTIFIER, [str(BIN / "national-hub"), "notify", "--config", str(self.config)])
         return sec
 
+    @property
+    def replicas(self) -> list[str]:
+        """The names of the hub replicas (hub-1, hub-2, ...); none with a single hub."""
+        return [f"hub-{n}" for n in range(1, self.hubs + 1)] if self.hubs > 1 else []
+
+    def _is_hub(self, name: str) -> bool:
+        return name in self.replicas or name == BALANCER
+
+    def _start_replicas(self) -> None:
+        """Every replica on its own DuckDB file and serving index under var/hub-N/, all on the
+        one federation file (and its one notify store), and HAProxy in front at the hub's
+        address. Each replica consumes every topic itself."""
+        ensure_tools(BALANCER_TOOLS, _say)
+        for n, name in enumerate(self.replicas, start=1):
+            _private_dir(self.state / "var" / name)
+            db = self.state / "var" / name / "national.duckdb"
+            cmd = [str(BIN / "national-hub"), "serve", "--config", str(self.config)]
+            cmd += ["--listen", f"127.0.0.1:{self.ports.replica(n)}", "--db", str(db)]
+            self._spawn(name, cmd)
+        # The balancer is started once the replicas answer: its first health checks find them.
+        for name in self.replicas:
+            self._wait_http(name, self.url(name))
+        backends = [
+            Backend(name, "127.0.0.1", self.ports.replica(n))
+            for n, name in enumerate(self.replicas, start=1)
+        ]
+        cfg = self.state / "haproxy.cfg"
+        _write_private(cfg, haproxy_config("127.0.0.1", self.ports.hub, backends))
+        self._spawn(BALANCER, [_haproxy(), "-db", "-f", str(cfg)])
+
     def url(self, name: str) -> str:
-        """Base URL of a component: "hub" or "province-CC"."""
-        if name == "hub":
+        """Base URL of a component: "hub" (or "balancer"), "hub-N" or "province-CC"."""
+        if name in ("hub", BALANCER):
             return f"http://127.0.0.1:{self.ports.hub}"
+        if name in self.replicas:
+            return f"http://127.0.0.1:{self.ports.replica(int(name.removeprefix('hub-')))}"
         return f"http://127.0.0.1:{self.ports.province(name.removeprefix('province-'))}"
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
@@ -293,16 +343,24 @@ class Stack:
         if name != NOTIFIER:
             self._wait_http(name, self.url(name))
 
+    def _entry(self, name: str) -> dict[str, object]:
+        return {
+            "url": self.url(name),
+            "pid": self.procs[name].pid,
+            "cmd": self.cmds[name],
+            "log": str(self.state / f"{name}.log"),
+        }
+
     def describe(self, sec: Secrets) -> dict[str, object]:
-        hub_url = f"http://127.0.0.1:{self.ports.hub}"
+        # With replicas, "hub" is the balancer: its url is the hub's one address, and its cmd
+        # restarts the balancer; "hubs" names every replica (CONTRACT §1).
+        hubs = {}
+        if self.replicas:
+            hubs = {"hubs": [self._entry(name) for name in self.replicas]}
         return {
             "kafka": self.kafka.describe(),
-            "hub": {
-                "url": hub_url,
-                "pid": self.procs["hub"].pid,
-                "cmd": self.cmds["hub"],
-                "log": str(self.state / "hub.log"),
-            },
+            "hub": self._entry(BALANCER if self.replicas else "hub"),
+            **hubs,
             "provinces": {
                 code: {
                     "url": f"http://127.0.0.1:{self.ports.province(code)}",
@@ -333,6 +391,14 @@ class Stack:
                 _terminate(proc.pid, signal.SIGKILL)
                 proc.wait()
         self.kafka.stop()
+
+
+def _haproxy() -> str:
+    """HAProxy's path: on PATH, else where Debian puts it (/usr/sbin is off some users' PATH)."""
+    found = shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin:/sbin")
+    if found is None:
+        raise DevstackError("haproxy not found: install Debian's haproxy package")
+    return found
 
 
 def _terminate(pid: int, sig: int = signal.SIGTERM) -> None:
@@ -374,7 +440,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     os.umask(PRIVATE_UMASK)
     provinces = _parse_provinces(args.provinces)
     state = Path(args.state) if args.state else Path("var/dev")
-    stack = Stack(state, provinces, args.records, args.base_port)
+    stack = Stack(state, provinces, args.records, args.base_port, hubs=args.hubs)
     try:
         sec = stack.start()
     except BaseException:
@@ -409,6 +475,10 @@ def _print_urls(info: dict[str, object]) -> None:
     assert isinstance(kafka, dict)
     print(f"  Kafka      {kafka['bootstrap']}")
     print(f"  Hub        {hub['url']}   dashboard {hub['url']}/dashboard")
+    replicas = info.get("hubs", [])
+    assert isinstance(replicas, list)
+    for replica in replicas:
+        print(f"    replica  {replica['url']}   log {replica['log']}")
     print(f"  Ops token  {info['ops_token']}")
     for code, p in provinces.items():
         print(f"  Province {code} {PROVINCES[code]}  {p['url']}")
@@ -426,6 +496,8 @@ def _config_args(argv: list[str]) -> list[str]:
             found.append(arg.removeprefix("--config="))
         elif arg.endswith(".properties"):
             found.append(arg)
+        elif arg == "-f" and i + 1 < len(argv):  # HAProxy's configuration file
+            found.append(argv[i + 1])
     return found
 
 
@@ -439,6 +511,7 @@ def running_on(state: Path) -> dict[int, bool] | None:
     """
     state = state.resolve()
     config, kafka = state / "federation.toml", state / "kafka"
+    balancer = state / "haproxy.cfg"
     try:
         entries = [e for e in Path("/proc").iterdir() if e.name.isdigit()]
     except OSError:
@@ -456,7 +529,7 @@ def running_on(state: Path) -> dict[int, bool] | None:
         for value in _config_args(argv):
             path = Path(os.path.normpath(cwd / value))
             broker = path.name == "server.properties" and kafka in path.parents
-            if broker or path == config:
+            if broker or path in (config, balancer):
                 found[int(entry.name)] = broker
                 break
     return found
@@ -495,6 +568,7 @@ def cmd_down(args: argparse.Namespace) -> int:
     if found is None:
         info = json.loads(path.read_text())
         found = {info["hub"]["pid"]: False}
+        found.update((h["pid"], False) for h in info.get("hubs", []))
         found.update((p["pid"], False) for p in info["provinces"].values())
         found.update((pid, True) for pid in info["kafka"]["pids"])
         found = {pid: broker for pid, broker in found.items() if _alive(pid)}
@@ -512,6 +586,12 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     up.add_argument("--provinces", default=",".join(DEFAULT_PROVINCES))
     up.add_argument("--records", type=int, default=1000, help="demo registrations per province")
     up.add_argument("--base-port", type=int, default=18000)
+    up.add_argument(
+        "--hubs",
+        type=int,
+        default=1,
+        help=f"hub replicas (1-{MAX_HUBS}); with 2 or more, HAProxy in front at the hub's address",
+    )
     up.set_defaults(func=cmd_up)
 
     down = sub.add_parser("down", help="stop what `up --detach` started")

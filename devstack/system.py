@@ -13,6 +13,8 @@ from devstack.errors import DevstackError
 # (faketime: its libfaketime runs province nodes on skewed clocks in tests/e2e/test_clock_skew.py)
 TEST_TOOLS = {"chromium": "chromium", "promtool": "prometheus", "faketime": "faketime"}
 BENCH_TOOLS = {"kcat": "kcat"}
+# `./dev up --hubs N` (N >= 2): the load balancer in front of the hub replicas.
+BALANCER_TOOLS = {"haproxy": "haproxy"}
 # packages with no command of their own: CJK glyphs for the dashboard screenshots
 TEST_PACKAGES = ("fonts-wqy-zenhei",)
 
