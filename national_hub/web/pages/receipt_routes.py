@@ -1,7 +1,8 @@
 """GET /receipt: the receipt checker (CONTRACT §5a), the target of a receipt's QR code.
 
 The signature is checked twice, independently: in the person's browser by receipt.js
-(WebCrypto Ed25519 against GET /.well-known/regsync/hub-key), so the verdict does not rest on
+(WebCrypto Ed25519 against the key of GET /.well-known/regsync/hub-key's set that the receipt's
+kid names, current or retired), so the verdict does not rest on
 this server's word; and here, for a `?r=` receipt, so the page is useful without JavaScript.
 The page says which check a verdict comes from. What it shows is receipt_view's.
 """
@@ -14,11 +15,9 @@ from aiohttp import web
 
 from national_hub.query.receipts import (
     MalformedReceipt,
-    fingerprint_groups,
-    key_fingerprint,
+    check_receipt,
     parse_receipt_text,
     receipt_facts,
-    verify_receipt,
 )
 from national_hub.web.appkeys import RECEIPTS
 from national_hub.web.pages.page_route import RATE_LIMITED, PageRoute, html_response
@@ -26,9 +25,9 @@ from national_hub.web.pages.receipt_view import (
     CHECKER_PATH,
     ISSUER,
     MALFORMED_MESSAGES,
-    ServerCheck,
     checker_labels,
-    facts_view,
+    key_views,
+    server_check,
 )
 from national_hub.web.pages.render import render_page
 from schemas.openapi import PARSER_400, Operation, Param
@@ -38,9 +37,9 @@ HUB_KEY_PATH = "/.well-known/regsync/hub-key"
 
 async def receipt_page(request: web.Request) -> web.Response:
     """The checker; with ?r=, this server's check of that receipt too (400 if it is none)."""
-    signer = request.app[RECEIPTS]
-    key = signer.hub_key_document()
+    keys = request.app[RECEIPTS].key_set
     raw = request.query.get("r")
+    shown = key_views(keys)
     context: dict[str, Any] = {
         "nav": "receipt",
         "text": raw or "",
@@ -48,8 +47,9 @@ async def receipt_page(request: web.Request) -> web.Response:
         "check": None,
         "labels": checker_labels(),
         "key_url": HUB_KEY_PATH,
-        "fingerprint": fingerprint_groups(key_fingerprint(key["public_key"])),
-        "kid": key["kid"],
+        "keys": shown,
+        "fingerprint": shown[0].fingerprint,
+        "kid": shown[0].kid,
         "issuer": ISSUER,
     }
     if raw is None:
@@ -59,11 +59,7 @@ async def receipt_page(request: web.Request) -> web.Response:
     except MalformedReceipt as exc:
         context["error"] = MALFORMED_MESSAGES[exc.kind]
         return render_page(request, "receipt.html", context, status=400)
-    context["check"] = ServerCheck(
-        genuine=verify_receipt(receipt, key["public_key"]),
-        other_key=receipt["kid"] != key["kid"],
-        facts=facts_view(receipt_facts(receipt)),
-    )
+    context["check"] = server_check(check_receipt(receipt, keys), receipt_facts(receipt))
     context["receipt_kid"] = receipt["kid"]
     return render_page(request, "receipt.html", context)
 

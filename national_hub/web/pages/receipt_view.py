@@ -12,8 +12,12 @@ from markupsafe import Markup
 
 from national_hub.query.receipts import (
     VERDICT_LABELS,
+    CheckOutcome,
     MalformedKind,
+    ReceiptCheck,
     ReceiptFacts,
+    ReceiptKey,
+    ReceiptKeySet,
     encode_token,
     fingerprint_groups,
     key_fingerprint,
@@ -108,6 +112,7 @@ def receipt_view(receipt: dict[str, str], public_pem: str, base_url: str) -> Rec
 def checker_labels() -> dict[str, dict[str, str]]:
     """The words receipt.js shows (one source for the server's and the browser's pages)."""
     return {
+        "standing": {"current": "当前密钥", "retired": "旧密钥，已于 {retired_at} 停用"},
         "verdicts": dict(VERDICT_LABELS),
         "statuses": {s.value: label for s, label in STATUS_LABELS.items()},
         "malformed": {kind: text for kind, text in MALFORMED_MESSAGES.items()},
@@ -115,9 +120,55 @@ def checker_labels() -> dict[str, dict[str, str]]:
 
 
 @dataclass(frozen=True, slots=True)
-class ServerCheck:
-    """This server's check of a ?r= receipt."""
+class KeyView:
+    """One key of the hub's key set as shown: its kid, fingerprint and standing in words."""
 
-    genuine: bool
-    other_key: bool
+    kid: str
+    fingerprint: tuple[str, ...]
+    current: bool
+    standing: str
+
+
+def key_standing(key: ReceiptKey) -> str:
+    """Whether the key signs now, or since when it no longer does (Beijing time)."""
+    if key.status == "current":
+        since = f"，自 {beijing_time(key.not_before)} 起启用" if key.not_before else ""
+        return f"当前密钥{since}"
+    return f"旧密钥，已于 {beijing_time(key.retired_at)} 停用"
+
+
+def key_view(key: ReceiptKey) -> KeyView:
+    """A key as the checker shows it."""
+    return KeyView(
+        kid=key.kid,
+        fingerprint=tuple(fingerprint_groups(key_fingerprint(key.public_pem))),
+        current=key.status == "current",
+        standing=key_standing(key),
+    )
+
+
+def key_views(keys: ReceiptKeySet) -> list[KeyView]:
+    """The key set as the checker lists it: the current key first, then the retired ones."""
+    return [key_view(k) for k in keys.keys]
+
+
+@dataclass(frozen=True, slots=True)
+class ServerCheck:
+    """This server's check of a ?r= receipt, and the key its kid chose (None: no such key)."""
+
+    outcome: CheckOutcome
+    key: KeyView | None
     facts: FactsView
+
+    @property
+    def genuine(self) -> bool:
+        return self.outcome == "genuine"
+
+
+def server_check(check: ReceiptCheck, facts: ReceiptFacts) -> ServerCheck:
+    """The check as the page shows it."""
+    return ServerCheck(
+        outcome=check.outcome,
+        key=key_view(check.key) if check.key is not None else None,
+        facts=facts_view(facts),
+    )

@@ -1,11 +1,14 @@
 /* The receipt checker (/receipt): checks a receipt's Ed25519 signature in this browser with
    WebCrypto, against the key the hub publishes at /.well-known/regsync/hub-key, so a person need
-   not trust the page's server for the verdict. Without this script the page still shows the
+   not trust the page's server for the verdict. That document is a key set (current and retired
+   keys): the receipt's kid picks its key, and a retired key only vouches for receipts dated up
+   to its retirement (national_hub/query/receipts.py check_receipt decides alike). Without this script the page still shows the
    server's own check (receipt_routes.py).
 
    The result is written into #browser-check with DOM text nodes only (never innerHTML: a
    receipt is untrusted text), and the root element's data-browser-verdict says what happened:
-   genuine | forged | malformed | unsupported | error (tests read it). */
+   genuine | forged | malformed | unsupported | error (tests read it), and data-browser-key which
+   key the kid chose: current | retired | unknown. */
 (function () {
   "use strict";
 
@@ -161,6 +164,34 @@
     return text.toUpperCase().match(/.{1,4}/g).join(" ");
   }
 
+  // The key of the set the receipt's kid names, as {kid, public_key, status, retired_at};
+  // null when the set has none. A document without `keys` (a hub before key rotation) is its
+  // one current key.
+  function keyFor(doc, kid) {
+    var keys = Array.isArray(doc.keys) ? doc.keys : [{ kid: doc.kid, public_key: doc.public_key, status: "current" }];
+    for (var i = 0; i < keys.length; i++) {
+      if (keys[i] && keys[i].kid === kid && typeof keys[i].public_key === "string") {
+        return keys[i];
+      }
+    }
+    return null;
+  }
+
+  // Whether a receipt dated asOf was signed while a key retired at retiredAt still signed;
+  // an unreadable date on either side is not.
+  function signedBefore(asOf, retiredAt) {
+    var at = typeof asOf === "string" ? Date.parse(asOf) : NaN;
+    var end = typeof retiredAt === "string" ? Date.parse(retiredAt) : NaN;
+    return !isNaN(at) && !isNaN(end) && at <= end;
+  }
+
+  function standing(key) {
+    if (key.status === "retired") {
+      return label("standing", "retired").replace("{retired_at}", beijing(key.retired_at));
+    }
+    return label("standing", "current");
+  }
+
   function fetchKey() {
     return fetch(keyUrl, { headers: { Accept: "application/json" }, cache: "no-store" }).then(function (answer) {
       if (!answer.ok) {
@@ -248,12 +279,15 @@
     return h;
   }
 
-  function keyLine(fingerprint, kid) {
+  function keyLine(fingerprint, kid, key) {
     var p = el("p", "key-line");
-    p.appendChild(document.createTextNode("本中心公钥指纹（SHA-256）："));
+    p.appendChild(document.createTextNode("签名所用公钥指纹（SHA-256）："));
     p.appendChild(el("code", "fingerprint", groups(fingerprint))).setAttribute("data-fingerprint", fingerprint);
     p.appendChild(document.createTextNode("；密钥编号 "));
     p.appendChild(el("code", null, kid));
+    if (key) {
+      p.appendChild(document.createTextNode("（" + standing(key) + "）"));
+    }
     return p;
   }
 
@@ -261,14 +295,14 @@
     return serverCheck ? el("p", null, "下方为本站服务器的核验结果。") : el("p", null, "请稍后重试，或使用命令 national-hub check-receipt 核验。");
   }
 
-  function showGenuine(receipt, fingerprint, kid) {
+  function showGenuine(receipt, fingerprint, kid, key) {
     var parts = [
       heading("✓", "真实有效：由全国医师执业注册同步中心签发"),
       el("p", null, "您的浏览器已用本中心公布的公钥核验了这份回执的 Ed25519 签名：内容与签发时一字不差。"),
       el("h3", null, "回执证明的内容"),
       factsList(receipt.facts),
       el("p", "hint", "回执只证明本中心在核验时间给出的结论；此后注册状态可能变化，请以最新查询为准。"),
-      keyLine(fingerprint, kid),
+      keyLine(fingerprint, kid, key),
     ];
     if (typeof receipt.facts.cert_no === "string" && /^[0-9]{15}$/.test(receipt.facts.cert_no)) {
       var link = el("a", null, "查看该执业证书编码的最新注册信息");
@@ -280,18 +314,23 @@
     show("genuine", parts);
   }
 
-  function showForged(receipt, fingerprint, kid) {
-    var why =
-      receipt.kid !== kid
-        ? "这份回执声称由编号为 " + receipt.kid + " 的密钥签名，而本中心的公钥编号为 " + kid + "。"
-        : "签名与回执内容不符：回执内容在签发后被改动过，或签名并非本中心所签。";
+  // why: "unknown_key" (no key of the set has the receipt's kid; kid is then the current
+  // key's), "after_retirement" (a retired key's signature dated after its retirement) or
+  // "signature" (the signature does not match).
+  function showForged(receipt, fingerprint, kid, why, key) {
+    var text = {
+      unknown_key: "这份回执声称由编号为 " + receipt.kid + " 的密钥签名，而本中心没有这个编号的公钥（现用公钥编号为 " + kid + "）。",
+      after_retirement:
+        "这份回执由编号为 " + receipt.kid + " 的旧密钥签名，但该密钥停用后本中心不再用它签发回执，而回执所写的核验时间晚于停用时间。",
+      signature: "签名与回执内容不符：回执内容在签发后被改动过，或签名并非本中心所签。",
+    }[why];
     show("forged", [
       heading("✗", "签名不符：此回执被改动过或并非本中心签发"),
-      el("p", null, why),
+      el("p", null, text),
       el("p", null, "请不要采信这份回执。如需确认，请重新进行证书核验。"),
       el("h3", null, "回执声称的内容（未经证实，不可采信）"),
       factsList(receipt.facts),
-      keyLine(fingerprint, kid),
+      keyLine(fingerprint, kid, key),
     ]);
   }
 
@@ -329,7 +368,10 @@
     show("checking", [el("p", null, "正在您的浏览器中核验签名……")]);
     return fetchKey()
       .then(function (doc) {
-        var der = pemToDer(doc.public_key);
+        var chosen = keyFor(doc, receipt.kid);
+        root.setAttribute("data-browser-key", chosen ? chosen.status : "unknown");
+        // No key by the receipt's kid: the verdict is shown with the current key's fingerprint.
+        var der = pemToDer(chosen ? chosen.public_key : doc.public_key);
         return Promise.all([
           crypto.subtle.digest("SHA-256", der),
           crypto.subtle.importKey("spki", der, { name: "Ed25519" }, false, ["verify"]).then(
@@ -340,13 +382,15 @@
               return null; // this browser's WebCrypto has no Ed25519
             }
           ),
-          doc.kid,
+          chosen ? chosen.kid : doc.kid,
+          chosen,
         ]);
       })
       .then(function (got) {
         var fingerprint = hex(got[0]);
         var key = got[1];
         var kid = got[2];
+        var chosen = got[3];
         if (key === null) {
           if (serverFallback(fromUser)) {
             return;
@@ -359,16 +403,18 @@
           ]);
           return;
         }
-        if (receipt.kid !== kid) {
-          showForged(receipt, fingerprint, kid);
+        if (chosen === null) {
+          showForged(receipt, fingerprint, kid, "unknown_key", null);
           return;
         }
         var data = new TextEncoder().encode(receipt.payload);
         return crypto.subtle.verify({ name: "Ed25519" }, key, receipt.signature, data).then(function (ok) {
-          if (ok) {
-            showGenuine(receipt, fingerprint, kid);
+          if (!ok) {
+            showForged(receipt, fingerprint, kid, "signature", chosen);
+          } else if (chosen.status === "retired" && !signedBefore(receipt.facts.as_of, chosen.retired_at)) {
+            showForged(receipt, fingerprint, kid, "after_retirement", chosen);
           } else {
-            showForged(receipt, fingerprint, kid);
+            showGenuine(receipt, fingerprint, kid, chosen);
           }
         });
       })
