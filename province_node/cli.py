@@ -1,4 +1,4 @@
-"""`province-node`: serve, import, keygen, generate."""
+"""`province-node`: serve, import, keygen, generate, backup, recover."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from province_node.config import NodeSettings
 from province_node.errors import ImportFileError
@@ -46,6 +47,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args.config, args.province)
     _setup_logging(args.log_level)
+    guarded = _restore_guard(settings)
+    if guarded is None:
+        return EXIT_FAILED
+    settings = guarded
     ssl_context = settings.server_ssl_context()
     app = create_app(settings)
     scheme = "https" if ssl_context else "http"
@@ -73,6 +78,95 @@ def cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILED
+    return 0
+
+
+def _restore_guard(settings: NodeSettings) -> NodeSettings | None:
+    """Compare the registry with its topic before serving; None when the node must not run."""
+    import asyncio
+
+    from province_node import restore_guard
+
+    facts = asyncio.run(restore_guard.gather(settings))
+    decision = restore_guard.decide(facts, restore_guard.recover_command(settings))
+    if not decision.start:
+        print(f"{PROG}: {decision.message}", file=sys.stderr)
+        return None
+    if decision.check_before_publish:
+        log.warning("%s", decision.message)
+        return settings.model_copy(update={"check_topic_before_publish": True})
+    if facts.restored:
+        # Checked against the topic: from now on this copy is the live registry.
+        restore_guard.clear_restored(settings.db_path)
+    log.info("%s", decision.message)
+    return settings
+
+
+def _progress(disable: bool) -> Any:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    return Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        disable=disable,
+    )
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    """Copy the registry online (SQLite backup API), verified, to --out."""
+    from province_node.backup import backup
+
+    settings = _settings(args.config, args.province)
+    with _progress(args.no_progress) as bar:
+        task = bar.add_task("backing up (pages)", total=None)
+        summary = backup(
+            settings.db_path,
+            Path(args.out),
+            settings.province,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+            overwrite=args.force,
+        )
+    rows = summary.rows
+    print(
+        f"backed up province {settings.province} to {summary.path}: seq 1..{summary.last_seq}, "
+        f"{rows['registrations']} registrations, {rows['outbox']} events, "
+        f"{summary.bytes / 1e6:.1f} MB in {summary.seconds:.1f} s; integrity_check ok, "
+        f"row counts match"
+    )
+    return 0
+
+
+def cmd_recover(args: argparse.Namespace) -> int:
+    """Bring the registry forward from its own topic; list registrations to re-enter."""
+    from province_node.recover import recover
+
+    settings = _settings(args.config, args.province)
+    with _progress(args.no_progress) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(what: str, done: int, total: int) -> None:
+            if what not in tasks:
+                tasks[what] = bar.add_task(what, total=total)
+            bar.update(tasks[what], completed=done, total=total)
+
+        summary = recover(
+            settings,
+            reentry_path=Path(args.reentry_out) if args.reentry_out else None,
+            progress=progress,
+        )
+    print(
+        f"recovered province {settings.province}: registry seq {summary.registry_seq_before} "
+        f"-> {summary.registry_seq_after} (topic ends at seq {summary.topic_seq}); applied "
+        f"{summary.applied} events, marked {summary.marked_published} older events published"
+    )
+    print(
+        f"{len(summary.reentry)} registrations lack the ID number (it never left the province) "
+        f"and must be re-entered: {summary.reentry_path}"
+    )
     return 0
 
 
@@ -184,6 +278,25 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--out", required=True, help="output path (.csv for CSV, else JSON Lines)")
     gen.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     gen.set_defaults(func=cmd_generate)
+
+    bak = sub.add_parser("backup", help="copy the registry while the node serves (verified)")
+    node_args(bak)
+    bak.add_argument("--out", required=True, help="the backup file to write (owner-only)")
+    bak.add_argument("--force", action="store_true", help="replace an existing file")
+    bak.add_argument("--no-progress", action="store_true", help="no progress bar")
+    bak.set_defaults(func=cmd_backup)
+
+    rec = sub.add_parser(
+        "recover", help="bring a restored registry forward from its topic (node stopped)"
+    )
+    node_args(rec)
+    rec.add_argument(
+        "--reentry-out",
+        help="where to list registrations whose ID number must be re-entered "
+        "(default: beside the registry, NAME.reentry.csv)",
+    )
+    rec.add_argument("--no-progress", action="store_true", help="no progress bar")
+    rec.set_defaults(func=cmd_recover)
     return parser
 
 

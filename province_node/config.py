@@ -46,6 +46,9 @@ class NodeSettings(BaseModel):
     relay_idle_poll_s: float = 1.0
     max_body_bytes: int = MAX_BODY_BYTES
     write_queue_limit: int = 10_000
+    # Set by `serve` when Kafka did not answer at start: the relay compares the registry with
+    # its topic before it publishes anything (restore_guard).
+    check_topic_before_publish: bool = False
 
     @property
     def events_topic(self) -> str:

@@ -94,3 +94,15 @@ class Unavailable(NodeError):
 
 class ImportFileError(RegsyncError):
     """The import file as a whole cannot be read (missing, wrong CSV header)."""
+
+
+class BackupError(RegsyncError):
+    """A backup could not be written or did not verify."""
+
+
+class RegistryBehindTopic(RegsyncError):
+    """The registry's last seq is below its topic's: it was restored from an older copy."""
+
+
+class RecoverError(RegsyncError):
+    """The registry and its topic disagree in a way recover cannot mend on its own."""

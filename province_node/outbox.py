@@ -147,3 +147,12 @@ def latest_for(conn: sqlite3.Connection, cert_no: str) -> LatestEvent | None:
         (cert_no,),
     ).fetchone()
     return None if row is None else LatestEvent(*row)
+
+
+def event_ids(conn: sqlite3.Connection, first: int, last: int) -> dict[int, tuple[str, bool]]:
+    """seq → (event_id, published) for the events first..last."""
+    rows = conn.execute(
+        "SELECT seq, event_id, published_at IS NOT NULL FROM outbox WHERE seq BETWEEN ? AND ?",
+        (first, last),
+    ).fetchall()
+    return {int(r[0]): (str(r[1]), bool(r[2])) for r in rows}

@@ -22,8 +22,10 @@ from aiokafka.errors import for_code
 
 from province_node import outbox
 from province_node.config import NodeSettings
+from province_node.errors import RegistryBehindTopic
 from province_node.metrics import NodeMetrics
 from province_node.registry import Registry, WriteContext
+from province_node.restore_guard import check_before_publish
 from schemas.errors import RegsyncError
 from schemas.tasks import cancel_task
 from schemas.timestamps import utc_now
@@ -137,6 +139,7 @@ class Relay:
         self._topic = settings.events_topic
         self._producer: AIOKafkaProducer | None = None
         self._topics_ready = False
+        self._topic_checked = not settings.check_topic_before_publish
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -213,11 +216,25 @@ class Relay:
                 async with asyncio.timeout(self._settings.kafka_timeout_s):
                     await ensure_topics(self._settings)
                 self._topics_ready = True
+            if not self._topic_checked:
+                await self._check_topic()
         except BaseException:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(producer.stop(), timeout=self._settings.kafka_timeout_s)
             raise
         self._producer = producer
+
+    async def _check_topic(self) -> None:
+        """Publish nothing until the registry is known not to be behind its topic."""
+        registry_seq = await self._registry.read(outbox.last_seq)
+        try:
+            async with asyncio.timeout(self._settings.kafka_timeout_s * 3):
+                await check_before_publish(self._settings, registry_seq)
+        except RegistryBehindTopic as exc:
+            log.error("%s", exc)
+            raise
+        log.info("topic checked: registry at seq %d is not behind it", registry_seq)
+        self._topic_checked = True
 
     async def _drop_producer(self, wait_s: float) -> None:
         producer, self._producer = self._producer, None

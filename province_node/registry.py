@@ -209,28 +209,7 @@ class WriteContext:
             sig=self._store.signer.sign(value),
             committed_at=committed_at,
         )
-        orgs: list[Institution | PracticeSite] = [
-            t.record.primary_institution,
-            *t.record.practice_sites,
-        ]
-        self.conn.execute(
-            "INSERT INTO registrations (cert_no, id_number, name, status, orgs, record_version,"
-            " latest_seq, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (cert_no) DO UPDATE SET id_number = excluded.id_number,"
-            " name = excluded.name, status = excluded.status, orgs = excluded.orgs,"
-            " record_version = excluded.record_version, latest_seq = excluded.latest_seq,"
-            " record = excluded.record",
-            (
-                t.record.cert_no,
-                id_number,
-                t.record.name,
-                t.record.status.value,
-                "\n".join(f"{o.org_code}\t{o.name}" for o in orgs),
-                version,
-                seq,
-                canonical_bytes(record),
-            ),
-        )
+        upsert_registration(self.conn, t.record, id_number, version, seq)
         self.next_seq = seq + 1
         self.committed_types.append(t.type.value)
         return Committed(t.record.cert_no, t.type, seq, version, record)
@@ -354,6 +333,35 @@ class Store:
         """Forget idempotency keys older than before."""
         with self.conn:
             return idempotency.purge(self.conn, before)
+
+
+# A recovered registration whose ID number never left the province: it awaits re-entry.
+MISSING_ID_NUMBER = ""
+
+
+def upsert_registration(
+    conn: sqlite3.Connection, record: Record, id_number: str, version: int, seq: int
+) -> None:
+    """Store a registration as it stands after the event with this seq."""
+    orgs: list[Institution | PracticeSite] = [record.primary_institution, *record.practice_sites]
+    conn.execute(
+        "INSERT INTO registrations (cert_no, id_number, name, status, orgs, record_version,"
+        " latest_seq, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (cert_no) DO UPDATE SET id_number = excluded.id_number,"
+        " name = excluded.name, status = excluded.status, orgs = excluded.orgs,"
+        " record_version = excluded.record_version, latest_seq = excluded.latest_seq,"
+        " record = excluded.record",
+        (
+            record.cert_no,
+            id_number,
+            record.name,
+            record.status.value,
+            "\n".join(f"{o.org_code}\t{o.name}" for o in orgs),
+            version,
+            seq,
+            canonical_bytes(record.model_dump(mode="json")),
+        ),
+    )
 
 
 def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
