@@ -1,0 +1,137 @@
+"""`./dev up --detach --hubs 2`: two hub replicas behind HAProxy (CONTRACT §1, issue 16)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devstack.kafka import free_base_port, port_free
+
+ROOT = Path(__file__).resolve().parents[2]
+# Reads sent through the balancer right after a replica was killed: a few hundred, not a
+# benchmark (bench/replicas.py measures under load).
+READS = 300
+
+
+def _dev(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "devstack", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+
+
+def _base_port() -> int:
+    """A base P whose balancer and replicas (P+80..82), node (P+150) and Kafka are free."""
+    for _ in range(100):
+        base = free_base_port(1, start=30000, end=38000)
+        if all(port_free(base + d) for d in (80, 81, 82, 150, 1092, 1192)):
+            return base
+    raise RuntimeError("no free ports")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    state = tmp_path_factory.mktemp("replicas")
+    up = _dev(
+        "up",
+        "--detach",
+        "--hubs",
+        "2",
+        "--state",
+        str(state),
+        "--provinces",
+        "50",
+        "--records",
+        "20",
+        "--base-port",
+        str(_base_port()),
+    )
+    assert up.returncode == 0, up.stdout[-2000:] + up.stderr[-2000:]
+    info = json.loads((state / "stack.json").read_text())
+    yield {"state": state, "info": info}
+    _dev("down", "--state", str(state))
+
+
+def _status(url: str) -> int:
+    """The HTTP status of a GET, or 0 when no answer came at all."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return 0
+
+
+def _wait_status(url: str, status: int, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _status(url) == status:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{url} did not answer {status} within {timeout:g} s")
+
+
+def _running(pid: int) -> bool:
+    try:
+        stat_line = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat_line[stat_line.rindex(")") + 2] != "Z"
+
+
+def _flag(cmd: list[str], flag: str) -> str:
+    return cmd[cmd.index(flag) + 1]
+
+
+def test_stack_json_names_the_balancer_and_every_replica(stack: dict[str, Any]) -> None:
+    info = stack["info"]
+    assert [set(h) >= {"url", "pid", "cmd", "log"} for h in info["hubs"]] == [True, True]
+
+
+def test_hub_url_is_the_balancer_not_a_replica(stack: dict[str, Any]) -> None:
+    info = stack["info"]
+    assert info["hub"]["url"] not in {h["url"] for h in info["hubs"]}
+
+
+def test_each_replica_has_its_own_store(stack: dict[str, Any]) -> None:
+    dbs = [_flag(h["cmd"], "--db") for h in stack["info"]["hubs"]]
+    assert len(set(dbs)) == 2 and all(Path(db).exists() for db in dbs)
+
+
+def test_the_balancer_answers_ready(stack: dict[str, Any]) -> None:
+    assert _status(stack["info"]["hub"]["url"] + "/readyz") == 200
+
+
+def test_a_killed_replica_costs_no_read_and_rejoins_from_its_cmd(stack: dict[str, Any]) -> None:
+    info, state = stack["info"], stack["state"]
+    hub, victim = info["hub"]["url"], info["hubs"][0]
+    os.killpg(victim["pid"], signal.SIGKILL)
+    statuses = [_status(f"{hub}/v1/stats") for _ in range(READS)]
+    log = os.open(state / "hub-1-restarted.log", os.O_WRONLY | os.O_CREAT, 0o600)
+    subprocess.Popen(victim["cmd"], cwd=state, stdout=log, stderr=log, start_new_session=True)
+    _wait_status(victim["url"] + "/readyz", 200)
+    assert [s for s in statuses if s != 200] == []
+
+
+def test_down_stops_the_balancer_and_every_replica(stack: dict[str, Any]) -> None:
+    # Last in this module: it takes the stack down (the fixture's own `down` then finds nothing).
+    info = stack["info"]
+    pids = [info["hub"]["pid"], *(h["pid"] for h in info["hubs"][1:])]
+    assert _dev("down", "--state", str(stack["state"])).returncode == 0
+    assert [pid for pid in pids if _running(pid)] == []
