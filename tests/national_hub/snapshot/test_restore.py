@@ -62,7 +62,7 @@ def test_a_cut_short_snapshot_is_refused(
 ) -> None:
     path, _ = snapshot_file
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-    with pytest.raises(SnapshotError, match="cut short|corrupt"):
+    with pytest.raises(SnapshotError, match=r"cut short|corrupt"):
         restore(path, _target(tmp_path / "new"), force=False, on_bytes=_noop)
 
 
