@@ -81,16 +81,25 @@ def backup(
         )
         _verify(target, rows)
         target.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    except sqlite3.Error as exc:
-        raise BackupError(f"backing up {db_path}: {exc}") from None
-    finally:
+    except BaseException as exc:
         source.close()
         target.close()
-    for suffix in ("-wal", "-shm"):
-        with contextlib.suppress(FileNotFoundError):
-            Path(str(partial) + suffix).unlink()
+        _remove(partial)
+        if isinstance(exc, sqlite3.Error):
+            raise BackupError(f"backing up {db_path}: {exc}") from None
+        raise
+    source.close()
+    target.close()
+    _remove(partial, keep_main=True)
     partial.replace(out)
     return BackupSummary(out, last_seq, rows, out.stat().st_size, time.monotonic() - started)
+
+
+def _remove(partial: Path, *, keep_main: bool = False) -> None:
+    """Remove a partial copy (or only its -wal/-shm leftovers)."""
+    for suffix in ("-wal", "-shm") if keep_main else ("", "-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            Path(str(partial) + suffix).unlink()
 
 
 def _verify(target: sqlite3.Connection, rows: dict[str, int]) -> None:

@@ -15,6 +15,7 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -80,6 +81,16 @@ async def _on_hub(fed: Federation, cert_no: str, version: int) -> bool:
     return status == 200 and body["record_version"] >= version
 
 
+async def _all_on_hub(fed: Federation, bodies: list[dict[str, Any]]) -> None:
+    async def probe() -> bool:
+        for body in bodies:
+            if not await _on_hub(fed, body["cert_no"], 1):
+                return False
+        return True
+
+    await until(probe)
+
+
 async def _drill(fed: Federation, tmp: Path) -> Drill:
     stack = fed.stack
     bodies = list(registrations(CODE, BEFORE + AFTER + LATER, seed=4242))
@@ -106,8 +117,7 @@ async def _drill(fed: Federation, tmp: Path) -> Drill:
             {"type": "suspended", "reason": "演练", "until": suspension_until()},
         )
     await until(lambda: _published(fed))
-    for body in second:
-        await until(lambda b=body: _on_hub(fed, b["cert_no"], 1))
+    await _all_on_hub(fed, second)
 
     # The disk is lost; the backup is restored in its place.
     stack.kill(NODE, signal.SIGTERM)
@@ -121,8 +131,7 @@ async def _drill(fed: Federation, tmp: Path) -> Drill:
     later_seqs = [
         int((await fed.register(CODE, body))["sync_token"].split(":")[1]) for body in third
     ]
-    for body in third:
-        await until(lambda b=body: _on_hub(fed, b["cert_no"], 1))
+    await _all_on_hub(fed, third)
     mismatched = []
     for body in bodies:
         node = await fed.node_record(CODE, body["cert_no"])
