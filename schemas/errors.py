@@ -17,6 +17,10 @@ unmapped RegsyncError included, is a 500 naming an error id that is logged with 
     ├── NodeUnreachable                             national_hub.sync.node_client
     ├── PublishError                                province_node.publisher
     ├── ImportFileError                             province_node.errors
+    ├── BackupError                                 province_node.errors
+    ├── RegistryBehindTopic                         province_node.errors
+    ├── RecoverError                                province_node.errors
+    ├── TopicUnreadable                             province_node.topic_log
     ├── DevstackError                               devstack.errors
     │   └── KafkaStartError                         devstack.kafka
     └── HttpError                     500 internal  schemas.errors
