@@ -10,7 +10,6 @@ import dataclasses
 import functools
 import json
 import logging
-import os
 import signal
 import ssl
 import sys
@@ -175,14 +174,6 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ops_token(args: argparse.Namespace) -> str:
-    """The ops token from --ops-token-file or REGSYNC_OPS_TOKEN ("" when neither: a hub that
-    is not running needs none)."""
-    if args.ops_token_file:
-        return Path(args.ops_token_file).read_text(encoding="utf-8").strip()
-    return os.environ.get("REGSYNC_OPS_TOKEN", "").strip()
-
-
 def cmd_snapshot(args: argparse.Namespace) -> int:
     """Write a verified snapshot of the hub's store and index: by the running hub through
     POST /v1/ops/snapshot, or, when no hub answers at its address, from the files directly."""
@@ -193,7 +184,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     out = Path(args.out).resolve()
     if out.exists():
         return _fail(f"{out} exists already; name a new file")
-    client = SnapshotClient(hub_url(settings), _ops_token(args), settings.tls_certfile)
+    client = SnapshotClient(hub_url(settings), command.ops_token(args), settings.tls_certfile)
     try:
         state = command.via_hub(client, out, args.quiet)
         how = "by the running hub"
@@ -517,28 +508,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="with --from-snapshot: replace a store holding data"
     )
     serve.set_defaults(func=cmd_serve)
-    snap = sub.add_parser(
-        "snapshot",
-        help="write a verified snapshot of the hub's store and index (while it serves)",
-    )
-    snap.add_argument("--config", required=True, help="federation TOML file")
-    snap.add_argument("--out", required=True, metavar="FILE", help="the snapshot file (new)")
-    snap.add_argument(
-        "--ops-token-file",
-        metavar="FILE",
-        help="the ops token (default: $REGSYNC_OPS_TOKEN); a running hub asks for it",
-    )
-    restore = sub.add_parser(
-        "restore", help="lay a snapshot down as the hub's store and index (hub stopped)"
-    )
-    restore.add_argument("--config", required=True, help="federation TOML file")
-    restore.add_argument("--from", dest="snapshot", required=True, metavar="FILE")
-    restore.add_argument("--force", action="store_true", help="replace a store holding data")
-    for p in (snap, restore):
-        p.add_argument("--listen", metavar="HOST:PORT", help="the replica's, instead of hub.listen")
-        p.add_argument("--db", metavar="FILE", help="the replica's DuckDB file, instead of hub.db")
-        p.add_argument("--index", metavar="FILE", help="its serving index")
-        p.add_argument("--quiet", action="store_true", help="no progress bar")
+    from national_hub.snapshot.command import add_parsers
+
+    snap, restore = add_parsers(sub)
     snap.set_defaults(func=cmd_snapshot)
     restore.set_defaults(func=cmd_restore)
     rebuild = sub.add_parser(

@@ -3,6 +3,8 @@ bar: national_hub.cli parses the arguments and opens the sinks; this module runs
 
 from __future__ import annotations
 
+import argparse
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -115,3 +117,40 @@ def lay_down(path: Path, target: Target, force: bool, quiet: bool) -> Manifest:
     with bar(quiet) as progress:
         task = progress.add_task("restore", total=path.stat().st_size)
         return restore(path, target, force=force, on_bytes=lambda n: progress.advance(task, n))
+
+
+def ops_token(args: argparse.Namespace) -> str:
+    """The ops token from --ops-token-file or REGSYNC_OPS_TOKEN ("" when neither: a hub that
+    is not running needs none)."""
+    if args.ops_token_file:
+        return Path(args.ops_token_file).read_text(encoding="utf-8").strip()
+    return os.environ.get("REGSYNC_OPS_TOKEN", "").strip()
+
+
+def add_parsers(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """The `snapshot` and `restore` subcommands' arguments (national_hub.cli sets their func)."""
+    snap = sub.add_parser(
+        "snapshot",
+        help="write a verified snapshot of the hub's store and index (while it serves)",
+    )
+    snap.add_argument("--config", required=True, help="federation TOML file")
+    snap.add_argument("--out", required=True, metavar="FILE", help="the snapshot file (new)")
+    snap.add_argument(
+        "--ops-token-file",
+        metavar="FILE",
+        help="the ops token (default: $REGSYNC_OPS_TOKEN); a running hub asks for it",
+    )
+    restore = sub.add_parser(
+        "restore", help="lay a snapshot down as the hub's store and index (hub stopped)"
+    )
+    restore.add_argument("--config", required=True, help="federation TOML file")
+    restore.add_argument("--from", dest="snapshot", required=True, metavar="FILE")
+    restore.add_argument("--force", action="store_true", help="replace a store holding data")
+    for p in (snap, restore):
+        p.add_argument("--listen", metavar="HOST:PORT", help="the replica's, instead of hub.listen")
+        p.add_argument("--db", metavar="FILE", help="the replica's DuckDB file, instead of hub.db")
+        p.add_argument("--index", metavar="FILE", help="its serving index")
+        p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return snap, restore
