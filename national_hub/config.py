@@ -93,6 +93,8 @@ class HubSettings:
     # Receipt key rotation: since when signer signs, and the receipt keys it replaced.
     signing_key_not_before: datetime | None = None
     retired_receipt_keys: tuple[RetiredReceiptKey, ...] = ()
+    # The next receipt key (hub.next_public_key), published ahead of signing with it.
+    next_receipt_key: Verifier | None = None
 
     @classmethod
     def load(cls, path: Path | str) -> HubSettings:
@@ -200,6 +202,7 @@ class HubSettings:
             tuning=tuning,
             signing_key_not_before=hub.signing_key_not_before,
             retired_receipt_keys=retired,
+            next_receipt_key=_next_receipt_key(fed, signer, retired),
         )
 
     def server_ssl_context(self) -> ssl.SSLContext | None:
@@ -292,3 +295,16 @@ def _retired_receipt_keys(fed: Federation, signer: Signer) -> tuple[RetiredRecei
             raise ConfigError(f"{src}: hub.retired_keys[{j}].not_before: must be before retired_at")
         out.append(RetiredReceiptKey(verifier, old.retired_at, old.not_before))
     return tuple(out)
+
+
+def _next_receipt_key(
+    fed: Federation, signer: Signer, retired: tuple[RetiredReceiptKey, ...]
+) -> Verifier | None:
+    """hub.next_public_key loaded: a key not yet signing, so neither current nor retired."""
+    if fed.hub.next_public_key is None:
+        return None
+    src, key = fed.source, "hub.next_public_key"
+    verifier = _verifier(require_file(fed.hub.next_public_key, key, src), key, src)
+    if verifier.kid == signer.kid or any(r.verifier.kid == verifier.kid for r in retired):
+        raise ConfigError(f"{src}: {key}: already the current or a retired key")
+    return verifier

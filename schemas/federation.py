@@ -176,6 +176,9 @@ class HubSection(_Section):
     # public keys of the receipt keys it replaced, published in the key set so old receipts
     # stay checkable.
     signing_key_not_before: AwareDatetime | None = None
+    # The next receipt key's public half, published before any replica signs with it so that
+    # every replica's key set checks its receipts during a rolling restart.
+    next_public_key: Path | None = None
     retired_keys: tuple[RetiredHubKey, ...] = ()
     ops_token_sha256: Sha256Hex
     # Optional: the plain `hub` role token the hub presents when it polls province nodes.
@@ -243,6 +246,7 @@ _PATH_KEYS = {
     "notify_store",
     "signing_key",
     "public_key",
+    "next_public_key",
     "person_ref_key_file",
     "node_token_file",
     "aliases_file",

@@ -47,7 +47,9 @@ def receipt_payload(
     }
 
 
-KeyStatus = Literal["current", "retired"]
+# current: signs now. next: published ahead of a rotation, signs once replicas restart with it.
+# retired: signed until retired_at; checks the receipts it signed up to then.
+KeyStatus = Literal["current", "next", "retired"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +137,9 @@ class ReceiptKeySet:
             if verifier.kid == current.kid:
                 keys[0] = ReceiptKey(current.kid, current.public_pem, "current", not_before)
                 continue
+            if entry.get("status") == "next":
+                keys.append(ReceiptKey(verifier.kid, verifier.public_pem, "next", not_before))
+                continue
             retired_at = _moment(entry.get("retired_at"), "retired_at")
             if retired_at is None:
                 raise KeyFileError(f"the hub's key set: key {verifier.kid} has no retired_at")
@@ -171,6 +176,12 @@ class ReceiptSigner:
                 for k in settings.retired_receipt_keys
             ),
         )
+        if settings.next_receipt_key is not None:
+            upcoming = settings.next_receipt_key
+            keys = signer.key_set.keys
+            signer.key_set = ReceiptKeySet(
+                (keys[0], ReceiptKey(upcoming.kid, upcoming.public_pem, "next"), *keys[1:])
+            )
         if settings.signing_key_not_before is not None:
             keys = signer.key_set.keys
             current = ReceiptKey(

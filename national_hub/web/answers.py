@@ -159,7 +159,7 @@ class HubKeyEntry(Answer):
 
     kid: str
     public_key: str
-    status: Literal["current", "retired"]
+    status: Literal["current", "next", "retired"]
     not_before: str | None
     retired_at: str | None
 

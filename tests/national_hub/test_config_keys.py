@@ -10,6 +10,7 @@ from hubkit import HubEnv
 from rotation import rotate_hub_key, rotate_province_key
 
 from national_hub.errors import ConfigError
+from schemas.signing import Signer, write_keypair
 
 WHEN = datetime(2026, 12, 31, 16, 0, tzinfo=UTC)
 
@@ -68,3 +69,14 @@ def test_missing_previous_key_file_is_refused(hub_env: HubEnv) -> None:
     missing = r"previous_keys\[0\]\.public_key: file .* does not exist"
     with pytest.raises(ConfigError, match=missing):
         hub_env.settings()
+
+
+def test_next_receipt_key_is_published_ahead(hub_env: HubEnv) -> None:
+    key, _ = write_keypair(hub_env.root / "keys" / "hub-next")
+    edit(
+        hub_env,
+        'signing_key = "keys/hub.key"',
+        'signing_key = "keys/hub.key"\nnext_public_key = "keys/hub-next.pub"',
+    )
+    published = hub_env.settings().next_receipt_key
+    assert published is not None and published.kid == Signer.load(key).kid

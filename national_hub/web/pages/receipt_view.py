@@ -112,7 +112,11 @@ def receipt_view(receipt: dict[str, str], public_pem: str, base_url: str) -> Rec
 def checker_labels() -> dict[str, dict[str, str]]:
     """The words receipt.js shows (one source for the server's and the browser's pages)."""
     return {
-        "standing": {"current": "当前密钥", "retired": "旧密钥，已于 {retired_at} 停用"},
+        "standing": {
+            "current": "当前密钥",
+            "next": "新密钥，即将启用",
+            "retired": "旧密钥，已于 {retired_at} 停用",
+        },
         "verdicts": dict(VERDICT_LABELS),
         "statuses": {s.value: label for s, label in STATUS_LABELS.items()},
         "malformed": {kind: text for kind, text in MALFORMED_MESSAGES.items()},
@@ -125,8 +129,16 @@ class KeyView:
 
     kid: str
     fingerprint: tuple[str, ...]
-    current: bool
+    status: str
     standing: str
+
+    @property
+    def current(self) -> bool:
+        return self.status == "current"
+
+    @property
+    def upcoming(self) -> bool:
+        return self.status == "next"
 
 
 def key_standing(key: ReceiptKey) -> str:
@@ -134,6 +146,8 @@ def key_standing(key: ReceiptKey) -> str:
     if key.status == "current":
         since = f"，自 {beijing_time(key.not_before)} 起启用" if key.not_before else ""
         return f"当前密钥{since}"
+    if key.status == "next":
+        return "新密钥，即将启用（密钥轮换期间可能已用于签发回执）"
     return f"旧密钥，已于 {beijing_time(key.retired_at)} 停用"
 
 
@@ -142,7 +156,7 @@ def key_view(key: ReceiptKey) -> KeyView:
     return KeyView(
         kid=key.kid,
         fingerprint=tuple(fingerprint_groups(key_fingerprint(key.public_pem))),
-        current=key.status == "current",
+        status=key.status,
         standing=key_standing(key),
     )
 

@@ -189,6 +189,9 @@
     if (key.status === "retired") {
       return label("standing", "retired").replace("{retired_at}", beijing(key.retired_at));
     }
+    if (key.status === "next") {
+      return label("standing", "next");
+    }
     return label("standing", "current");
   }
 

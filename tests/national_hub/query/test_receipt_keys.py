@@ -88,3 +88,18 @@ def test_altered_receipt_of_a_retired_key_is_forged() -> None:
     receipt = signed_by(OLD, RETIRED_AT - timedelta(days=1))
     receipt["payload"] = receipt["payload"].replace("consistent", "mismatch")
     assert check_receipt(receipt, HUB.key_set).outcome == "forged"
+
+
+def test_receipt_of_the_next_key_is_genuine_during_a_rolling_restart() -> None:
+    # A replica not yet restarted publishes the new key as next; one already restarted signs
+    # with it: that receipt checks against the older replica's set.
+    upcoming = new_signer()
+    older_replica = ReceiptSigner(NEW, (ReceiptKey(upcoming.kid, upcoming.public_pem, "next"),))
+    check = check_receipt(signed_by(upcoming, RETIRED_AT), older_replica.key_set)
+    assert (check.outcome, check.key and check.key.status) == ("genuine", "next")
+
+
+def test_document_with_a_next_key_reads_back_as_the_same_set() -> None:
+    upcoming = new_signer()
+    hub = ReceiptSigner(NEW, (ReceiptKey(upcoming.kid, upcoming.public_pem, "next"), RETIRED))
+    assert ReceiptKeySet.from_document(hub.hub_key_document()) == hub.key_set
