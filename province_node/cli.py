@@ -1,4 +1,4 @@
-"""`province-node`: serve, import, keygen, generate, backup, recover."""
+"""`province-node`: serve, import, keygen, generate, backup, recover, reenter."""
 
 from __future__ import annotations
 
@@ -170,6 +170,21 @@ def cmd_recover(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reenter(args: argparse.Namespace) -> int:
+    """Fill in re-entered ID numbers, each checked against its registration's person_ref."""
+    from province_node.reentry import reenter
+
+    settings = _settings(args.config, args.province)
+    summary = reenter(settings.db_path, settings.load_secret(), Path(args.path))
+    for line, cert_no, why in summary.refused:
+        print(f"line {line} ({cert_no or 'no cert_no'}): {why}", file=sys.stderr)
+    print(
+        f"entered {summary.entered} ID numbers, refused {len(summary.refused)}; "
+        f"{summary.still_missing} registrations still lack their ID number"
+    )
+    return 0 if not summary.refused else EXIT_FAILED
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     """Import registrations from CSV or JSON Lines."""
     from rich.console import Console
@@ -297,6 +312,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rec.add_argument("--no-progress", action="store_true", help="no progress bar")
     rec.set_defaults(func=cmd_recover)
+
+    ree = sub.add_parser("reenter", help="fill in ID numbers listed by recover (CSV)")
+    node_args(ree)
+    ree.add_argument("path", help="CSV with columns cert_no,id_number")
+    ree.set_defaults(func=cmd_reenter)
     return parser
 
 

@@ -56,3 +56,21 @@ def count_rows(conn: sqlite3.Connection) -> dict[str, int]:
         table: int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
         for table in ("registrations", "outbox", "idempotency", "meta")
     }
+
+
+def awaiting_person_ref(conn: sqlite3.Connection, cert_no: str) -> str | None:
+    """The person_ref of a registration whose ID number awaits re-entry, else None."""
+    row = conn.execute(
+        "SELECT json_extract(record, '$.person_ref') FROM registrations"
+        " WHERE cert_no = ? AND id_number = ?",
+        (cert_no, MISSING_ID_NUMBER),
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
+def set_id_number(conn: sqlite3.Connection, cert_no: str, id_number: str) -> None:
+    """Fill in a re-entered ID number."""
+    conn.execute(
+        "UPDATE registrations SET id_number = ? WHERE cert_no = ? AND id_number = ?",
+        (id_number, cert_no, MISSING_ID_NUMBER),
+    )
