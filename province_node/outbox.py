@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from schemas.signing import Signer
 from schemas.timestamps import format_utc
 
 SCHEMA = """
@@ -91,6 +92,23 @@ def append(
         " committed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (seq, event_id, cert_no, type, record_version, value, sig, committed_at),
     )
+
+
+def resign_unpublished(conn: sqlite3.Connection, signer: Signer) -> int:
+    """Sign again, with signer, every unpublished event its key did not sign; how many.
+
+    The relay sends every event with its own key's kid; after a key rotation the events
+    committed under the old key and not yet published would reach the hub naming the new key
+    over the old key's signature (bad_signature). The bytes are unchanged, only signed anew.
+    """
+    verifier = signer.verifier()
+    rows = conn.execute("SELECT seq, value, sig FROM outbox WHERE published_at IS NULL").fetchall()
+    stale = [(signer.sign(v), seq) for seq, v, sig in rows if not verifier.verify(v, sig)]
+    if stale:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany("UPDATE outbox SET sig = ? WHERE seq = ?", stale)
+        conn.execute("COMMIT")
+    return len(stale)
 
 
 def last_seq(conn: sqlite3.Connection) -> int:

@@ -266,6 +266,10 @@ class Store:
                 raise ConfigError(
                     f"{self.path}: this registry belongs to province {row[0]}, not {self.province}"
                 )
+            # A restart with a new signing key is the rotation step (docs/operations.md
+            # "Rotating keys"): what the old key signed and the relay has not sent yet is
+            # signed again, since the relay names this key.
+            outbox.resign_unpublished(conn, self.signer)
         except BaseException:
             conn.close()
             raise
