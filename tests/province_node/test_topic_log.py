@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from nodekit import FedEnv, Node, eventually, registration
 
 from province_node import topic_log
@@ -29,3 +30,15 @@ async def test_read_all_returns_every_event_with_its_signature(fed: FedEnv, node
     await eventually(lambda: _published(node, 3))
     events = await topic_log.read_all(fed.settings())
     assert sorted((e.seq, len(e.sig)) for e in events) == [(1, 64), (2, 64), (3, 64)]
+
+
+async def test_unreachable_kafka_is_reported_not_waited_on(fed: FedEnv) -> None:
+    settings = fed.settings()
+    nowhere = settings.model_copy(
+        update={
+            "kafka": settings.kafka.model_copy(update={"bootstrap": "127.0.0.1:9"}),
+            "kafka_timeout_s": 1.0,
+        }
+    )
+    with pytest.raises(topic_log.TopicUnreadable, match="did not answer"):
+        await topic_log.highest_seq(nowhere)
