@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from devstack.kafka import free_base_port, port_free
+from province_node import synthetic
 
 ROOT = Path(__file__).resolve().parents[2]
 # Reads sent through the balancer right after a replica was killed: a few hundred, not a
@@ -127,6 +128,34 @@ def test_a_killed_replica_costs_no_read_and_rejoins_from_its_cmd(stack: dict[str
     subprocess.Popen(victim["cmd"], cwd=state, stdout=log, stderr=log, start_new_session=True)
     _wait_status(victim["url"] + "/readyz", 200)
     assert [s for s in statuses if s != 200] == []
+
+
+def test_read_your_writes_through_the_balancer(stack: dict[str, Any]) -> None:
+    info = stack["info"]
+    node = info["provinces"]["50"]
+    body = next(synthetic.registrations("50", 1, seed=16, start=900_000))
+    req = urllib.request.Request(
+        f"{node['url']}/v1/registrations",
+        data=json.dumps(body, ensure_ascii=False).encode(),
+        headers={
+            "Authorization": f"Bearer {node['registrar_token']}",
+            "Content-Type": "application/json",
+        },
+        method="POST",
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        token = json.loads(resp.read())["sync_token"]
+    # Whichever replica the balancer picks waits until it has applied the token.
+    url = f"{info['hub']['url']}/v1/physicians/{body['cert_no']}?min_token={token}&wait=20"
+    assert _status(url) == 200
+
+
+def test_every_replica_publishes_the_same_receipt_key(stack: dict[str, Any]) -> None:
+    keys = set()
+    for replica in stack["info"]["hubs"]:
+        with urllib.request.urlopen(replica["url"] + "/.well-known/regsync/hub-key") as resp:
+            keys.add(resp.read())
+    assert len(keys) == 1
 
 
 def test_down_stops_the_balancer_and_every_replica(stack: dict[str, Any]) -> None:
