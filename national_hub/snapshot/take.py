@@ -20,6 +20,7 @@ import sqlite3
 import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,6 +54,8 @@ from schemas.timestamps import utc_now
 log = logging.getLogger(__name__)
 
 STORE_WAL_MEMBER = STORE_MEMBER + ".wal"
+# Longest the copy waits for the index to apply the batch the store has just applied.
+INDEX_WAIT_S = 10.0
 # SQLite backup step, in pages: between steps the progress is reported.
 BACKUP_PAGES = 4096
 
@@ -115,10 +118,33 @@ def _copy_index(con: sqlite3.Connection, dst_path: Path, state: SnapshotState) -
     return facts
 
 
+def _index_holds(store_offsets: Mapping[tuple[str, int], int], index: ServingIndex) -> bool:
+    held = index.offsets()
+    return all(held.get(tp, -1) >= nxt for tp, nxt in store_offsets.items())
+
+
+def _await_index(store_offsets: Mapping[tuple[str, int], int], index: ServingIndex) -> None:
+    """Wait (on the store's writer) until the index holds what the store holds.
+
+    The store's writer may take this job straight after a batch, before the event loop has
+    handed the same batch to the index (ingest.sinks); copied then, the index would be a batch
+    behind. Each copy would still be whole (each holds its own offsets, and ingest resumes from
+    the lower), but not at one point in the log. Bounded: an index whose apply fails is copied
+    as it is, and the manifest records both sinks' offsets.
+    """
+    deadline = time.monotonic() + INDEX_WAIT_S
+    while not _index_holds(store_offsets, index):
+        if time.monotonic() >= deadline:
+            log.warning("snapshot: the index did not reach the store's offsets; copied as is")
+            return
+        time.sleep(0.005)
+
+
 def _copy_sinks(store: Store, index: ServingIndex, work: Path, state: SnapshotState) -> _Copied:
     """Both copies at one point in the log (see the module's docstring)."""
 
     def on_store_writer(con: duckdb.DuckDBPyConnection) -> _Copied:
+        _await_index(store.offsets(), index)
         index_done = index.on_writer(lambda icon: _copy_index(icon, work / INDEX_MEMBER, state))
         con.execute("CHECKPOINT")
         facts = store_facts(con)

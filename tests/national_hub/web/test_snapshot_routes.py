@@ -20,6 +20,7 @@ from hubkit import (
     wait_offsets,
 )
 
+from national_hub.snapshot.archive import read_manifest
 from national_hub.snapshot.restore import Target, restore
 
 CERTS = 30
@@ -104,3 +105,24 @@ async def test_snapshot_refuses_a_relative_path(kafka_env: HubEnv) -> None:
         )
         body = await resp.json()
         assert (resp.status, body["error"]["details"][0]["field"]) == (400, "out")
+
+
+async def test_snapshot_while_events_flow_holds_both_sinks_at_one_point(
+    kafka_env: HubEnv, tmp_path: Path
+) -> None:
+    env = kafka_env
+    stories = [lifecycle(env, "11", cert("11", n)) for n in range(CERTS)]
+    out = tmp_path / "hub.snapshot"
+    async with running_hub(env.settings()) as client:
+
+        async def flow() -> None:
+            for story in stories:
+                await send_events(env, story)
+                await asyncio.sleep(0.05)
+
+        sending = asyncio.create_task(flow())
+        await asyncio.sleep(0.5)
+        state = await _snapshot(client, env, out)
+        await sending
+    manifest = read_manifest(out)
+    assert (state["phase"], manifest.index.offsets) == ("done", manifest.store.offsets)
