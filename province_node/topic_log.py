@@ -50,6 +50,9 @@ def _consumer(settings: NodeSettings) -> AIOKafkaConsumer:
         auto_offset_reset="earliest",
         client_id=f"regsync-node-{settings.province}-topic-check",
         request_timeout_ms=max(timeout_ms, 5000),
+        # It reads a range that already exists: a broker holding a fetch open for more data
+        # (500 ms by default) would only add to the node's start.
+        fetch_max_wait_ms=20,
         **settings.kafka.client_kwargs(),
     )
 
