@@ -179,6 +179,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     POST /v1/ops/snapshot, or, when no hub answers at its address, from the files directly."""
     from national_hub.snapshot import command
     from national_hub.snapshot.client import HubNotRunning, SnapshotClient, hub_url
+    from national_hub.snapshot.take import snapshot_dir
 
     settings = _replica_settings(args)
     out = Path(args.out).resolve()
@@ -186,7 +187,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
         return _fail(f"{out} exists already; name a new file")
     client = SnapshotClient(hub_url(settings), command.ops_token(args), settings.tls_certfile)
     try:
-        state = command.via_hub(client, out, args.quiet)
+        state = command.via_hub(client, snapshot_dir(settings.db_path), out, args.quiet)
         how = "by the running hub"
     except HubNotRunning:
         tuning = settings.tuning.store

@@ -71,8 +71,8 @@ class SnapshotClient:
                 raise HubNotRunning(f"no hub answers at {self._url}") from None
             raise SnapshotError(f"cannot reach the hub at {self._url}: {exc.reason}") from None
 
-    def start(self, out: Path) -> dict[str, Any]:
-        return self._call("POST", {"out": str(out)})
+    def start(self, name: str) -> dict[str, Any]:
+        return self._call("POST", {"name": name})
 
     def state(self) -> dict[str, Any]:
         return self._call("GET")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -54,9 +55,10 @@ def _show(progress: Progress, tasks: dict[str, TaskID], state: dict[str, Any]) -
     progress.update(tasks[phase], completed=state["done_bytes"], total=state["total_bytes"] or None)
 
 
-def via_hub(client: SnapshotClient, out: Path, quiet: bool) -> dict[str, Any]:
-    """Have the running hub take the snapshot; follow it to the end. Its last state."""
-    state = client.start(out)
+def via_hub(client: SnapshotClient, folder: Path, out: Path, quiet: bool) -> dict[str, Any]:
+    """Have the running hub take the snapshot (into its snapshot folder, under out's name);
+    follow it to the end, then move it to out. Its last state."""
+    state = client.start(out.name)
     tasks: dict[str, TaskID] = {}
     with bar(quiet) as progress:
         while state["phase"] not in ("done", "failed"):
@@ -65,6 +67,9 @@ def via_hub(client: SnapshotClient, out: Path, quiet: bool) -> dict[str, Any]:
             state = client.state()
     if state["phase"] == "failed":
         raise SnapshotError(str(state["error"]))
+    written = folder / out.name
+    if written.resolve() != out:
+        shutil.move(written, out)
     return state
 
 

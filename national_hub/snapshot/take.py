@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import shutil
 import sqlite3
 import tempfile
@@ -58,6 +59,17 @@ STORE_WAL_MEMBER = STORE_MEMBER + ".wal"
 INDEX_WAIT_S = 10.0
 # SQLite backup step, in pages: between steps the progress is reported.
 BACKUP_PAGES = 4096
+
+
+# What POST /v1/ops/snapshot takes as the file's name: no directory, no hidden file.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
+
+
+def snapshot_dir(db_path: Path) -> Path:
+    """Where a running hub writes the snapshots it is asked for: `snapshots/` beside its DuckDB
+    file. The ops route takes only a file name, so an ops token cannot make the hub write
+    anywhere else; `national-hub snapshot` moves the file to its --out afterwards."""
+    return db_path.parent / "snapshots"
 
 
 @dataclass

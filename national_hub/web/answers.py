@@ -328,17 +328,17 @@ class IngestControl(BaseModel):
 
 
 class SnapshotControl(BaseModel):
-    """Where the hub writes a snapshot: a new file, by its absolute path on the hub's machine."""
+    """The new snapshot's file name; the hub writes it in `snapshots/` beside its DuckDB file."""
 
     model_config = ConfigDict(frozen=True, extra="allow")
 
-    out: str
+    name: str
 
 
 class SnapshotState(Answer):
     """The latest snapshot this hub process took or is taking (national_hub.snapshot)."""
 
-    out: str
+    out: str = Field(description="the snapshot's path on the hub's machine")
     phase: Literal[
         "waiting", "copying", "verifying", "hashing", "writing", "checking", "done", "failed"
     ]

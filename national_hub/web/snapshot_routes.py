@@ -1,5 +1,6 @@
 """POST/GET /v1/ops/snapshot (ops): a snapshot of this hub's store and index, taken while it
-serves and ingests (national_hub.snapshot.take). The copy runs in the background; the caller
+serves and ingests (national_hub.snapshot.take), written under the hub's snapshot folder (the
+caller names the file, never the folder). The copy runs in the background; the caller
 (`national-hub snapshot`) polls the GET for progress until it is done or failed."""
 
 from __future__ import annotations
@@ -11,9 +12,15 @@ import orjson
 from aiohttp import web
 
 from national_hub.errors import Conflict, InvalidParameter, NotFound
-from national_hub.snapshot.take import SnapshotSlot, SnapshotState, run
+from national_hub.snapshot.take import (
+    NAME_PATTERN,
+    SnapshotSlot,
+    SnapshotState,
+    run,
+    snapshot_dir,
+)
 from national_hub.web import answers
-from national_hub.web.appkeys import INDEX, SNAPSHOTS, STORE
+from national_hub.web.appkeys import INDEX, SETTINGS, SNAPSHOTS, STORE
 from national_hub.web.params import answer_response, require_ops
 
 
@@ -31,26 +38,29 @@ def _answer(state: SnapshotState) -> answers.SnapshotState:
     )
 
 
-def _out_param(raw: bytes) -> Path:
+def _out_param(raw: bytes, folder: Path) -> Path:
+    """The snapshot's path: the name given, inside the hub's snapshot folder."""
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        raise InvalidParameter.for_field("out", 'send {"out": "/absolute/path.tar"}') from None
-    out = body.get("out") if isinstance(body, dict) else None
-    if not isinstance(out, str) or not out.startswith("/"):
-        raise InvalidParameter.for_field("out", "must be an absolute path on the hub's machine")
-    path = Path(out)
+        raise InvalidParameter.for_field("name", 'send {"name": "hub.snapshot"}') from None
+    name = body.get("name") if isinstance(body, dict) else None
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+        raise InvalidParameter.for_field(
+            "name", "a file name of letters, digits, '.', '_' and '-' (no folder), 1-128 long"
+        )
+    path = folder / name
     if path.exists():
-        raise InvalidParameter.for_field("out", f"{out} exists already; name a new file")
-    if not path.parent.is_dir():
-        raise InvalidParameter.for_field("out", f"{path.parent} is not a directory")
+        raise InvalidParameter.for_field("name", f"{name} exists already; name a new file")
     return path
 
 
 async def start_snapshot(request: web.Request) -> web.Response:
-    """POST /v1/ops/snapshot {"out": path}: start a snapshot; 202 with its state."""
+    """POST /v1/ops/snapshot {"name": file name}: start a snapshot; 202 with its state."""
     require_ops(request)
-    out = _out_param(await request.read())
+    folder = snapshot_dir(request.app[SETTINGS].db_path)
+    out = _out_param(await request.read(), folder)
+    folder.mkdir(parents=True, exist_ok=True)
     slot = request.app[SNAPSHOTS]
     if slot.current is not None and not slot.current.finished:
         raise Conflict(f"a snapshot to {slot.current.out} is being taken; wait for it")

@@ -22,6 +22,7 @@ from hubkit import (
 
 from national_hub.snapshot.archive import read_manifest
 from national_hub.snapshot.restore import Target, restore
+from national_hub.snapshot.take import snapshot_dir
 
 CERTS = 30
 # Each certificate's whole story (hubkit.LIFECYCLE): 11 events.
@@ -32,8 +33,8 @@ def _ops(env: HubEnv) -> dict[str, str]:
     return {"Authorization": f"Bearer {env.ops_token}"}
 
 
-async def _snapshot(client: TestClient, env: HubEnv, out: Path) -> dict[str, Any]:
-    resp = await client.post("/v1/ops/snapshot", json={"out": str(out)}, headers=_ops(env))
+async def _snapshot(client: TestClient, env: HubEnv, name: str) -> dict[str, Any]:
+    resp = await client.post("/v1/ops/snapshot", json={"name": name}, headers=_ops(env))
     assert resp.status == 202, await resp.text()
 
     async def finished() -> dict[str, Any] | None:
@@ -62,7 +63,7 @@ async def test_snapshot_while_events_flow_restores_to_an_equal_hub(
     stories = [lifecycle(env, "50", cert("50", n)) for n in range(CERTS)]
     first, rest = stories[: CERTS // 2], stories[CERTS // 2 :]
     await send_events(env, [e for s in first for e in s])
-    out = tmp_path / "hub.snapshot"
+    out = snapshot_dir(env.db) / "hub.snapshot"
     async with running_hub(env.settings()) as client:
         await wait_offsets(client, env, len(first) * STORY)
 
@@ -72,7 +73,7 @@ async def test_snapshot_while_events_flow_restores_to_an_equal_hub(
                 await asyncio.sleep(0.1)
 
         sending = asyncio.create_task(flow())
-        state = await _snapshot(client, env, out)
+        state = await _snapshot(client, env, out.name)
         await sending
         await wait_offsets(client, env, CERTS * STORY)
     assert state["phase"] == "done", state["error"]
@@ -92,27 +93,27 @@ async def test_snapshot_while_events_flow_restores_to_an_equal_hub(
     )
 
 
-async def test_snapshot_needs_the_ops_token(kafka_env: HubEnv, tmp_path: Path) -> None:
+async def test_snapshot_needs_the_ops_token(kafka_env: HubEnv) -> None:
     async with running_hub(kafka_env.settings()) as client:
-        resp = await client.post("/v1/ops/snapshot", json={"out": str(tmp_path / "s")})
+        resp = await client.post("/v1/ops/snapshot", json={"name": "s"})
         assert resp.status == 401
 
 
-async def test_snapshot_refuses_a_relative_path(kafka_env: HubEnv) -> None:
+async def test_snapshot_refuses_a_name_with_a_folder(kafka_env: HubEnv) -> None:
     async with running_hub(kafka_env.settings()) as client:
         resp = await client.post(
-            "/v1/ops/snapshot", json={"out": "hub.snapshot"}, headers=_ops(kafka_env)
+            "/v1/ops/snapshot", json={"name": "/tmp/hub.snapshot"}, headers=_ops(kafka_env)
         )
         body = await resp.json()
-        assert (resp.status, body["error"]["details"][0]["field"]) == (400, "out")
+        assert (resp.status, body["error"]["details"][0]["field"]) == (400, "name")
 
 
 async def test_snapshot_while_events_flow_holds_both_sinks_at_one_point(
-    kafka_env: HubEnv, tmp_path: Path
+    kafka_env: HubEnv,
 ) -> None:
     env = kafka_env
     stories = [lifecycle(env, "11", cert("11", n)) for n in range(CERTS)]
-    out = tmp_path / "hub.snapshot"
+    out = snapshot_dir(env.db) / "hub.snapshot"
     async with running_hub(env.settings()) as client:
 
         async def flow() -> None:
@@ -122,7 +123,7 @@ async def test_snapshot_while_events_flow_holds_both_sinks_at_one_point(
 
         sending = asyncio.create_task(flow())
         await asyncio.sleep(0.5)
-        state = await _snapshot(client, env, out)
+        state = await _snapshot(client, env, out.name)
         await sending
     manifest = read_manifest(out)
     assert (state["phase"], manifest.index.offsets) == ("done", manifest.store.offsets)
