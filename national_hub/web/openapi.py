@@ -458,7 +458,9 @@ def operations() -> list[Operation]:
             "GET",
             "/readyz",
             "readyz",
-            "Readiness: the store is open and ingest holds its partitions",
+            "Readiness: the store is open, ingest holds its partitions and no province is "
+            "more than hub.tuning.web.ready_max_lag_s behind; 503 while catching up or "
+            "draining after SIGTERM (what a load balancer routes on)",
             [Response(200, "Ready", Ready), *_errors(503)],
             tags=_OPS_TAGS,
         ),
