@@ -297,6 +297,8 @@ EXEMPT_ROUTES = frozenset(
         "anomalies",
         "ops_ingest",
         "ops_ingest_set",
+        "ops_snapshot",
+        "ops_snapshot_start",
     }
     | page_exempt_routes()
     # Employer monitoring: institutions behind a key; the feed long-polls.
