@@ -287,8 +287,21 @@ async def test_verify_invalid_body_is_422_naming_field(client: TestClient) -> No
 
 
 async def test_hub_key_document_has_kid_and_pem(client: TestClient, app: web.Application) -> None:
+    # CONTRACT §5's {kid, public_key} (the current key); the key set (`keys`) is checked in
+    # tests/national_hub/query/test_receipt_keys.py.
     key = await get_json(client, "/.well-known/regsync/hub-key")
-    assert key == {"kid": app[SETTINGS].signer.kid, "public_key": app[SETTINGS].signer.public_pem}
+    signer = app[SETTINGS].signer
+    assert (key["kid"], key["public_key"]) == (signer.kid, signer.public_pem)
+
+
+async def test_hub_key_document_lists_the_current_key_in_its_key_set(
+    client: TestClient, app: web.Application
+) -> None:
+    key = await get_json(client, "/.well-known/regsync/hub-key")
+    signer = app[SETTINGS].signer
+    assert [(k["kid"], k["public_key"], k["status"]) for k in key["keys"]] == [
+        (signer.kid, signer.public_pem, "current")
+    ]
 
 
 # --- stats -----------------------------------------------------------------------------------
