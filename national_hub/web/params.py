@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -61,28 +61,42 @@ def answer_response(
     )
 
 
-def require_ops(request: web.Request) -> None:
-    """Allow only a Bearer token whose sha256 is hub.ops_token_sha256.
+def bearer_secret(request: web.Request, missing: str) -> tuple[str, Callable[[], None]]:
+    """The secret of `Authorization: Bearer <secret>`, and a callback that counts it refused.
 
-    A client the AUTH_THROTTLE has locked out is refused (429) before its token is read; a
-    token presented and refused counts as one failure (sending none at all does not).
+    A client the AUTH_THROTTLE has locked out is refused (429) before its secret is read; a
+    missing or malformed header is 401 with the message `missing`, and counts as one failure
+    when a header was sent at all (sending none does not).
     """
     throttle = request.app.get(AUTH_THROTTLE)
     client = client_key(request.remote)
     if throttle is not None and (wait := throttle.retry_after(client)):
         raise TooManyAuthFailures.retry_after(wait)
-    header = request.headers.get("Authorization")
-    scheme, _, token = (header or "").partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
-        if header is not None and throttle is not None:
+
+    def refused() -> None:
+        if throttle is not None:
             throttle.failed(client)
-        raise Unauthorized("this endpoint needs the ops token: Authorization: Bearer <token>")
+
+    header = request.headers.get("Authorization")
+    scheme, _, secret = (header or "").partition(" ")
+    secret = secret.strip()
+    if scheme.lower() != "bearer" or not secret:
+        if header is not None:
+            refused()
+        raise Unauthorized(missing)
+    return secret, refused
+
+
+def require_ops(request: web.Request) -> None:
+    """Allow only a Bearer token whose sha256 is hub.ops_token_sha256 (throttled: see
+    bearer_secret; a token presented and refused counts as one failure)."""
+    token, refused = bearer_secret(
+        request, "this endpoint needs the ops token: Authorization: Bearer <token>"
+    )
     digest = hashlib.sha256(token.encode("utf-8")).hexdigest().encode("ascii")
     # Constant time: the comparison takes as long whatever prefix the digests share.
     if not hmac.compare_digest(digest, request.app[SETTINGS].ops_token_sha256.encode("ascii")):
-        if throttle is not None:
-            throttle.failed(client)
+        refused()
         raise Forbidden("the token presented is not the ops token")
 
 

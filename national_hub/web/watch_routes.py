@@ -20,7 +20,6 @@ from national_hub.errors import (
     Forbidden,
     InvalidParameter,
     NotFound,
-    TooManyAuthFailures,
     Unauthorized,
     UnprocessableBody,
 )
@@ -28,10 +27,9 @@ from national_hub.notify.institutions import Institution
 from national_hub.notify.watchlist import MAX_CSV_BYTES, Enrolment, WatchLimitReached, csv_cert_nos
 from national_hub.notify.webhooks import BadWebhookUrl, NoSuchThing, NotYours, TooManyWebhooks
 from national_hub.web import answers
-from national_hub.web.appkeys import AUTH_THROTTLE, INDEX, NOTIFY, SETTINGS
-from national_hub.web.params import answer_response, cert_no_param, int_param
+from national_hub.web.appkeys import INDEX, NOTIFY, SETTINGS
+from national_hub.web.params import answer_response, bearer_secret, cert_no_param, int_param
 from schemas.errors import SchemaError
-from schemas.throttle import client_key
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -46,21 +44,12 @@ async def require_institution(request: web.Request) -> Institution:
     Throttled as the ops token is (web.params.require_ops): a locked-out client is refused
     (429) before its key is read, and every key presented and refused counts a failure.
     """
-    throttle = request.app.get(AUTH_THROTTLE)
-    client = client_key(request.remote)
-    if throttle is not None and (wait := throttle.retry_after(client)):
-        raise TooManyAuthFailures.retry_after(wait)
-    header = request.headers.get("Authorization")
-    scheme, _, key = (header or "").partition(" ")
-    key = key.strip()
-    if scheme.lower() != "bearer" or not key:
-        if header is not None and throttle is not None:
-            throttle.failed(client)
-        raise Unauthorized("this endpoint needs an institution key: Authorization: Bearer <key>")
+    key, refused = bearer_secret(
+        request, "this endpoint needs an institution key: Authorization: Bearer <key>"
+    )
     inst = await request.app[NOTIFY].authenticate(key)
     if inst is None:
-        if throttle is not None:
-            throttle.failed(client)
+        refused()
         raise Unauthorized("the key presented is not an institution key in force")
     return inst
 
