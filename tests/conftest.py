@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,6 +12,11 @@ from pathlib import Path
 import pytest
 
 from devstack.kafka import KafkaCluster, KafkaStartError, free_base_port
+
+# Tests run with --import-mode=importlib, which puts no test directory on sys.path; this makes
+# the helpers every package's tests share (browser.py: chromium, screenshots, axe-core)
+# importable as `browser`.
+sys.path.insert(0, str(Path(__file__).parent))
 
 
 @pytest.fixture(scope="session")

@@ -61,11 +61,11 @@ from national_hub.web.middleware import (
     admission_middleware,
     error_middleware,
     rate_limit_middleware,
-    security_headers,
 )
 from national_hub.web.pages import setup_pages
 from national_hub.web.ratelimit import RateLimiter
 from schemas.openapi import serve as serve_openapi
+from schemas.security_headers import security_headers
 from schemas.service import provide_ctx, service_ctx
 from schemas.throttle import AuthThrottle
 

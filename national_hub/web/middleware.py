@@ -158,37 +158,6 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     return await pages(request, handler)
 
 
-# Every answer of the hub, the dashboard included, carries these. The dashboard loads its
-# script and stylesheet from /static/ and fetches the JSON endpoints of its own origin; it has
-# no inline script, style or handler (tests/national_hub/web/test_security_headers.py checks),
-# so nothing looser than 'self' is needed. The JSON answers get the same policy: none of it
-# loosens anything for them, and a browser that renders one anyway runs nothing.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "; ".join(
-        (
-            "default-src 'none'",
-            "script-src 'self'",
-            "style-src 'self'",
-            "img-src 'self'",
-            "connect-src 'self'",
-            "base-uri 'none'",
-            # The site's forms (search, verify) send to the hub itself, nowhere else.
-            "form-action 'self'",
-            "frame-ancestors 'none'",
-        )
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-}
-
-
-async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """on_response_prepare: the headers above on every answer (errors and files included)."""
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-
-
 @dataclass(frozen=True, slots=True)
 class Cost:
     """What a public request costs: rate-limit tokens, and whether it is heavy work."""

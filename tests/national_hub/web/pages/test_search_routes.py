@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from aiohttp.test_utils import TestClient
 
-from national_hub.web.middleware import SECURITY_HEADERS
+from schemas.security_headers import SECURITY_HEADERS
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -1,5 +1,6 @@
-"""Real-browser page tests: Playwright's async API driving Debian's chromium (never a browser
-Playwright downloads), pages at desktop and phone widths, screenshots, and an axe-core scan.
+"""Real-browser page tests of the hub's public site and the province node's console:
+Playwright's async API driving Debian's chromium (never a browser Playwright downloads), pages
+at desktop and phone widths, screenshots, and an axe-core scan.
 
     async with launched() as browser:
         page = await new_page(browser, PHONE)
