@@ -176,20 +176,27 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
     """Write a verified snapshot of the hub's store and index: by the running hub through
-    POST /v1/ops/snapshot, or, when no hub answers at its address, from the files directly."""
+    POST /v1/ops/snapshot, or, when no hub answers at its address, from the files directly.
+    With --hub URL only that hub is asked: it must answer."""
     from national_hub.snapshot import command
-    from national_hub.snapshot.client import HubNotRunning, SnapshotClient, hub_url
-    from national_hub.snapshot.take import snapshot_dir
+    from national_hub.snapshot.client import HubNotRunning, SnapshotClient, hub_url, named_hub_url
 
+    if args.hub and args.listen:
+        return _fail("--hub and --listen both name the hub to ask; give one")
     settings = _replica_settings(args)
     out = Path(args.out).resolve()
     if out.exists():
         return _fail(f"{out} exists already; name a new file")
-    client = SnapshotClient(hub_url(settings), command.ops_token(args), settings.tls_certfile)
+    url = named_hub_url(args.hub) if args.hub else hub_url(settings)
+    client = SnapshotClient(url, command.ops_token(args), settings.tls_certfile)
     try:
-        state = command.via_hub(client, snapshot_dir(settings.db_path), out, args.quiet)
-        how = "by the running hub"
+        state = command.via_hub(client, out, args.quiet)
+        how = f"by the running hub at {url}"
     except HubNotRunning:
+        if args.hub:
+            # The operator chose a replica: copying the federation file's hub.db (another
+            # replica's, or none) instead would snapshot something else.
+            raise
         tuning = settings.tuning.store
         state = command.directly(
             functools.partial(

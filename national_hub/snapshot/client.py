@@ -9,6 +9,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from national_hub.config import HubSettings
 from national_hub.snapshot.archive import SnapshotError
@@ -30,6 +31,26 @@ def hub_url(settings: HubSettings) -> str:
     if ":" in host:
         host = f"[{host}]"
     return f"{scheme}://{host}:{settings.port}"
+
+
+def named_hub_url(raw: str) -> str:
+    """`--hub URL`: one replica's own address (behind a balancer, the snapshot must be taken
+    by a chosen replica, not whichever the balancer picks); SnapshotError if it is no
+    http(s) base URL."""
+    try:
+        parts = urlsplit(raw.strip())
+        parts.port  # noqa: B018 - urlsplit checks the port only when it is read
+    except ValueError:
+        parts = None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+    ):
+        raise SnapshotError(f"--hub {raw!r}: give the hub's base URL, e.g. http://127.0.0.1:18081")
+    return raw.strip().rstrip("/")
 
 
 def _message(body: bytes, status: int) -> str:

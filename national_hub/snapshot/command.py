@@ -55,7 +55,7 @@ def _show(progress: Progress, tasks: dict[str, TaskID], state: dict[str, Any]) -
     progress.update(tasks[phase], completed=state["done_bytes"], total=state["total_bytes"] or None)
 
 
-def via_hub(client: SnapshotClient, folder: Path, out: Path, quiet: bool) -> dict[str, Any]:
+def via_hub(client: SnapshotClient, out: Path, quiet: bool) -> dict[str, Any]:
     """Have the running hub take the snapshot (into its snapshot folder, under out's name);
     follow it to the end, then move it to out. Its last state."""
     state = client.start(out.name)
@@ -67,7 +67,14 @@ def via_hub(client: SnapshotClient, folder: Path, out: Path, quiet: bool) -> dic
             state = client.state()
     if state["phase"] == "failed":
         raise SnapshotError(str(state["error"]))
-    written = folder / out.name
+    # Where the hub says it wrote the file: a replica named by --hub has its own folder,
+    # which the federation file does not tell.
+    written = Path(str(state["out"]))
+    if not written.is_file():
+        raise SnapshotError(
+            f"the hub wrote the snapshot to {written} on its own machine, not this one: "
+            f"copy it from there (or run this command where the hub runs)"
+        )
     if written.resolve() != out:
         shutil.move(written, out)
     return state
@@ -142,6 +149,12 @@ def add_parsers(
     )
     snap.add_argument("--config", required=True, help="federation TOML file")
     snap.add_argument("--out", required=True, metavar="FILE", help="the snapshot file (new)")
+    snap.add_argument(
+        "--hub",
+        metavar="URL",
+        help="the running hub to ask, e.g. one replica's own http://127.0.0.1:18081 "
+        "(default: hub.listen or --listen); nothing answering there is an error",
+    )
     snap.add_argument(
         "--ops-token-file",
         metavar="FILE",

@@ -1,5 +1,5 @@
-"""`national-hub snapshot` and `restore`: through a running hub's address, or from the files
-when no hub runs; restore refuses a second time without --force."""
+"""`national-hub snapshot` and `restore`: through a running hub's address (or the replica named
+by --hub), or from the files when no hub runs; restore refuses a second time without --force."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from hubkit import HubEnv, cert, lifecycle, send_events, wait_for, wait_offsets
+from hubkit import HubEnv, cert, free_port, lifecycle, send_events, wait_for, wait_offsets
 
 from national_hub.cli import main
 from national_hub.snapshot.archive import read_manifest
@@ -35,6 +35,50 @@ async def test_snapshot_of_a_running_hub_goes_through_its_address(
         argv = ["snapshot", "--config", str(kafka_env.config), "--out", str(out), "--quiet"]
         assert await asyncio.to_thread(main, argv) == 0
     assert read_manifest(out).records() == 1
+
+
+async def test_snapshot_of_a_replica_named_by_hub(
+    kafka_env: HubEnv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = lifecycle(kafka_env, "44", cert("44", 1))
+    await send_events(kafka_env, events)
+    monkeypatch.setenv("REGSYNC_OPS_TOKEN", kafka_env.ops_token)
+    out = tmp_path / "hub-2.snapshot"
+    # A replica on its own address and DuckDB file, as `./dev up --hubs 2` runs hub-2; nothing
+    # listens at the federation file's [hub] listen, and its hub.db stays empty.
+    port = free_port()
+    replica = kafka_env.settings().replica(
+        listen=f"127.0.0.1:{port}", db=tmp_path / "hub-2" / "national.duckdb"
+    )
+    server = TestServer(create_app(replica), port=port)
+    async with TestClient(server) as client:
+
+        async def ready() -> bool:
+            return (await client.get("/readyz")).status == 200
+
+        await wait_for(ready, seconds=30)
+        await wait_offsets(client, kafka_env, len(events))
+        argv = ["snapshot", "--config", str(kafka_env.config), "--out", str(out), "--quiet"]
+        argv += ["--hub", f"http://127.0.0.1:{port}"]
+        assert await asyncio.to_thread(main, argv) == 0
+    assert read_manifest(out).records() == 1
+
+
+def test_snapshot_of_a_named_hub_that_does_not_answer_fails(
+    hub_env: HubEnv, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The federation file's own store could be copied, but it is not the hub that was named.
+    Store.open(hub_env.db, readers=1).close()
+    out = tmp_path / "hub.snapshot"
+    argv = ["snapshot", "--config", str(hub_env.config), "--out", str(out), "--quiet"]
+    assert main([*argv, "--hub", f"http://127.0.0.1:{free_port()}"]) == 2
+    assert "no hub answers at" in capsys.readouterr().err
+
+
+def test_snapshot_refuses_hub_and_listen_together(hub_env: HubEnv, tmp_path: Path) -> None:
+    argv = ["snapshot", "--config", str(hub_env.config), "--out", str(tmp_path / "s"), "--quiet"]
+    argv += ["--hub", "http://127.0.0.1:18081", "--listen", "127.0.0.1:18082"]
+    assert main(argv) == 2
 
 
 def test_snapshot_without_a_hub_copies_the_files(
