@@ -31,11 +31,22 @@ class Backend:
     port: int
 
 
-def haproxy_config(listen_host: str, listen_port: int, backends: Sequence[Backend]) -> str:
-    """The whole haproxy.cfg: one frontend on listen_host:listen_port, every replica behind it."""
+def haproxy_config(
+    listen_host: str,
+    listen_port: int,
+    backends: Sequence[Backend],
+    *,
+    source: str | None = None,
+) -> str:
+    """The whole haproxy.cfg: one frontend on listen_host:listen_port, every replica behind it.
+
+    source: the address HAProxy connects to the replicas from, when it must be one clients
+    cannot have (the replicas' hub.trusted_proxies names it, and believe X-Forwarded-For only
+    from there)."""
     if not backends:
         raise ValueError("a balancer needs at least one replica")
     servers = [f"    server {b.name} {b.host}:{b.port} check" for b in backends]
+    sources = [] if source is None else [f"    source {source}"]
     lines = [
         "# Written by ./dev up --hubs N (devstack/balancer.py); rewritten on every start.",
         "global",
@@ -58,11 +69,14 @@ def haproxy_config(listen_host: str, listen_port: int, backends: Sequence[Backen
         "",
         "frontend hub",
         f"    bind {listen_host}:{listen_port}",
+        # Each replica rate-limits and locks out by the client HAProxy names here (appended
+        # after any X-Forwarded-For the client sent), not by HAProxy's own address.
         "    option forwardfor",
         "    default_backend hubs",
         "",
         "backend hubs",
         "    balance roundrobin",
+        *sources,
         # Retries need the whole request in hand; bodies here are small JSON documents.
         "    option http-buffer-request",
         # Only reads are tried twice: GET/HEAD, and POST /v1/verify (it changes nothing).

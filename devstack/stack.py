@@ -32,6 +32,9 @@ BIN = Path(sys.executable).parent
 NOTIFIER = "notifier"
 # The load balancer in front of several hub replicas (`--hubs N`, N >= 2).
 BALANCER = "balancer"
+# Where the balancer connects to the replicas from: a loopback address of its own, so a local
+# client (on 127.0.0.1) talking to a replica directly is not believed about X-Forwarded-For.
+BALANCER_SOURCE = "127.0.0.2"
 MAX_HUBS = 9
 
 
@@ -93,8 +96,10 @@ def write_federation(
     bootstrap: str | None = None,
     topic_prefix: str = "regsync",
     replication_factor: int = 1,
+    trusted_proxies: tuple[str, ...] = (),
 ) -> Secrets:
-    """Keys, tokens and federation.toml for a fresh state dir; reused if already there."""
+    """Keys, tokens and federation.toml for a fresh state dir; reused if already there.
+    trusted_proxies: hub.trusted_proxies (the balancer's address, with replicas)."""
     secrets_file = state / "secrets.json"
     keys = state / "keys"
     _private_dir(state)
@@ -133,6 +138,8 @@ def write_federation(
         f'ops_token_sha256 = "{_sha(sec.ops_token)}"',
         'node_token_file = "keys/hub.token"',
     ]
+    if trusted_proxies:
+        lines.append(f"trusted_proxies = {json.dumps(list(trusted_proxies))}")
     for code in provinces:
         t = sec.tokens[code]
         port = ports.province(code)
@@ -262,6 +269,9 @@ class Stack:
             bootstrap=self.bootstrap,
             topic_prefix=self.topic_prefix,
             replication_factor=self.replication_factor,
+            # HAProxy connects to every replica from one address for every client; the
+            # replicas rate-limit by the client it names in X-Forwarded-For (option forwardfor).
+            trusted_proxies=(f"{BALANCER_SOURCE}/32",) if self.hubs > 1 else (),
         )
         if self.bootstrap is None:
             _say(f"starting Kafka on 127.0.0.1:{self.ports.kafka}")
@@ -318,7 +328,9 @@ class Stack:
             for n, name in enumerate(self.replicas, start=1)
         ]
         cfg = self.state / "haproxy.cfg"
-        _write_private(cfg, haproxy_config("127.0.0.1", self.ports.hub, backends))
+        _write_private(
+            cfg, haproxy_config("127.0.0.1", self.ports.hub, backends, source=BALANCER_SOURCE)
+        )
         self._spawn(BALANCER, [_haproxy(), "-db", "-f", str(cfg)])
 
     def url(self, name: str) -> str:

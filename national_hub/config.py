@@ -21,6 +21,7 @@ from schemas.federation import (
     require_file,
 )
 from schemas.signing import Signer, Verifier
+from schemas.throttle import ProxyNetworks
 from schemas.tls import client_context, server_context
 from schemas.vocab import PROVINCES
 
@@ -95,6 +96,8 @@ class HubSettings:
     retired_receipt_keys: tuple[RetiredReceiptKey, ...] = ()
     # The next receipt key (hub.next_public_key), published ahead of signing with it.
     next_receipt_key: Verifier | None = None
+    # hub.trusted_proxies: peers believed about X-Forwarded-For (web.params.request_client).
+    trusted_proxies: ProxyNetworks = ()
 
     @classmethod
     def load(cls, path: Path | str) -> HubSettings:
@@ -203,6 +206,7 @@ class HubSettings:
             signing_key_not_before=hub.signing_key_not_before,
             retired_receipt_keys=retired,
             next_receipt_key=_next_receipt_key(fed, signer, retired),
+            trusted_proxies=hub.trusted_proxies,
         )
 
     def server_ssl_context(self) -> ssl.SSLContext | None:

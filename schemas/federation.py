@@ -14,6 +14,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    IPvAnyNetwork,
     PrivateAttr,
     ValidationError,
     field_validator,
@@ -190,6 +191,10 @@ class HubSection(_Section):
     node_ca_file: Path | None = None
     # DuckDB's buffer limit (its `memory_limit` syntax): keeps the hub's RSS bounded.
     memory_limit: MemoryLimit = "1GB"
+    # Networks of the proxies in front of the hub (its replicas' load balancer): only a peer
+    # inside one is believed about X-Forwarded-For, for per-client rate limits and lockouts.
+    # Empty: the header is ignored and the peer is the client (schemas.throttle).
+    trusted_proxies: tuple[IPvAnyNetwork, ...] = ()
     # [hub.tuning.<group>] tables: validated by the hub at start (national_hub.tuning), so a
     # node does not depend on the hub's knobs.
     tuning: dict[str, Any] = Field(default_factory=dict)

@@ -1,4 +1,5 @@
-"""Per-client throttling shared by node and hub: who a client is, and auth-failure lockouts."""
+"""Per-client throttling shared by node and hub: who a client is (behind trusted proxies too),
+and auth-failure lockouts."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import math
 import os
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import KW_ONLY, dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -88,6 +89,49 @@ def client_key(remote: str | None) -> str:
         # One IPv6 host usually holds a whole /64; per-address buckets would not limit it.
         return str(ipaddress.ip_network(f"{address}/64", strict=False))
     return str(address)
+
+
+ProxyNetworks = tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+
+
+@functools.lru_cache(maxsize=4096)
+def _trusted(address: str, proxies: ProxyNetworks) -> bool | None:
+    """Whether address is inside one of proxies; None when it is no IP address."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip in network for network in proxies)
+
+
+def forwarded_client(
+    peer: str | None, forwarded_for: Iterable[str], proxies: ProxyNetworks
+) -> str | None:
+    """The client's address when proxies (e.g. the hubs' load balancer) may connect for it.
+
+    Only when the peer itself is a trusted proxy is X-Forwarded-For read, from the right: each
+    proxy appends the address it was connected from, so the right-most entry that is not a
+    trusted proxy is the client, and whatever stands left of it is the client's own claim (a
+    client that sends the header itself cannot choose its bucket). A peer outside proxies is
+    the client whatever it sends. An entry that is no address, written by a proxy we trust,
+    stops the walk at the proxy that wrote it: those clients then share one bucket, which
+    lets none of them escape its limit. forwarded_for: the header's values, in order.
+    """
+    if not proxies or peer is None or not _trusted(peer, proxies):
+        return peer
+    hops = [hop.strip() for value in forwarded_for for hop in value.split(",")]
+    client = peer
+    for hop in reversed(hops):
+        trusted = _trusted(hop, proxies)
+        if trusted is None:
+            return client
+        client = hop
+        if not trusted:
+            return client
+    # Every hop is a proxy (e.g. the balancer's own health check): the farthest one.
+    return client
 
 
 @dataclass(slots=True)

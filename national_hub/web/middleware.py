@@ -20,10 +20,9 @@ from national_hub.web import watch_routes
 from national_hub.web.appkeys import ADMISSION, HEAVY, METRICS, RATE_LIMITER, SETTINGS
 from national_hub.web.pages import page_admitted_routes, page_exempt_routes
 from national_hub.web.pages.error_pages import render_error_page
-from national_hub.web.params import json_response
+from national_hub.web.params import json_response, request_client
 from schemas import service
 from schemas.errors import DomainErrors, HttpError, SchemaError
-from schemas.throttle import client_key
 
 log = logging.getLogger(__name__)
 
@@ -204,7 +203,7 @@ async def rate_limit_middleware(request: web.Request, handler: Handler) -> web.S
     tuning = request.app[SETTINGS].tuning.web
     cost = request_cost(request, tuning)
     limiter = request.app.get(RATE_LIMITER)
-    client = client_key(request.remote)
+    client = request_client(request)
     if limiter is not None:
         wait = limiter.acquire(client, cost.tokens)
         if wait > 0:

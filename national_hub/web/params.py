@@ -16,7 +16,7 @@ from national_hub.errors import Forbidden, InvalidParameter, TooManyAuthFailures
 from national_hub.web.appkeys import AUTH_THROTTLE, SETTINGS
 from schemas.record import CertNo
 from schemas.sync_token import SyncToken
-from schemas.throttle import client_key
+from schemas.throttle import client_key, forwarded_client
 from schemas.timestamps import format_utc
 
 
@@ -61,6 +61,18 @@ def answer_response(
     )
 
 
+def request_client(request: web.Request) -> str:
+    """Who a request is from, for the rate limit and the auth lockout: the peer's bucket, or,
+    behind a proxy hub.trusted_proxies names (the replicas' balancer, which otherwise makes
+    every client one), the bucket of the client it forwarded for."""
+    settings = request.app.get(SETTINGS)
+    peer = request.remote
+    if settings is not None and settings.trusted_proxies:
+        forwarded = request.headers.getall("X-Forwarded-For", ())
+        peer = forwarded_client(peer, forwarded, settings.trusted_proxies)
+    return client_key(peer)
+
+
 def bearer_secret(request: web.Request, missing: str) -> tuple[str, Callable[[], None]]:
     """The secret of `Authorization: Bearer <secret>`, and a callback that counts it refused.
 
@@ -69,7 +81,7 @@ def bearer_secret(request: web.Request, missing: str) -> tuple[str, Callable[[],
     when a header was sent at all (sending none does not).
     """
     throttle = request.app.get(AUTH_THROTTLE)
-    client = client_key(request.remote)
+    client = request_client(request)
     if throttle is not None and (wait := throttle.retry_after(client)):
         raise TooManyAuthFailures.retry_after(wait)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -148,6 +149,29 @@ def test_read_your_writes_through_the_balancer(stack: dict[str, Any]) -> None:
     # Whichever replica the balancer picks waits until it has applied the token.
     url = f"{info['hub']['url']}/v1/physicians/{body['cert_no']}?min_token={token}&wait=20"
     assert _status(url) == 200
+
+
+def _ops_status(url: str, source: str) -> int:
+    """The status of GET /v1/ops/ingest with a wrong ops token, sent from source (a loopback
+    address of the test's own: two clients on one machine)."""
+    host, _, port = url.removeprefix("http://").partition(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10, source_address=(source, 0))
+    try:
+        conn.request("GET", "/v1/ops/ingest", headers={"Authorization": "Bearer wrong"})
+        return conn.getresponse().status
+    finally:
+        conn.close()
+
+
+def test_a_client_locked_out_through_the_balancer_locks_out_no_other(
+    stack: dict[str, Any],
+) -> None:
+    # 20 failures in 60 s lock a client out on a replica (the default auth throttle); the
+    # balancer spreads them over both, so about 40 lock the client out everywhere. Before
+    # hub.trusted_proxies every client was the balancer's address, and one locked all out.
+    hub = stack["info"]["hub"]["url"]
+    attacker = [_ops_status(hub, "127.0.0.3") for _ in range(60)]
+    assert (429 in attacker, _ops_status(hub, "127.0.0.4")) == (True, 403)
 
 
 def test_every_replica_publishes_the_same_receipt_key(stack: dict[str, Any]) -> None:

@@ -132,3 +132,17 @@ def test_missing_sasl_password_file_is_named(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match=r"kafka\.sasl_password_file"):
         load_federation(_write(tmp_path, text)).kafka.client_kwargs()
+
+
+def test_trusted_proxies_are_networks(tmp_path: Path) -> None:
+    text = VALID.replace("[hub]", '[hub]\ntrusted_proxies = ["127.0.0.1/32", "fd00::/8"]')
+    assert [str(n) for n in load_federation(_write(tmp_path, text)).hub.trusted_proxies] == [
+        "127.0.0.1/32",
+        "fd00::/8",
+    ]
+
+
+def test_a_trusted_proxy_that_is_no_network_is_named(tmp_path: Path) -> None:
+    # Host bits set: a typo for 10.0.0.0/8 or for 10.0.0.1/32; refused rather than guessed.
+    text = VALID.replace("[hub]", '[hub]\ntrusted_proxies = ["10.0.0.1/8"]')
+    assert "hub.trusted_proxies" in _error(tmp_path, text)

@@ -1,11 +1,14 @@
-"""The auth-failure throttle shared by node and hub, on a fake clock."""
+"""The auth-failure throttle shared by node and hub, on a fake clock; who a client is behind
+trusted proxies."""
 
 from __future__ import annotations
+
+import ipaddress
 
 import pytest
 
 from schemas.federation import ConfigError
-from schemas.throttle import AuthThrottle
+from schemas.throttle import AuthThrottle, forwarded_client
 
 
 class Clock:
@@ -100,3 +103,47 @@ def test_settings_from_the_environment(
 def test_bad_environment_setting_names_the_variable(value: str) -> None:
     with pytest.raises(ConfigError, match="REGSYNC_AUTH_THROTTLE"):
         AuthThrottle.from_env(value)
+
+
+# forwarded_client: who the client is behind trusted proxies (the hubs' load balancer).
+BALANCER = (ipaddress.ip_network("127.0.0.1/32"),)
+PROXIES = (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("2001:db8:ff::/48"))
+
+
+def test_without_trusted_proxies_the_peer_is_the_client() -> None:
+    assert forwarded_client("127.0.0.1", ["203.0.113.7"], ()) == "127.0.0.1"
+
+
+def test_a_header_from_an_untrusted_peer_is_ignored() -> None:
+    # A client sending X-Forwarded-For itself, straight to the hub, cannot choose its bucket.
+    assert forwarded_client("198.51.100.9", ["203.0.113.7"], BALANCER) == "198.51.100.9"
+
+
+def test_behind_a_trusted_proxy_the_forwarded_address_is_the_client() -> None:
+    assert forwarded_client("127.0.0.1", ["203.0.113.7"], BALANCER) == "203.0.113.7"
+
+
+def test_a_spoofed_entry_left_of_the_proxys_is_ignored() -> None:
+    # The client sent "1.2.3.4"; the balancer appended the address it really came from.
+    assert forwarded_client("127.0.0.1", ["1.2.3.4, 203.0.113.7"], BALANCER) == "203.0.113.7"
+
+
+def test_a_chain_of_trusted_proxies_is_walked_to_the_first_untrusted_hop() -> None:
+    headers = ["1.2.3.4, 203.0.113.7", "10.1.0.5", "2001:db8:ff::2"]
+    assert forwarded_client("10.9.9.9", headers, PROXIES) == "203.0.113.7"
+
+
+def test_an_ipv4_mapped_peer_is_matched_as_ipv4() -> None:
+    assert forwarded_client("::ffff:127.0.0.1", ["203.0.113.7"], BALANCER) == "203.0.113.7"
+
+
+def test_no_header_from_a_trusted_proxy_leaves_the_proxy() -> None:
+    assert forwarded_client("127.0.0.1", [], BALANCER) == "127.0.0.1"
+
+
+def test_an_entry_that_is_no_address_stops_at_the_proxy_that_wrote_it() -> None:
+    assert forwarded_client("10.9.9.9", ["203.0.113.7, junk, 10.1.0.5"], PROXIES) == "10.1.0.5"
+
+
+def test_only_proxies_in_the_chain_gives_the_farthest() -> None:
+    assert forwarded_client("10.9.9.9", ["10.1.0.5, 10.2.0.6"], PROXIES) == "10.1.0.5"

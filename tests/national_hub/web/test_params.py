@@ -1,8 +1,11 @@
-"""The hub's ops token: constant-time comparison, and the lockout after repeated failures."""
+"""The hub's ops token: constant-time comparison, and the lockout after repeated failures; who a
+client is behind the replicas' balancer (hub.trusted_proxies)."""
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
+import ipaddress
 from collections.abc import AsyncIterator
 
 import pytest
@@ -11,6 +14,8 @@ from hubkit import HubEnv
 
 from national_hub.web import params as http_util
 from national_hub.web.app import create_app
+from national_hub.web.appkeys import RATE_LIMITER
+from national_hub.web.ratelimit import RateLimiter
 
 OPS = "/v1/ops/ingest"
 BAD = {"Authorization": "Bearer not-the-ops-token"}
@@ -84,3 +89,34 @@ async def test_throttle_off_never_locks(hub_env: HubEnv, monkeypatch: pytest.Mon
     async with TestClient(TestServer(create_app(hub_env.settings()))) as client:
         await _fail(client, 30)
         assert (await client.get(OPS, headers=ops(hub_env))).status == 200
+
+
+LOOKUP = "/v1/physicians/500000000000001"
+
+
+async def _lookups(env: HubEnv, trusted: str | None, forwarded_for: list[str]) -> list[int]:
+    """Statuses of one lookup per X-Forwarded-For value, in order, all from 127.0.0.1 (as
+    HAProxy connects), on a hub whose bucket holds 2 tokens that do not refill."""
+    proxies = () if trusted is None else (ipaddress.ip_network(trusted),)
+    settings = dataclasses.replace(env.settings(), trusted_proxies=proxies)
+    app = create_app(settings)
+    app[RATE_LIMITER] = RateLimiter(rate=0.001, burst=2)
+    async with TestClient(TestServer(app)) as client:
+        return [
+            (await client.get(LOOKUP, headers={"X-Forwarded-For": xff})).status
+            for xff in forwarded_for
+        ]
+
+
+async def test_behind_a_trusted_balancer_each_forwarded_client_has_its_own_bucket(
+    hub_env: HubEnv,
+) -> None:
+    clients = ["203.0.113.7"] * 3 + ["203.0.113.8"]
+    assert await _lookups(hub_env, "127.0.0.1/32", clients) == [404, 404, 429, 404]
+
+
+async def test_without_trusted_proxies_a_forwarded_for_header_changes_no_bucket(
+    hub_env: HubEnv,
+) -> None:
+    clients = ["203.0.113.7", "203.0.113.8", "203.0.113.9"]
+    assert await _lookups(hub_env, None, clients) == [404, 404, 429]
