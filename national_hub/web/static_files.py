@@ -10,6 +10,7 @@ from pathlib import Path
 from aiohttp import web
 
 from national_hub.errors import NotFound
+from schemas.static_files import named_file
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -17,14 +18,7 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 def static_file(request: web.Request, files: Mapping[str, str]) -> web.FileResponse:
     """The file named by the route's {name} if `files` (name → media type) lists it; else
     NotFound (the edge answers 404)."""
-    name = request.match_info["name"]
-    if name not in files:
+    response = named_file(STATIC_DIR, files, request.match_info["name"])
+    if response is None:
         raise NotFound(f"no such resource: {request.method} {request.path}")
-    return web.FileResponse(
-        STATIC_DIR / name,
-        headers={
-            # Revalidated on each load: a new hub version's files show at once.
-            "Cache-Control": "no-cache",
-            "Content-Type": f"{files[name]}; charset=utf-8",
-        },
-    )
+    return response

@@ -13,8 +13,20 @@ from province_node.metrics import NodeMetrics
 from province_node.publisher import KafkaHealth, Relay
 from province_node.registry import GroupCommit, Registry
 from province_node.web import routes
-from province_node.web.appkeys import AUTH, HEALTH, HEARTBEAT, METRICS, REGISTRY, RELAY, SETTINGS
+from province_node.web.appkeys import (
+    AUTH,
+    HEALTH,
+    HEARTBEAT,
+    METRICS,
+    REGISTRY,
+    RELAY,
+    SESSIONS,
+    SETTINGS,
+)
+from province_node.web.console.sessions import SessionStore
+from province_node.web.console.setup import setup_console
 from province_node.web.middleware import error_middleware
+from schemas.security_headers import security_headers
 from schemas.service import service_ctx
 
 
@@ -49,6 +61,9 @@ def create_app(settings: NodeSettings) -> web.Application:
     app[METRICS] = NodeMetrics()
     app[HEALTH] = KafkaHealth()
     app[AUTH] = Authenticator(settings.tokens)
+    app[SESSIONS] = SessionStore()
+    # CSP, nosniff, no framing, no referrer: on every answer, the console's pages and the API's.
+    app.on_response_prepare.append(security_headers)
 
     # Parts that start with the app, in dependency order; they stop in reverse, so the heartbeat
     # and the relay stop before the registry finishes its queued writes and closes.
@@ -74,6 +89,7 @@ def create_app(settings: NodeSettings) -> web.Application:
         service_ctx(HEARTBEAT, lambda a: HeartbeatLoop(settings, signer, a[RELAY], a[HEALTH]))
     )
 
-    # Routes.
+    # Routes: the API's, then the console's pages.
     routes.add_routes(app)
+    setup_console(app)
     return app

@@ -10,6 +10,7 @@ from province_node.heartbeat import HeartbeatLoop
 from province_node.metrics import NodeMetrics
 from province_node.publisher import KafkaHealth, Relay
 from province_node.registry import Registry
+from province_node.web.console.sessions import SessionStore
 
 SETTINGS = web.AppKey("settings", NodeSettings)
 METRICS = web.AppKey("metrics", NodeMetrics)
@@ -18,3 +19,4 @@ AUTH = web.AppKey("auth", Authenticator)
 REGISTRY = web.AppKey("registry", Registry)
 RELAY = web.AppKey("relay", Relay)
 HEARTBEAT = web.AppKey("heartbeat", HeartbeatLoop)
+SESSIONS = web.AppKey("console_sessions", SessionStore)

@@ -1,4 +1,5 @@
-"""The node's error middleware: every failure becomes the one error body (CONTRACT §4)."""
+"""The node's error middleware: every failure becomes the one error body (CONTRACT §4), or on
+the console's paths the one error page."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ import logging
 
 import orjson
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from province_node.errors import MethodNotAllowed, NotFound, PayloadTooLarge
 from province_node.web.appkeys import SETTINGS
+from province_node.web.console.error_pages import render_error_page
+from province_node.web.console.setup import is_console_path
 from schemas import service
 from schemas.errors import DomainErrors, HttpError
 
@@ -53,10 +57,26 @@ def _from_http(request: web.Request, exc: web.HTTPException) -> HttpError:
 
 
 # Map every failure to the one error format; an unexpected one is logged and is a 500.
-error_middleware = service.error_middleware(
+_json_errors = service.error_middleware(
     owner="node",
     logger=log,
     domain_errors=DOMAIN_ERRORS,
     from_http=_from_http,
     render=error_response,
 )
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The API's failures as the JSON error body; the console's as its error page (the same
+    mapping, rendered for a person)."""
+    if not is_console_path(request.path):
+        return await _json_errors(request, handler)
+    pages = service.error_middleware(
+        owner="node",
+        logger=log,
+        domain_errors=DOMAIN_ERRORS,
+        from_http=_from_http,
+        render=lambda exc: render_error_page(request, exc),
+    )
+    return await pages(request, handler)

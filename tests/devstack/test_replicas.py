@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from devstack.kafka import free_base_port, port_free
+from national_hub.snapshot.archive import read_manifest
 from province_node import synthetic
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -172,6 +173,16 @@ def test_a_client_locked_out_through_the_balancer_locks_out_no_other(
     hub = stack["info"]["hub"]["url"]
     attacker = [_ops_status(hub, "127.0.0.3") for _ in range(60)]
     assert (429 in attacker, _ops_status(hub, "127.0.0.4")) == (True, 403)
+
+
+def test_a_snapshot_of_the_replica_named_by_hub(stack: dict[str, Any], tmp_path: Path) -> None:
+    info, out = stack["info"], tmp_path / "hub-2.snapshot"
+    cmd = [str(Path(sys.executable).parent / "national-hub"), "snapshot", "--quiet"]
+    cmd += ["--config", info["config"], "--hub", info["hubs"][1]["url"], "--out", str(out)]
+    env = dict(os.environ, REGSYNC_OPS_TOKEN=info["ops_token"])
+    subprocess.run(cmd, env=env, check=True, timeout=120, capture_output=True)
+    # hub-2's 20 demo records (and the one read-your-writes adds, if it has it by now).
+    assert read_manifest(out).records() >= 20
 
 
 def test_every_replica_publishes_the_same_receipt_key(stack: dict[str, Any]) -> None:

@@ -49,7 +49,13 @@ def setup_pages(app: web.Application) -> None:
     """The site's template environment and routes (after the API's, in visible order)."""
     env = aiohttp_jinja2.setup(
         app,
-        loader=jinja2.PackageLoader("national_hub.web", "templates"),
+        # The site's templates, then the form macros every regsync page shares (_forms.html).
+        loader=jinja2.ChoiceLoader(
+            [
+                jinja2.PackageLoader("national_hub.web", "templates"),
+                jinja2.PackageLoader("schemas", "templates"),
+            ]
+        ),
         # Autoescape everything (not only *.html): a name like "<script>" is shown as text.
         autoescape=True,
         # A misspelt variable fails the test that renders it, not silently prints nothing.

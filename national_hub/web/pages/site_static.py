@@ -11,17 +11,13 @@ from pydantic import Field
 from national_hub.web.pages.page_route import PageRoute
 from national_hub.web.static_files import STATIC_DIR, static_file
 from schemas.openapi import Operation, Param, Response, error_responses
+from schemas.static_files import listed_files
 
 _NAME = Annotated[str, Field(pattern=r"^[a-z0-9_-]+\.(css|js)$")]
-_TYPES = {".css": "text/css", ".js": "text/javascript"}
 # Served by name only, the site's stylesheets and scripts as they are when the hub starts (a
 # page module adds its own by putting the file in the directory); the dashboard keeps its own
 # route (/static/{name}).
-SITE_FILES = {
-    p.name: _TYPES[p.suffix]
-    for p in sorted(STATIC_DIR.iterdir())
-    if p.suffix in _TYPES and not p.name.startswith("dashboard")
-}
+SITE_FILES = listed_files(STATIC_DIR, skip_prefix="dashboard")
 
 
 async def site_file(request: web.Request) -> web.FileResponse:

@@ -1,0 +1,48 @@
+"""Installing the console on the node's app: its templates and the routes of every module."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from province_node.web.console import login_routes, static_routes
+
+# The route modules of the console, in the order their routes are added.
+ROUTE_MODULES: tuple[ModuleType, ...] = (
+    static_routes,
+    login_routes,
+)
+
+# The paths of the node's JSON API and probes: errors there stay JSON (CONTRACT §4); every
+# other path is the console's, whose errors are pages.
+API_PREFIXES = ("/v1/", "/metrics", "/healthz", "/openapi.json")
+
+
+def is_console_path(path: str) -> bool:
+    """Whether a path belongs to the console (its errors are pages)."""
+    return not path.startswith(API_PREFIXES)
+
+
+def setup_console(app: web.Application) -> None:
+    """The console's template environment and routes (after the API's, in visible order)."""
+    aiohttp_jinja2.setup(
+        app,
+        # The console's templates, then the form macros every regsync page shares (_forms.html).
+        loader=jinja2.ChoiceLoader(
+            [
+                jinja2.PackageLoader("province_node.web.console", "templates"),
+                jinja2.PackageLoader("schemas", "templates"),
+            ]
+        ),
+        # Autoescape everything: a name like "<script>" is shown as text.
+        autoescape=True,
+        # A misspelt variable fails the test that renders it, not silently prints nothing.
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    for module in ROUTE_MODULES:
+        module.add_routes(app)

@@ -1,0 +1,38 @@
+"""Helpers of the console tests: signing in with the node's test client, reading a page's CSRF
+token and its field errors. Browser tests use tests/browser.py; these speak HTTP."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+
+from nodekit import Node
+
+_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+_FIELD_ERROR = re.compile(
+    r'<p class="field-error" id="([^"]+)-error"><strong>错误：</strong>([^<]*)</p>'
+)
+
+
+async def sign_in(node: Node, role: str = "registrar") -> str:
+    """Sign the node's test client in with a role's token; the session's CSRF token."""
+    resp = await node.client.post(
+        "/login", data={"token": node.tokens[role], "next": "/login"}, allow_redirects=False
+    )
+    assert resp.status == 303, await resp.text()
+    page = await node.client.get("/logout-form-carrier", allow_redirects=False)
+    # Any page of a signed-in session carries the token in its sign-out form; the 404 page is
+    # one every console has.
+    return csrf_of(await page.text())
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token of the first form on a page."""
+    match = _CSRF.search(html)
+    assert match, "the page has no form with a CSRF token"
+    return unescape(match.group(1))
+
+
+def field_errors(html: str) -> dict[str, str]:
+    """The error messages shown next to fields: field name → message."""
+    return {name: unescape(text) for name, text in _FIELD_ERROR.findall(html)}
