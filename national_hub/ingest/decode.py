@@ -213,10 +213,17 @@ class Decoder:
         return _Signed(kid, not_after)
 
     def _retired(
-        self, msg: RawMessage, signed: _Signed, at: datetime, province: str, hb: bool = False
+        self,
+        msg: RawMessage,
+        signed: _Signed,
+        at: datetime,
+        province: str,
+        hb: bool = False,
+        seq: int | None = None,
     ) -> DeadLetter | None:
         """A key_retired dead letter when a previous key signed something dated after its
-        window; None when the key was trusted then.
+        window; None when the key was trusted then. It names the province (whose key signed
+        it) and, for an event, its seq, so the refusal explains the sync token.
 
         The moment is the message's own signed time (an event's committed_at, a heartbeat's
         sent_at), not the hub's clock: a replica or a rebuild replaying the log years later
@@ -231,6 +238,7 @@ class Decoder:
             f"ended at {format_utc(signed.not_after)}, but dated {format_utc(at)}",
             province,
             hb,
+            seq,
         )
 
     def _parse_failure(
@@ -279,7 +287,7 @@ class Decoder:
             event = parse_event(raw)
         except SchemaError as exc:
             return self._parse_failure(msg, exc, topic_province, False)
-        retired = self._retired(msg, signed, event.committed_at, topic_province)
+        retired = self._retired(msg, signed, event.committed_at, topic_province, seq=event.seq)
         if retired is not None:
             return retired
         province = event.province

@@ -48,13 +48,16 @@ class RejectReason(StrEnum):
 
 # Reasons that mean nobody (of the federation) signed the bytes: they say nothing about the
 # province whose topic they came on (messages.DeadLetter.authenticated is False).
+# KEY_RETIRED is not one: the signature verified against a key the federation file lists for
+# the topic's province ([[province.previous_keys]]), so the message is the province's (most
+# often a node still signing with its old key after the window), and its refusal is explained
+# (/v1/sync/explain: rejected, key_retired) and counted per province like the others.
 UNAUTHENTICATED = frozenset(
     {
         RejectReason.MISSING_SIGNATURE,
         RejectReason.MISSING_KID,
         RejectReason.KID_MISMATCH,
         RejectReason.BAD_SIGNATURE,
-        RejectReason.KEY_RETIRED,
         RejectReason.UNKNOWN_TOPIC,
         RejectReason.UNKNOWN_SENDER,
     }

@@ -40,4 +40,4 @@ def test_previous_key_heartbeat_within_its_window_is_taken(hub_env: HubEnv) -> N
 
 def test_previous_key_heartbeat_after_its_window_is_key_retired(hub_env: HubEnv) -> None:
     got = decode_heartbeat(hub_env, timedelta(milliseconds=1))
-    assert isinstance(got, DeadLetter) and (got.code, got.province) == ("key_retired", None)
+    assert isinstance(got, DeadLetter) and (got.code, got.province) == ("key_retired", "50")

@@ -1,7 +1,8 @@
 """A province's signing key rotated on the real broker: the federation file names the new key
 and keeps the old one for an overlap window. Events signed before the rotation stay applied
 (a hub replaying the topic decides them as the first hub did), the new key and the old one
-within its window are accepted, the old key after its window is dead-lettered key_retired."""
+within its window are accepted, the old key after its window is dead-lettered key_retired,
+explained as the province's refusal and counted for it."""
 
 from __future__ import annotations
 
@@ -45,6 +46,10 @@ class Rotated:
     records: dict[str, int]  # cert_no -> HTTP status of its lookup
     dead: list[dict[str, Any]]
     applied_seq: int
+    # /v1/sync/explain of the event after the window: by its sync token and by its cert_no.
+    by_token: dict[str, Any]
+    by_cert: dict[str, Any]
+    metrics: str
 
 
 def at(event: Event, moment: Any) -> Event:
@@ -64,19 +69,15 @@ async def rotated(
     before = at(make_event(env, "registered", "50", BEFORE, 1), window_end - timedelta(hours=1))
     # The rotation: new key in the federation file, the old one trusted up to window_end.
     new = rotate_province_key(env, "50", window_end)
+    # Seqs 2, 3 and 4, in this order.
+    new_key = make_event(env, "registered", "50", NEW_KEY, 1)
+    in_window = at(make_event(env, "registered", "50", IN_WINDOW, 1), window_end)
+    after = at(make_event(env, "registered", "50", AFTER, 1), window_end + timedelta(seconds=1))
     messages = [
         signed(env, before, signer=old),
-        signed(env, make_event(env, "registered", "50", NEW_KEY, 1), signer=new),
-        signed(
-            env,
-            at(make_event(env, "registered", "50", IN_WINDOW, 1), window_end),
-            signer=old,
-        ),
-        signed(
-            env,
-            at(make_event(env, "registered", "50", AFTER, 1), window_end + timedelta(seconds=1)),
-            signer=old,
-        ),
+        signed(env, new_key, signer=new),
+        signed(env, in_window, signer=old),
+        signed(env, after, signer=old),
     ]
     await send(env, messages)
     async with running_hub(env.settings()) as client:
@@ -88,8 +89,11 @@ async def rotated(
         auth = {"Authorization": f"Bearer {env.ops_token}"}
         dead = (await get_json(client, "/v1/sync/dead-letters", headers=auth))["items"]
         status = await get_json(client, "/v1/sync/status")
+        by_token = await get_json(client, f"/v1/sync/explain?token=50:{after.seq}")
+        by_cert = await get_json(client, f"/v1/sync/explain?cert_no={AFTER}&province=50")
+        metrics = await (await client.get("/metrics")).text()
     applied = next(p["applied_seq"] for p in status["provinces"] if p["province"] == "50")
-    yield Rotated(records, dead, applied)
+    yield Rotated(records, dead, applied, by_token, by_cert, metrics)
 
 
 async def test_event_signed_before_the_rotation_stays_applied(rotated: Rotated) -> None:
@@ -105,10 +109,35 @@ async def test_old_key_within_its_window_is_applied(rotated: Rotated) -> None:
 
 
 async def test_old_key_after_its_window_is_dead_lettered_key_retired(rotated: Rotated) -> None:
-    assert [(d["reason"].split(":")[0], d["key"]) for d in rotated.dead] == [
-        ("key_retired", AFTER)
-    ]
+    assert [(d["reason"].split(":")[0], d["key"]) for d in rotated.dead] == [("key_retired", AFTER)]
 
 
 async def test_event_after_the_window_is_not_applied(rotated: Rotated) -> None:
     assert (rotated.records[AFTER], rotated.applied_seq) == (404, 3)
+
+
+async def test_the_retired_keys_event_is_explained_rejected_by_its_sync_token(
+    rotated: Rotated,
+) -> None:
+    answer = rotated.by_token
+    assert (answer["state"], answer["rejection"]["reason"].split(":")[0]) == (
+        "rejected",
+        "key_retired",
+    )
+
+
+async def test_the_retired_keys_event_is_explained_rejected_by_its_cert_no(
+    rotated: Rotated,
+) -> None:
+    answer = rotated.by_cert
+    assert (answer["state"], answer["province"], answer["rejection"]["reason"][:11]) == (
+        "rejected",
+        "50",
+        "key_retired",
+    )
+
+
+async def test_the_refusal_is_counted_for_the_province(rotated: Rotated) -> None:
+    # What RegsyncProvinceKeyRetired (compose/prometheus/alerts.yml) fires on.
+    line = 'regsync_hub_events_rejected_total{province="50",reason="key_retired"} 1.0'
+    assert line in rotated.metrics.splitlines()
