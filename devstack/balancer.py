@@ -31,29 +31,55 @@ class Backend:
     port: int
 
 
+DEVSTACK_HEADER = "# Written by ./dev up --hubs N (devstack/balancer.py); rewritten on every start."
+COMPOSE_HEADER = (
+    "# compose's balancer (compose/docker-compose.yml, service haproxy). Generated: edit\n"
+    "# devstack/balancer.py and run `python -m devstack.balancer > compose/haproxy/haproxy.cfg`\n"
+    "# (tests/devstack/test_balancer.py fails when this file and the code differ)."
+)
+# Compose: the replicas' services, their port, and Docker's embedded DNS server, which
+# HAProxy asks again when a replica's container comes back with another address.
+COMPOSE_REPLICAS = ("hub-1", "hub-2")
+COMPOSE_HUB_PORT = 8080
+DOCKER_DNS = "127.0.0.11:53"
+
+
 def haproxy_config(
     listen_host: str,
     listen_port: int,
     backends: Sequence[Backend],
     *,
     source: str | None = None,
+    dns: str | None = None,
+    header: str = DEVSTACK_HEADER,
 ) -> str:
     """The whole haproxy.cfg: one frontend on listen_host:listen_port, every replica behind it.
 
     source: the address HAProxy connects to the replicas from, when it must be one clients
     cannot have (the replicas' hub.trusted_proxies names it, and believe X-Forwarded-For only
-    from there)."""
+    from there). dns: a name server to resolve the replicas' host names with, again while
+    running (compose's containers change address when re-created); without it they are
+    resolved once, at start."""
     if not backends:
         raise ValueError("a balancer needs at least one replica")
-    servers = [f"    server {b.name} {b.host}:{b.port} check" for b in backends]
+    # With dns, a replica whose name does not resolve yet starts DOWN instead of stopping
+    # HAProxy from starting; it is found on a later resolution.
+    resolve = " resolvers dns init-addr libc,none" if dns is not None else ""
+    servers = [f"    server {b.name} {b.host}:{b.port} check{resolve}" for b in backends]
     sources = [] if source is None else [f"    source {source}"]
+    resolvers = (
+        []
+        if dns is None
+        else ["resolvers dns", f"    nameserver dns {dns}", "    hold valid 10s", ""]
+    )
     lines = [
-        "# Written by ./dev up --hubs N (devstack/balancer.py); rewritten on every start.",
+        header,
         "global",
         "    maxconn 4096",
         # -db runs HAProxy in the foreground; its warnings (a replica going DOWN or UP) go
         # to stderr, the stack's balancer.log. Single requests are not logged.
         "",
+        *resolvers,
         "defaults",
         "    mode http",
         "    timeout connect 1s",
@@ -89,3 +115,14 @@ def haproxy_config(
         "",
     ]
     return "\n".join(lines)
+
+
+def compose_config() -> str:
+    """compose/haproxy/haproxy.cfg: the same balancer in front of compose's hub-1 and hub-2,
+    on port 8080 of its container (published at 127.0.0.1:8080)."""
+    backends = [Backend(name, name, COMPOSE_HUB_PORT) for name in COMPOSE_REPLICAS]
+    return haproxy_config("*", COMPOSE_HUB_PORT, backends, dns=DOCKER_DNS, header=COMPOSE_HEADER)
+
+
+if __name__ == "__main__":
+    print(compose_config(), end="")

@@ -14,6 +14,8 @@
 #   REGSYNC_KAFKA          Kafka bootstrap as seen from the containers [kafka:9092]
 #   REGSYNC_HUB_PORT       hub port inside its container [8080]
 #   REGSYNC_DEMO_RECORDS   demo registrations per province, 0 for none [1000]
+#   REGSYNC_TRUSTED_PROXIES space- or comma-separated networks for hub.trusted_proxies: the
+#                          hub replicas' balancer [none]
 set -eu
 
 STATE=${REGSYNC_STATE:-/state}
@@ -21,6 +23,7 @@ PROVINCES=$(printf '%s' "${REGSYNC_PROVINCES:-50 11 44}" | tr ',' ' ')
 KAFKA=${REGSYNC_KAFKA:-kafka:9092}
 HUB_PORT=${REGSYNC_HUB_PORT:-8080}
 RECORDS=${REGSYNC_DEMO_RECORDS:-1000}
+PROXIES=$(printf '%s' "${REGSYNC_TRUSTED_PROXIES:-}" | tr ',' ' ')
 
 say() { printf '[init] %s\n' "$*"; }
 
@@ -38,7 +41,7 @@ done
 
 # Tokens and the federation file. Plain tokens are kept only in tokens.json and keys/hub.token;
 # the federation file holds their sha256.
-python3 - "$STATE" "$KAFKA" "$HUB_PORT" $PROVINCES <<'PY'
+python3 - "$STATE" "$KAFKA" "$HUB_PORT" "$PROXIES" $PROVINCES <<'PY'
 import hashlib
 import json
 import secrets
@@ -47,7 +50,8 @@ from pathlib import Path
 
 from schemas.vocab import PROVINCES
 
-state, kafka, hub_port, codes = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4:]
+state, kafka, hub_port = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+proxies, codes = sys.argv[4].split(), sys.argv[5:]
 keys = state / "keys"
 
 
@@ -98,6 +102,8 @@ lines = [
     f'ops_token_sha256 = "{sha(tok["ops"])}"',
     'node_token_file = "keys/hub.token"',
 ]
+if proxies:
+    lines.append(f"trusted_proxies = {json.dumps(proxies)}")
 for code in codes:
     port = 8100 + int(code)
     t = prov[code]

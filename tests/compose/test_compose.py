@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import importlib
 import io
+import ipaddress
 import json
 import os
 import re
@@ -30,6 +31,9 @@ INIT_SCRIPT = COMPOSE / "init" / "init-federation.sh"
 DOCKERFILE = COMPOSE / "Dockerfile"
 PROVINCES = {"50": "重庆市", "11": "北京市", "44": "广东省"}
 CLI_MODULES = {"province-node": "province_node.cli", "national-hub": "national_hub.cli"}
+# The hub replicas (issue 16), behind the haproxy service.
+HUBS = ("hub-1", "hub-2")
+HAPROXY_CFG = COMPOSE / "haproxy" / "haproxy.cfg"
 # Values for the shell variables the init script passes to the CLIs.
 SHELL_VALUES = {"STATE": "/state", "name": "hub", "code": "50", "RECORDS": "10"}
 
@@ -138,7 +142,7 @@ def test_compose_file_parses() -> None:
 
 
 def test_compose_runs_the_whole_federation() -> None:
-    expected = {"kafka", "init", "hub", "prometheus", "grafana"}
+    expected = {"kafka", "init", *HUBS, "haproxy", "notifier", "prometheus", "grafana"}
     expected |= {f"province-{code}" for code in PROVINCES}
     assert expected <= set(_services()), sorted(expected - set(_services()))
 
@@ -182,7 +186,7 @@ def test_province_service_serves_its_own_province_on_its_port(code: str) -> None
     assert any(str(p).endswith(f":{port}:{port}") for p in svc.get("ports", [])), svc.get("ports")
 
 
-@pytest.mark.parametrize("service", ["hub", *(f"province-{c}" for c in PROVINCES)])
+@pytest.mark.parametrize("service", [*HUBS, *(f"province-{c}" for c in PROVINCES)])
 def test_server_waits_for_init_and_a_healthy_kafka(service: str) -> None:
     deps = _services()[service]["depends_on"]
     assert deps["init"]["condition"] == "service_completed_successfully"
@@ -193,7 +197,7 @@ def test_prometheus_scrapes_compose_services_on_their_ports() -> None:
     config = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text(encoding="utf-8"))
     services = _services()
     expected_ports = {
-        "hub": 8080,
+        **{hub: 8080 for hub in HUBS},
         "notifier": 9101,
         **{f"province-{c}": 8100 + int(c) for c in PROVINCES},
     }
@@ -208,6 +212,68 @@ def test_prometheus_scrapes_compose_services_on_their_ports() -> None:
                 assert int(port) == expected_ports[host], target
                 seen.add(host)
     assert seen == set(expected_ports)
+
+
+# --- the hub replicas and their balancer -----------------------------------------------------
+
+
+def _flag(argv: list[str], flag: str) -> str | None:
+    return argv[argv.index(flag) + 1] if flag in argv else None
+
+
+def _cfg_lines() -> list[str]:
+    return [line.strip() for line in HAPROXY_CFG.read_text(encoding="utf-8").splitlines()]
+
+
+def test_each_hub_replica_serves_on_its_own_duckdb_file() -> None:
+    dbs = [_flag(_argv(_services()[hub]["command"]), "--db") for hub in HUBS]
+    assert (
+        None not in dbs
+        and len(set(dbs)) == len(HUBS)
+        and all(str(db).startswith("/state/") for db in dbs)
+    ), dbs
+
+
+def test_no_replica_is_published_only_the_balancer() -> None:
+    services = _services()
+    published = {name for name in (*HUBS, "haproxy") if services[name].get("ports")}
+    assert (published, services["haproxy"]["ports"]) == ({"haproxy"}, ["127.0.0.1:8080:8080"])
+
+
+def test_the_balancer_is_haproxy_with_the_generated_config() -> None:
+    svc = _services()["haproxy"]
+    assert (re.fullmatch(r"haproxy:3\.\d+", svc["image"]) is not None, svc["volumes"]) == (
+        True,
+        ["./haproxy:/usr/local/etc/haproxy:ro"],
+    )
+
+
+def test_the_balancer_routes_to_every_replica_on_its_port() -> None:
+    servers = {tuple(line.split()[1:3]) for line in _cfg_lines() if line.startswith("server ")}
+    assert servers == {(hub, f"{hub}:8080") for hub in HUBS}
+
+
+def test_the_balancer_health_checks_readyz() -> None:
+    lines = _cfg_lines()
+    assert ("option httpchk GET /readyz" in lines, "http-check expect status 200" in lines) == (
+        True,
+        True,
+    )
+
+
+def test_the_replicas_trust_the_balancers_address_and_only_it() -> None:
+    doc = _compose()
+    address = ipaddress.ip_address(
+        doc["services"]["haproxy"]["networks"]["default"]["ipv4_address"]
+    )
+    subnet = ipaddress.ip_network(doc["networks"]["default"]["ipam"]["config"][0]["subnet"])
+    trusted = _services()["init"]["environment"]["REGSYNC_TRUSTED_PROXIES"].split()
+    assert (address in subnet, trusted) == (True, [f"{address}/32"])
+
+
+def test_the_notifier_waits_for_every_replica() -> None:
+    deps = _services()["notifier"]["depends_on"]
+    assert {hub: deps[hub]["condition"] for hub in HUBS} == dict.fromkeys(HUBS, "service_healthy")
 
 
 # --- the init script --------------------------------------------------------------------------
@@ -230,10 +296,10 @@ def test_init_script_uses_keygen_for_every_key() -> None:
     assert any(argv[:2] == ["province-node", "keygen"] for _, argv in _script_cli_commands())
 
 
-def _run_init(state: Path) -> subprocess.CompletedProcess[str]:
+def _run_init(state: Path, **extra: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env.update(REGSYNC_STATE=str(state), REGSYNC_DEMO_RECORDS="0")
+    env.update(REGSYNC_STATE=str(state), REGSYNC_DEMO_RECORDS="0", **extra)
     return subprocess.run(
         ["sh", str(INIT_SCRIPT)],
         env=env,
@@ -255,6 +321,13 @@ def test_init_script_writes_a_federation_file_with_service_hostnames(tmp_path: P
     assert {p.code: p.name for p in fed.province} == PROVINCES
     for path in [fed.hub.signing_key, *(p.public_key for p in fed.province)]:
         assert path.is_file(), path
+
+
+def test_init_script_writes_the_trusted_proxies_it_is_given(tmp_path: Path) -> None:
+    proc = _run_init(tmp_path, REGSYNC_TRUSTED_PROXIES="172.30.80.80/32")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    fed = load_federation(tmp_path / "federation.toml")
+    assert [str(n) for n in fed.hub.trusted_proxies] == ["172.30.80.80/32"]
 
 
 def test_init_script_is_idempotent(tmp_path: Path) -> None:

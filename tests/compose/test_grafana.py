@@ -133,3 +133,19 @@ def test_dashboard_provider_reads_the_directory_compose_mounts() -> None:
     mounts = compose["services"]["grafana"]["volumes"]
     targets = [m.split(":")[1] for m in mounts if m.startswith("./grafana/dashboards:")]
     assert targets == [provider["options"]["path"]]
+
+
+# Every hub replica exports the same per-province series (compose scrapes hub-1 and hub-2):
+# a panel adding them up would show twice the country. Only the latency histogram's buckets
+# may be summed (both replicas' observations make one distribution).
+HUB_EXPRS = [
+    target["expr"]
+    for panel in PANELS
+    for target in panel.get("targets", [])
+    if "regsync_hub_" in target.get("expr", "") and "_bucket" not in target["expr"]
+]
+
+
+@pytest.mark.parametrize("expr", HUB_EXPRS)
+def test_panel_exprs_do_not_add_up_hub_replicas(expr: str) -> None:
+    assert not expr.startswith("sum"), f"{expr}: take the max over hub replicas"
