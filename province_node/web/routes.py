@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -17,8 +16,8 @@ from province_node.auth import ANY_ROLE, READERS, WRITERS, Role, bearer_digest
 from province_node.errors import BadRequest, InvalidRequest, NotFound
 from province_node.idempotency import Claim, StoredResponse
 from province_node.metrics import CONTENT_TYPE
-from province_node.registry import Committed, WriteContext
 from province_node.requests import parse_registration, parse_step
+from province_node.web import writes
 from province_node.web.appkeys import AUTH, HEALTH, METRICS, REGISTRY, RELAY, SETTINGS
 from province_node.web.middleware import payload_too_large
 from schemas.openapi import Answer
@@ -79,19 +78,6 @@ def _claim(request: web.Request, body: Any) -> Claim | None:
     return Claim(client, key, idempotency.fingerprint(request.method, request.path, body))
 
 
-def _write_answer(status: int, province: str) -> Callable[[Committed], StoredResponse]:
-    def render(c: Committed) -> StoredResponse:
-        token = str(SyncToken(province, c.seq))
-        headers = {"X-Sync-Token": token}
-        if status == 201:
-            headers["Location"] = f"/v1/registrations/{c.cert_no}"
-        return StoredResponse(
-            status, orjson.dumps({"record": c.record, "sync_token": token}), headers
-        )
-
-    return render
-
-
 def _respond(answer: StoredResponse, replayed: bool) -> web.Response:
     headers = dict(answer.headers)
     if replayed:
@@ -117,14 +103,7 @@ async def post_registration(request: web.Request) -> web.Response:
     body = await _read_json(request)
     claim = _claim(request, body)
     req = parse_registration(body)
-    render = _write_answer(201, request.app[SETTINGS].province)
-
-    def job(ctx: WriteContext) -> tuple[StoredResponse, bool]:
-        return idempotency.run(
-            ctx.conn, claim, utc_now(), lambda: ctx.register(req, role.value), render
-        )
-
-    return _respond(*await request.app[REGISTRY].write(job))
+    return _respond(*await writes.register(request.app, req, role.value, claim))
 
 
 async def post_event(request: web.Request) -> web.Response:
@@ -134,14 +113,7 @@ async def post_event(request: web.Request) -> web.Response:
     body = await _read_json(request)
     claim = _claim(request, body)
     step = parse_step(body)
-    render = _write_answer(200, request.app[SETTINGS].province)
-
-    def job(ctx: WriteContext) -> tuple[StoredResponse, bool]:
-        return idempotency.run(
-            ctx.conn, claim, utc_now(), lambda: ctx.step(cert_no, step, role.value), render
-        )
-
-    return _respond(*await request.app[REGISTRY].write(job))
+    return _respond(*await writes.step(request.app, cert_no, step, role.value, claim))
 
 
 # -- reads ---------------------------------------------------------------------------------------
