@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.errors import KeyFileError
 from schemas.federation import ConfigError, Federation, KafkaSection, ProvinceSection, Tokens
@@ -17,6 +17,9 @@ from schemas.timestamps import format_utc, utc_now
 from schemas.tls import server_context
 
 MAX_BODY_BYTES = 1024 * 1024
+# A bulk-import upload (the console's POST /import) is streamed to disk, never held in memory,
+# so it may be far larger than a request body: 200 MiB is about a million CSV rows.
+MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 
 
 class NodeSettings(BaseModel):
@@ -45,6 +48,7 @@ class NodeSettings(BaseModel):
     # Commits wake the relay at once; this slow poll only catches writes by another process.
     relay_idle_poll_s: float = 1.0
     max_body_bytes: int = MAX_BODY_BYTES
+    max_upload_bytes: int = Field(default=MAX_UPLOAD_BYTES, gt=0)
     write_queue_limit: int = 10_000
     # Set by `serve` when Kafka did not answer at start: the relay compares the registry with
     # its topic before it publishes anything (restore_guard).
