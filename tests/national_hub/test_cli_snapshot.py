@@ -11,37 +11,43 @@ from aiohttp.test_utils import TestClient, TestServer
 from hubkit import HubEnv, cert, free_port, lifecycle, send_events, wait_for, wait_offsets
 
 from national_hub.cli import main
+from national_hub.config import HubSettings
 from national_hub.snapshot.archive import read_manifest
 from national_hub.store.store import Store
 from national_hub.web.app import create_app
 
 
-async def test_snapshot_of_a_running_hub_goes_through_its_address(
-    kafka_env: HubEnv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    events = lifecycle(kafka_env, "44", cert("44", 1))
-    await send_events(kafka_env, events)
-    monkeypatch.setenv("REGSYNC_OPS_TOKEN", kafka_env.ops_token)
-    out = tmp_path / "hub.snapshot"
-    # On the federation file's [hub] listen port: where the command looks for the hub.
-    server = TestServer(create_app(kafka_env.settings()), port=kafka_env.port)
-    async with TestClient(server) as client:
+async def _snapshot_while_serving(
+    env: HubEnv, settings: HubSettings, port: int, out: Path, *extra: str
+) -> int:
+    """Publish one record's story, serve settings on port until it is applied, and run
+    `national-hub snapshot --out out *extra` meanwhile; its exit code."""
+    events = lifecycle(env, "44", cert("44", 1))
+    await send_events(env, events)
+    async with TestClient(TestServer(create_app(settings), port=port)) as client:
 
         async def ready() -> bool:
             return (await client.get("/readyz")).status == 200
 
         await wait_for(ready, seconds=30)
-        await wait_offsets(client, kafka_env, len(events))
-        argv = ["snapshot", "--config", str(kafka_env.config), "--out", str(out), "--quiet"]
-        assert await asyncio.to_thread(main, argv) == 0
+        await wait_offsets(client, env, len(events))
+        argv = ["snapshot", "--config", str(env.config), "--out", str(out), "--quiet", *extra]
+        return await asyncio.to_thread(main, argv)
+
+
+async def test_snapshot_of_a_running_hub_goes_through_its_address(
+    kafka_env: HubEnv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REGSYNC_OPS_TOKEN", kafka_env.ops_token)
+    out = tmp_path / "hub.snapshot"
+    # On the federation file's [hub] listen port: where the command looks for the hub.
+    assert await _snapshot_while_serving(kafka_env, kafka_env.settings(), kafka_env.port, out) == 0
     assert read_manifest(out).records() == 1
 
 
 async def test_snapshot_of_a_replica_named_by_hub(
     kafka_env: HubEnv, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    events = lifecycle(kafka_env, "44", cert("44", 1))
-    await send_events(kafka_env, events)
     monkeypatch.setenv("REGSYNC_OPS_TOKEN", kafka_env.ops_token)
     out = tmp_path / "hub-2.snapshot"
     # A replica on its own address and DuckDB file, as `./dev up --hubs 2` runs hub-2; nothing
@@ -50,17 +56,8 @@ async def test_snapshot_of_a_replica_named_by_hub(
     replica = kafka_env.settings().replica(
         listen=f"127.0.0.1:{port}", db=tmp_path / "hub-2" / "national.duckdb"
     )
-    server = TestServer(create_app(replica), port=port)
-    async with TestClient(server) as client:
-
-        async def ready() -> bool:
-            return (await client.get("/readyz")).status == 200
-
-        await wait_for(ready, seconds=30)
-        await wait_offsets(client, kafka_env, len(events))
-        argv = ["snapshot", "--config", str(kafka_env.config), "--out", str(out), "--quiet"]
-        argv += ["--hub", f"http://127.0.0.1:{port}"]
-        assert await asyncio.to_thread(main, argv) == 0
+    hub = f"http://127.0.0.1:{port}"
+    assert await _snapshot_while_serving(kafka_env, replica, port, out, "--hub", hub) == 0
     assert read_manifest(out).records() == 1
 
 
