@@ -36,7 +36,6 @@ steps (cancelled, revoked, transferred_out) drop it, since nobody will decide it
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -69,6 +68,43 @@ _LIVE = frozenset({Status.ACTIVE, Status.CHANGING})
 _NOT_CLOSED = frozenset({Status.ACTIVE, Status.CHANGING, Status.SUSPENDED})
 # A registration in these statuses holds its person (one per ID number and province).
 HOLDING = _NOT_CLOSED
+
+# Where each step may start from: the one table the step functions check (_require) and
+# allowed_steps reads, so the console offers exactly what the node accepts. Two exceptions
+# live beside it in allowed_steps and in the step functions: a passed reassessment ends a
+# suspension for a failed assessment (assessed from suspended), which reinstatement may not.
+# `changed` starts from active (a direct change) or changing (approving the pending one).
+ALLOWED_FROM: dict[EventType, frozenset[Status]] = {
+    EventType.CHANGE_REQUESTED: frozenset({Status.ACTIVE}),
+    EventType.CHANGED: frozenset({Status.ACTIVE, Status.CHANGING}),
+    EventType.CHANGE_REJECTED: frozenset({Status.CHANGING}),
+    EventType.SITE_FILED: _LIVE,
+    EventType.SITE_WITHDRAWN: _LIVE,
+    EventType.ASSESSED: _LIVE,
+    EventType.SUSPENDED: _LIVE,
+    EventType.REINSTATED: frozenset({Status.SUSPENDED}),
+    EventType.CANCELLED: _NOT_CLOSED,
+    EventType.REVOKED: _NOT_CLOSED,
+    EventType.TRANSFERRED_OUT: frozenset({Status.ACTIVE}),
+}
+
+
+def suspended_for_failed_assessment(r: Record) -> bool:
+    """Whether the record is suspended because its 定期考核 failed (only a pass ends that)."""
+    return r.status is Status.SUSPENDED and r.status_reason == ASSESSMENT_FAILED_REASON
+
+
+def allowed_steps(r: Record) -> frozenset[EventType]:
+    """The steps apply_step accepts on this record (with suitable details): ALLOWED_FROM, plus a
+    reassessment of a failed assessment's suspension, minus its reinstatement, minus a
+    withdrawal when no site is filed."""
+    steps = {kind for kind, statuses in ALLOWED_FROM.items() if r.status in statuses}
+    if suspended_for_failed_assessment(r):
+        steps.add(EventType.ASSESSED)
+        steps.discard(EventType.REINSTATED)
+    if not r.practice_sites:
+        steps.discard(EventType.SITE_WITHDRAWN)
+    return frozenset(steps)
 
 
 @dataclass(frozen=True)
@@ -155,7 +191,7 @@ def apply_step(record: Record, step: rq.StepRequest, *, province: str, today: da
 
 def _change_requested(r: Record, s: Any, province: str, today: date) -> Record:
     step: rq.ChangeRequested = s
-    _require(r, "request a change", {Status.ACTIVE})
+    _require(r, "request a change", EventType.CHANGE_REQUESTED)
     _changed_fields(r, step.changes)  # refuse now what could not be applied on approval
     pending = PendingChange(**step.changes.model_dump(), requested_at=today)
     return _rebuild(r, status=Status.CHANGING, pending_change=pending)
@@ -169,7 +205,7 @@ def _changed(r: Record, s: Any, province: str, today: date) -> Record:
                 f"cannot approve a change: registration {r.cert_no} has no pending change; "
                 f"send the changes for a direct change"
             )
-        _require(r, "approve the pending change", {Status.CHANGING})
+        _require(r, "approve the pending change", EventType.CHANGED)
         assert r.pending_change is not None
         pending = ChangeSet(
             **r.pending_change.model_dump(exclude={"requested_at"}),
@@ -180,18 +216,18 @@ def _changed(r: Record, s: Any, province: str, today: date) -> Record:
             f"cannot change directly: registration {r.cert_no} has a pending change; approve "
             f"or reject it first"
         )
-    _require(r, "change directly", {Status.ACTIVE})
+    _require(r, "change directly", EventType.CHANGED)
     return _rebuild(r, **_changed_fields(r, step.changes))
 
 
 def _change_rejected(r: Record, s: Any, province: str, today: date) -> Record:
-    _require(r, "reject a change", {Status.CHANGING})
+    _require(r, "reject a change", EventType.CHANGE_REJECTED)
     return _rebuild(r, status=Status.ACTIVE, pending_change=None)
 
 
 def _site_filed(r: Record, s: Any, province: str, today: date) -> Record:
     step: rq.SiteFiled = s
-    _require(r, "file a practice site", _LIVE)
+    _require(r, "file a practice site", EventType.SITE_FILED)
     org = step.institution.org_code
     if org == r.primary_institution.org_code:
         raise Conflict(
@@ -212,7 +248,7 @@ def _site_filed(r: Record, s: Any, province: str, today: date) -> Record:
 
 def _site_withdrawn(r: Record, s: Any, province: str, today: date) -> Record:
     step: rq.SiteWithdrawn = s
-    _require(r, "withdraw a practice site", _LIVE)
+    _require(r, "withdraw a practice site", EventType.SITE_WITHDRAWN)
     remaining = tuple(site for site in r.practice_sites if site.org_code != step.org_code)
     if len(remaining) == len(r.practice_sites):
         raise Conflict(
@@ -227,7 +263,7 @@ def _assessed(r: Record, s: Any, province: str, today: date) -> Record:
     on = step.assessed_on
     if step.result == "pass":
         if r.status is Status.SUSPENDED:
-            if r.status_reason != ASSESSMENT_FAILED_REASON:
+            if not suspended_for_failed_assessment(r):
                 raise Conflict(
                     f"cannot record a passed assessment: registration {r.cert_no} is suspended "
                     f"for {r.status_reason!r}, not for a failed assessment; reinstate it instead"
@@ -241,16 +277,16 @@ def _assessed(r: Record, s: Any, province: str, today: date) -> Record:
                 last_assessed_on=on,
                 next_assessment_due=add_years(on, ASSESSMENT_CYCLE_YEARS),
             )
-        _require(r, "record an assessment", _LIVE)
+        _require(r, "record an assessment", EventType.ASSESSED)
         return _rebuild(
             r, last_assessed_on=on, next_assessment_due=add_years(on, ASSESSMENT_CYCLE_YEARS)
         )
-    if r.status is Status.SUSPENDED and r.status_reason == ASSESSMENT_FAILED_REASON:
+    if suspended_for_failed_assessment(r):
         raise Conflict(
             f"cannot record a failed reassessment as an assessment: registration {r.cert_no} "
             f"failed again after its suspension; cancel it with reason failed_reassessment"
         )
-    _require(r, "record an assessment", _LIVE)
+    _require(r, "record an assessment", EventType.ASSESSED)
     return _rebuild(
         r,
         status=Status.SUSPENDED,
@@ -262,15 +298,15 @@ def _assessed(r: Record, s: Any, province: str, today: date) -> Record:
 
 def _suspended(r: Record, s: Any, province: str, today: date) -> Record:
     step: rq.Suspended = s
-    _require(r, "suspend", _LIVE)
+    _require(r, "suspend", EventType.SUSPENDED)
     return _rebuild(
         r, status=Status.SUSPENDED, status_reason=step.reason, suspended_until=step.until
     )
 
 
 def _reinstated(r: Record, s: Any, province: str, today: date) -> Record:
-    _require(r, "reinstate", {Status.SUSPENDED})
-    if r.status_reason == ASSESSMENT_FAILED_REASON:
+    _require(r, "reinstate", EventType.REINSTATED)
+    if suspended_for_failed_assessment(r):
         # 定期考核: a suspension for a failed assessment ends only with a passed reassessment.
         raise Conflict(
             f"cannot reinstate: registration {r.cert_no} is suspended for a failed assessment; "
@@ -281,7 +317,7 @@ def _reinstated(r: Record, s: Any, province: str, today: date) -> Record:
 
 def _cancelled(r: Record, s: Any, province: str, today: date) -> Record:
     step: rq.Cancelled = s
-    _require(r, "cancel", _NOT_CLOSED)
+    _require(r, "cancel", EventType.CANCELLED)
     return _rebuild(
         r,
         status=Status.CANCELLED,
@@ -293,7 +329,7 @@ def _cancelled(r: Record, s: Any, province: str, today: date) -> Record:
 
 def _revoked(r: Record, s: Any, province: str, today: date) -> Record:
     step: rq.Revoked = s
-    _require(r, "revoke", _NOT_CLOSED)
+    _require(r, "revoke", EventType.REVOKED)
     return _rebuild(
         r,
         status=Status.REVOKED,
@@ -312,7 +348,7 @@ def _transferred_out(r: Record, s: Any, province: str, today: date) -> Record:
             f"cannot transfer out: registration {r.cert_no} has a pending change; approve or "
             f"reject it first"
         )
-    _require(r, "transfer out", {Status.ACTIVE})
+    _require(r, "transfer out", EventType.TRANSFERRED_OUT)
     previous = r.transfer
     transfer = Transfer(
         from_province=previous.from_province if previous else None,
@@ -380,8 +416,9 @@ def _describe(status: Status) -> str:
     return f"{status.value} ({STATUS_LABELS[status]})"
 
 
-def _require(r: Record, action: str, allowed: Iterable[Status]) -> None:
-    allowed = frozenset(allowed)
+def _require(r: Record, action: str, kind: EventType) -> None:
+    """Refuse (Conflict) a step whose kind may not start from the record's status."""
+    allowed = ALLOWED_FROM[kind]
     status = r.status
     if status in allowed:
         return

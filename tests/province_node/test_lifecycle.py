@@ -17,6 +17,7 @@ from schemas.samples import (
     SAMPLE_ID_NUMBER,
     SAMPLE_SECRET,
     SECOND_INSTITUTION,
+    credit_code,
     sample_record,
 )
 from schemas.vocab import EventType, Status
@@ -396,3 +397,43 @@ def test_add_years(start: date, years: int, expected: date) -> None:
 )
 def test_add_months(start: date, months: int, expected: date) -> None:
     assert lifecycle.add_months(start, months) == expected
+
+
+# -- allowed_steps: what the console offers is exactly what apply_step accepts ---------------
+
+STATES = (
+    "active",
+    "filed",
+    "changing",
+    "suspended",
+    "suspended_assessment",
+    "cancelled",
+    "revoked",
+    "transferred_out",
+)
+
+
+def _valid_body(state: str, kind: EventType) -> dict[str, Any]:
+    """Details of a step of this kind that nothing but the record's state could refuse."""
+    if kind is EventType.CHANGED:
+        return APPROVE if state == "changing" else DIRECT
+    if kind is EventType.ASSESSED:
+        return PASS
+    if kind is EventType.SITE_FILED and state == "filed":
+        return {**FILE_SITE, "institution": THIRD}
+    return {body["type"]: body for body in STEPS.values()}[kind.value]
+
+
+THIRD = {**SECOND, "org_code": credit_code("12500104450400345")}
+
+
+@pytest.mark.parametrize("state", STATES)
+@pytest.mark.parametrize("kind", [k for k in EventType if k is not EventType.REGISTERED])
+def test_a_step_is_offered_exactly_when_it_is_accepted(state: str, kind: EventType) -> None:
+    offered = kind in lifecycle.allowed_steps(record_in(state))
+    try:
+        apply(state, _valid_body(state, kind))
+        accepted = True
+    except Conflict:
+        accepted = False
+    assert offered == accepted
