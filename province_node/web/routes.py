@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +11,7 @@ from aiohttp import web
 from province_node import idempotency, openapi, outbox
 from province_node import registry as reg
 from province_node.auth import ANY_ROLE, READERS, WRITERS, Role, bearer_digest
+from province_node.cursor import decode_cursor, encode_cursor
 from province_node.errors import BadRequest, InvalidRequest, NotFound
 from province_node.idempotency import Claim, StoredResponse
 from province_node.metrics import CONTENT_TYPE
@@ -155,24 +154,6 @@ def _limit(raw: str | None) -> int:
     return value
 
 
-def encode_cursor(cert_no: str) -> str:
-    """An opaque cursor that resumes after this cert_no."""
-    return base64.urlsafe_b64encode(f"after:{cert_no}".encode()).decode().rstrip("=")
-
-
-def _decode_cursor(raw: str | None) -> str | None:
-    if not raw:
-        return None
-    try:
-        text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        text = ""
-    prefix, _, cert_no = text.partition(":")
-    if prefix != "after" or len(cert_no) != 15 or not cert_no.isdigit():
-        raise InvalidRequest.for_field("cursor", "not a cursor this node issued")
-    return cert_no
-
-
 async def search_registrations(request: web.Request) -> web.Response:
     """GET /v1/registrations?name=&institution=&status=&limit=&cursor=: local search."""
     role = _role(request, ANY_ROLE)
@@ -181,7 +162,7 @@ async def search_registrations(request: web.Request) -> web.Response:
     status = query.get("status") or None
     if status is not None and status not in _STATUSES:
         raise InvalidRequest.for_field("status", f"must be one of {', '.join(Status)}")
-    after = _decode_cursor(query.get("cursor"))
+    after = decode_cursor(query.get("cursor"))
     name = (query.get("name") or "").strip() or None
     institution = (query.get("institution") or "").strip() or None
     if institution is not None and len(institution) == 18 and institution.isalnum():
