@@ -26,7 +26,7 @@ from playwright.async_api import Browser, Page, ViewportSize, async_playwright
 
 from devstack.axe import axe_script
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 SCREENSHOTS = REPO / "var" / "screenshots"
 EXECUTABLES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 LAUNCH_ARGS = [
