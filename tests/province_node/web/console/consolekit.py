@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from html import unescape
 
-from nodekit import Node
+from nodekit import Node, registration
 
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 _FIELD_ERROR = re.compile(
@@ -36,3 +36,29 @@ def csrf_of(html: str) -> str:
 def field_errors(html: str) -> dict[str, str]:
     """The error messages shown next to fields: field name → message."""
     return {name: unescape(text) for name, text in _FIELD_ERROR.findall(html)}
+
+
+def registration_form(index: int = 1, **overrides: str) -> list[tuple[str, str]]:
+    """The register form's fields (console /register) for nodekit.registration(index); keyword
+    arguments replace fields (scopes: one or more joined by ";")."""
+    body = registration(index)
+    institution = body["primary_institution"]
+    fields = {
+        "kind": "new",
+        "cert_no": body["cert_no"],
+        "name": body["name"],
+        "gender": body["gender"],
+        "id_number": body["id_number"],
+        "level": body["level"],
+        "category": body["category"],
+        "scopes": ";".join(body["scopes"]),
+        "org_code": institution["org_code"],
+        "org_name": institution["name"],
+        "org_region_code": institution["region_code"],
+        "authority_name": body["issuing_authority"]["name"],
+        "authority_region_code": body["issuing_authority"]["region_code"],
+        "registered_on": body["registered_on"],
+    }
+    fields.update(overrides)
+    scopes = fields.pop("scopes")
+    return [*fields.items(), *(("scopes", s) for s in scopes.split(";") if s)]
