@@ -10,11 +10,18 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.errors import KeyFileError
-from schemas.federation import ConfigError, Federation, KafkaSection, ProvinceSection, Tokens
+from schemas.federation import (
+    ConfigError,
+    Federation,
+    KafkaSection,
+    ProvinceSection,
+    Tokens,
+    listen_url,
+)
 from schemas.person_ref import load_secret
 from schemas.signing import Signer, Verifier
 from schemas.timestamps import format_utc, utc_now
-from schemas.tls import server_context
+from schemas.tls import client_context, server_context
 
 MAX_BODY_BYTES = 1024 * 1024
 # A bulk-import upload (the console's POST /import) is streamed to disk, never held in memory,
@@ -39,6 +46,13 @@ class NodeSettings(BaseModel):
     source: Path
     tls_certfile: Path | None = None
     tls_keyfile: Path | None = None
+    # The hub's base URL, asked by the console's national visibility and health pages: the
+    # province's hub_url, else [hub] listen's address (with replicas, the balancer's); None in
+    # settings built without a federation file (the pages then say the hub is not configured).
+    hub_url: str | None = Field(default=None, pattern=r"^https?://[^/\s]+$")
+    # The CA bundle an https hub_url is verified against: [hub] node_ca_file (the federation's
+    # CA for its HTTP listeners), else the system's CAs.
+    hub_ca_file: Path | None = None
     # Tunables with no key in the federation file; tests shorten them with model_copy.
     heartbeat_interval_s: float = 1.0
     kafka_timeout_s: float = 10.0
@@ -101,6 +115,10 @@ class NodeSettings(BaseModel):
             source=src,
             tls_certfile=tls_cert,
             tls_keyfile=tls_key,
+            hub_url=(
+                section.hub_url or listen_url(fed.hub.listen, tls=fed.hub.tls_certfile is not None)
+            ).rstrip("/"),
+            hub_ca_file=fed.hub.node_ca_file,
         )
 
     def load_signer(self) -> Signer:
@@ -120,6 +138,12 @@ class NodeSettings(BaseModel):
             raise ConfigError(
                 f"{self.source}: province[{self.province}].person_ref_key_file: {exc}"
             ) from None
+
+    def hub_ssl_context(self) -> ssl.SSLContext | None:
+        """TLS for asking an https hub_url (verified against hub_ca_file), else None."""
+        if self.hub_url is None or not self.hub_url.startswith("https://"):
+            return None
+        return client_context(self.hub_ca_file, "hub.node_ca_file", self.source)
 
     def server_ssl_context(self) -> ssl.SSLContext | None:
         """TLS for the HTTP listener when tls_certfile/tls_keyfile are set, else None."""

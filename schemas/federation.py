@@ -215,6 +215,21 @@ class ProvinceSection(_Section):
     person_ref_key_file: Path | None = None
     tls_certfile: Path | None = None
     tls_keyfile: Path | None = None
+    # Where this province's node asks the hub (its console's national visibility and health
+    # pages); default: the address of [hub] listen. Set it when the node reaches the hub (or its
+    # replicas' balancer) by another name than the hub listens on.
+    hub_url: str | None = Field(default=None, pattern=r"^https?://[^/\s]+/?$")
+
+
+def listen_url(listen: str, *, tls: bool) -> str:
+    """The base URL of a "host:port" listen address; a wildcard host is reached on loopback."""
+    host, _, port = listen.rpartition(":")
+    host = host.strip("[]")
+    if host in ("0.0.0.0", "", "::"):
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{'https' if tls else 'http'}://{host}:{port}"
 
 
 class Federation(_Section):

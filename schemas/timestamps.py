@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonSchema
@@ -52,3 +52,21 @@ UtcDatetime = Annotated[
         }
     ),
 ]
+
+
+# 北京时间: the registry's users read times in China Standard Time (no daylight saving).
+BEIJING = timezone(timedelta(hours=8), "北京时间")
+
+
+def parse_time(value: str | datetime) -> datetime:
+    """A wire timestamp (…T04:10:00.123Z) or a datetime, timezone-aware."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def beijing_time(value: str | datetime | None) -> str:
+    """'2026-12-05 21:35:10（北京时间）', or '—' when absent."""
+    if value is None or value == "":
+        return "—"
+    return parse_time(value).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S（北京时间）")

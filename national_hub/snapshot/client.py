@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from national_hub.config import HubSettings
 from national_hub.snapshot.archive import SnapshotError
+from schemas.federation import listen_url
 
 PATH = "/v1/ops/snapshot"
 TIMEOUT_S = 10.0
@@ -24,13 +25,7 @@ class HubNotRunning(SnapshotError):
 
 def hub_url(settings: HubSettings) -> str:
     """The hub's own address from [hub] listen; a wildcard listen is reached on loopback."""
-    scheme = "https" if settings.tls_certfile is not None else "http"
-    host = settings.host
-    if host in ("0.0.0.0", "", "::"):
-        host = "127.0.0.1"
-    if ":" in host:
-        host = f"[{host}]"
-    return f"{scheme}://{host}:{settings.port}"
+    return listen_url(f"{settings.host}:{settings.port}", tls=settings.tls_certfile is not None)
 
 
 def named_hub_url(raw: str) -> str:

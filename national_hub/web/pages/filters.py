@@ -3,25 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date
 from typing import Any
 
-# 北京时间: the registry's users read times in China Standard Time (no daylight saving).
-BEIJING = timezone(timedelta(hours=8), "北京时间")
+# Shared with the province node's console: times as a person in China reads them.
+from schemas.timestamps import BEIJING, beijing_time, parse_time
 
-
-def parse_time(value: str | datetime) -> datetime:
-    """A wire timestamp (…T04:10:00.123Z) or a datetime, timezone-aware."""
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def beijing_time(value: str | datetime | None) -> str:
-    """'2026-12-05 21:35:10（北京时间）', or '—' when absent."""
-    if value is None or value == "":
-        return "—"
-    return parse_time(value).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S（北京时间）")
+__all__ = ["BEIJING", "FILTERS", "beijing_time", "chinese_date", "iso_date", "parse_time"]
 
 
 def chinese_date(value: str | date | None) -> str:
