@@ -84,16 +84,20 @@ def registrar(request: web.Request) -> Session:
 
 
 def same_origin(request: web.Request) -> bool:
-    """Whether a POST comes from this node's own pages: no browser would send it from elsewhere
-    with Origin (or Sec-Fetch-Site) saying so. A client that is not a browser sends neither."""
+    """Whether a POST comes from this node's own pages, as the browser tells it.
+
+    Sec-Fetch-Site, when sent, is the browser's own verdict and decides. Otherwise Origin must
+    be this node's; "null" is refused (the console's pages send Referrer-Policy: same-origin,
+    under which a browser serialises its own origin on a same-origin POST; no-referrer would
+    make every POST say "null"). A client that is not a browser sends neither and passes: the
+    CSRF token is what protects a session's forms, this check guards the sign-in.
+    """
     site = request.headers.get("Sec-Fetch-Site")
-    if site is not None and site not in ("same-origin", "none"):
-        return False
+    if site is not None:
+        return site in ("same-origin", "none")
     origin = request.headers.get("Origin")
     if origin is None:
         return True
-    if origin == "null":
-        return False
     parts = urlsplit(origin)
     return parts.scheme == request.scheme and parts.netloc == request.host
 

@@ -39,6 +39,10 @@ def render_page(
     # A page shows the registry as of now, and an operator's page holds ID numbers: no cache,
     # shared or private, may keep it.
     response.headers["Cache-Control"] = "no-store"
+    # Same-origin, not no-referrer: under no-referrer a browser sends `Origin: null` with every
+    # form POST, and the sign-in's origin check (access.same_origin) could not tell our own
+    # form from another site's. Addresses still never leave the node.
+    response.headers["Referrer-Policy"] = "same-origin"
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response

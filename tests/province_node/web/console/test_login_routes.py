@@ -135,3 +135,29 @@ async def test_an_unknown_console_path_is_a_chinese_404_page(node: Node) -> None
 async def test_the_apis_errors_stay_json(node: Node) -> None:
     resp = await node.client.get("/v1/no-such-endpoint")
     assert (resp.status, resp.content_type) == (404, "application/json")
+
+
+async def test_a_sign_in_the_browser_calls_same_origin_is_accepted(node: Node) -> None:
+    # What chromium sends from the node's own form.
+    resp = await node.client.post(
+        "/login",
+        data={"token": node.tokens["viewer"]},
+        headers={"Sec-Fetch-Site": "same-origin", "Origin": "null"},
+        allow_redirects=False,
+    )
+    assert resp.status == 303
+
+
+async def test_a_sign_in_the_browser_calls_cross_site_is_refused(node: Node) -> None:
+    resp = await node.client.post(
+        "/login",
+        data={"token": node.tokens["viewer"]},
+        headers={"Sec-Fetch-Site": "cross-site"},
+        allow_redirects=False,
+    )
+    assert resp.status == 403
+
+
+async def test_console_pages_send_their_origin_with_forms(node: Node) -> None:
+    resp = await node.client.get("/login")
+    assert resp.headers["Referrer-Policy"] == "same-origin"
