@@ -1,5 +1,10 @@
 """Bulk import of registrations from CSV or JSON Lines, through the same outbox as the API.
 
+One row pipeline (ImportRun: read, parse, batch, count, reject) and two ways to commit its
+batches: `import_file` with a Store it opened (the `province-node import` command), and
+`import_through` with the running node's Registry (the console's upload, province_node.web
+.console.import_jobs).
+
 Each good row becomes a `registered` event (actor "import"); a row whose cert_no is already in
 the registry is skipped, which is what makes a re-run import nothing twice; a bad row goes to
 PATH.rejects.jsonl with its line number and reason and the import carries on.
@@ -7,19 +12,20 @@ PATH.rejects.jsonl with its line number and reason and the import carries on.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
 
-from province_node.errors import ImportFileError, NodeError
-from province_node.registry import Skipped, Store, WriteContext
+from province_node.errors import ImportFileError, NodeError, TooManyRequests, Unavailable
+from province_node.registry import Outcome, Registry, Skipped, Store, WriteContext
 from province_node.requests import CSV_COLUMNS, RegistrationRequest, parse_registration
 from schemas.errors import RegsyncError
 
@@ -118,13 +124,26 @@ def _csv_rows(stream: IO[bytes]) -> Iterator[Row]:
         text.detach()
 
 
+def header_problems(header: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The CSV header's missing and unknown columns (both empty: the header is right)."""
+    missing = [c for c in CSV_COLUMNS if c not in header]
+    unknown = [c for c in header if c not in CSV_COLUMNS and c not in CSV_OPTIONAL_COLUMNS]
+    return missing, unknown
+
+
+def read_csv_header(path: Path) -> list[str]:
+    """The first row of a CSV file, cells stripped (empty for an empty file)."""
+    with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as text:
+        first = next(csv.reader(text), [])
+    return [h.strip() for h in first]
+
+
 def _csv_records(reader: Any) -> Iterator[Row]:
     try:
         header = [h.strip() for h in next(reader)]
     except StopIteration:
         return
-    missing = [c for c in CSV_COLUMNS if c not in header]
-    unknown = [c for c in header if c not in CSV_COLUMNS and c not in CSV_OPTIONAL_COLUMNS]
+    missing, unknown = header_problems(header)
     if missing or unknown:
         parts = []
         if missing:
@@ -189,6 +208,9 @@ def read_rows(path: Path, stream: IO[bytes]) -> Iterator[Row]:
     return _jsonl_rows(stream)
 
 
+Batch = list[tuple[int, RegistrationRequest]]
+
+
 def _job(req: RegistrationRequest) -> Callable[[WriteContext], Any]:
     def run(ctx: WriteContext) -> Any:
         return ctx.import_row(req)
@@ -196,68 +218,78 @@ def _job(req: RegistrationRequest) -> Callable[[WriteContext], Any]:
     return run
 
 
-def import_file(
-    store: Store,
-    path: Path,
-    *,
-    batch_size: int = DEFAULT_BATCH,
-    progress: Progress | None = None,
-) -> ImportSummary:
-    """Import every row of path into the open store; see the module docstring."""
-    path = Path(path)
-    try:
-        raw = path.open("rb")
-    except OSError as exc:
-        raise ImportFileError(f"{path}: {exc.strerror}") from None
-    counter = _CountingReader(raw)
-    reject_file = rejects_path(path)
-    started = time.perf_counter()
-    imported = skipped = rejected = 0
-    # Rejected rows may name ID numbers: the file is the owner's alone (0600).
-    fd = os.open(reject_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)
-    with io.BufferedReader(counter, buffer_size=1 << 20) as stream, open(fd, "wb") as out:
+def batch_jobs(batch: Batch) -> list[Callable[[WriteContext], Any]]:
+    """The registry writes of a batch: one import_row each."""
+    return [_job(req) for _, req in batch]
 
-        def reject(r: Reject) -> None:
-            nonlocal rejected
-            rejected += 1
-            record: dict[str, Any] = {"line": r.line, "reason": r.reason, "details": r.details}
-            if r.cert_no:
-                record["cert_no"] = r.cert_no
-            out.write(orjson.dumps(record) + b"\n")
 
-        batch: list[tuple[int, RegistrationRequest]] = []
+# The registry's answers that say it could not write at all (not that a row is bad): the import
+# stops there, rather than reject every row after.
+_STOPPING = (Unavailable,)
 
-        def flush() -> None:
-            nonlocal imported, skipped
-            if not batch:
-                return
-            outcomes, commit = store.run_group([_job(req) for _, req in batch])
-            if commit is None:
-                error = next((o.error for o in outcomes if o.error is not None), None)
-                raise RegsyncError(f"import stopped: {error}")
-            for (line, req), outcome in zip(batch, outcomes, strict=True):
-                if outcome.error is None:
-                    imported += 1
-                elif isinstance(outcome.error, Skipped):
-                    skipped += 1
-                elif isinstance(outcome.error, NodeError):
-                    reject(Reject(line, outcome.error.message, outcome.error.details, req.cert_no))
-                else:
-                    raise outcome.error
-            batch.clear()
-            if progress is not None:
-                progress(counter.count)
 
-        for line, item in read_rows(path, stream):
+class ImportRun:
+    """One import's reading, parsing, batching and counting; the caller commits each batch.
+
+    `province-node import` commits batches with an open Store (import_file), the console's upload
+    through the running node's Registry (import_through): the same rows, the same rejects, the
+    same counts. Use as a context manager (it holds the file and the rejects file open).
+    """
+
+    def __init__(self, path: Path, *, batch_size: int = DEFAULT_BATCH) -> None:
+        self.path = Path(path)
+        self.batch_size = batch_size
+        try:
+            raw = self.path.open("rb")
+        except OSError as exc:
+            raise ImportFileError(f"{self.path}: {exc.strerror}") from None
+        self.total_bytes = os.fstat(raw.fileno()).st_size
+        self._counter = _CountingReader(raw)
+        self._stream = io.BufferedReader(self._counter, buffer_size=1 << 20)
+        self.rejects_path = rejects_path(self.path)
+        # Rejected rows may name ID numbers: the file is the owner's alone (0600).
+        fd = os.open(self.rejects_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)
+        # Closed by close(), with the import file.
+        self._out = open(fd, "wb")
+        self._started = time.perf_counter()
+        self.imported = self.skipped = self.rejected = 0
+
+    def __enter__(self) -> ImportRun:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the import file and the rejects file."""
+        self._stream.close()
+        self._out.close()
+
+    @property
+    def bytes_read(self) -> int:
+        """How far into the file the rows read so far reach (for progress)."""
+        return self._counter.count
+
+    def _reject(self, r: Reject) -> None:
+        self.rejected += 1
+        record: dict[str, Any] = {"line": r.line, "reason": r.reason, "details": r.details}
+        if r.cert_no:
+            record["cert_no"] = r.cert_no
+        self._out.write(orjson.dumps(record) + b"\n")
+
+    def batches(self) -> Iterator[Batch]:
+        """The rows that parse, batch_size at a time; the others go to the rejects file."""
+        batch: Batch = []
+        for line, item in read_rows(self.path, self._stream):
             if isinstance(item, Reject):
-                reject(item)
+                self._reject(item)
                 continue
             try:
                 req = parse_registration(item)
             except NodeError as exc:
                 cert_no = item.get("cert_no")
-                reject(
+                self._reject(
                     Reject(
                         line,
                         exc.message,
@@ -267,9 +299,106 @@ def import_file(
                 )
                 continue
             batch.append((line, req))
-            if len(batch) >= batch_size:
-                flush()
-        flush()
+            if len(batch) >= self.batch_size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+        self._out.flush()
+
+    def settle(self, batch: Batch, outcomes: Sequence[Outcome[Any]]) -> None:
+        """Count a committed batch's outcomes; raise RegsyncError if the registry could not
+        write (nothing of the batch is counted then, and a re-run imports it)."""
+        stop = next((o.error for o in outcomes if isinstance(o.error, _STOPPING)), None)
+        if stop is not None:
+            raise RegsyncError(f"import stopped: {stop}")
+        for (line, req), outcome in zip(batch, outcomes, strict=True):
+            if outcome.error is None:
+                self.imported += 1
+            elif isinstance(outcome.error, Skipped):
+                self.skipped += 1
+            elif isinstance(outcome.error, NodeError):
+                self._reject(
+                    Reject(line, outcome.error.message, outcome.error.details, req.cert_no)
+                )
+            else:
+                raise outcome.error
+        self._out.flush()
+
+    def summary(self) -> ImportSummary:
+        """What the import did so far."""
+        return ImportSummary(
+            self.imported,
+            self.skipped,
+            self.rejected,
+            time.perf_counter() - self._started,
+            self.rejects_path,
+        )
+
+
+def import_file(
+    store: Store,
+    path: Path,
+    *,
+    batch_size: int = DEFAULT_BATCH,
+    progress: Progress | None = None,
+) -> ImportSummary:
+    """Import every row of path into the open store (`province-node import`)."""
+    with ImportRun(path, batch_size=batch_size) as run:
+        for batch in run.batches():
+            outcomes, commit = store.run_group(batch_jobs(batch))
+            if commit is None:
+                error = next((o.error for o in outcomes if o.error is not None), None)
+                raise RegsyncError(f"import stopped: {error}")
+            run.settle(batch, outcomes)
+            if progress is not None:
+                progress(run.bytes_read)
         if progress is not None:
-            progress(counter.count)
-    return ImportSummary(imported, skipped, rejected, time.perf_counter() - started, reject_file)
+            progress(run.bytes_read)
+        return run.summary()
+
+
+# The running node's write queue may be full of the API's writes: a row refused for that was not
+# tried, and is tried again after this pause.
+QUEUE_FULL_PAUSE_S = 0.5
+
+
+async def _write_batch(registry: Registry, batch: Batch) -> list[Outcome[Any]]:
+    jobs = batch_jobs(batch)
+    outcomes: list[Outcome[Any] | None] = [None] * len(jobs)
+    todo = list(range(len(jobs)))
+    while todo:
+        results = await asyncio.gather(
+            *(registry.write(jobs[i]) for i in todo), return_exceptions=True
+        )
+        retry = []
+        for i, result in zip(todo, results, strict=True):
+            if isinstance(result, TooManyRequests):
+                retry.append(i)
+            elif isinstance(result, BaseException):
+                outcomes[i] = Outcome(error=result)
+            else:
+                outcomes[i] = Outcome(value=result)
+        todo = retry
+        if todo:
+            await asyncio.sleep(QUEUE_FULL_PAUSE_S)
+    return [o for o in outcomes if o is not None]
+
+
+async def import_through(
+    registry: Registry, run: ImportRun, progress: Progress | None = None
+) -> ImportSummary:
+    """Import every row of an open run through the running node's registry writer (the
+    console's upload): its group commit joins the rows with the API's writes. Reading and
+    parsing run off the event loop."""
+    batches = run.batches()
+    while True:
+        batch = await asyncio.to_thread(next, batches, None)
+        if batch is None:
+            break
+        run.settle(batch, await _write_batch(registry, batch))
+        if progress is not None:
+            progress(run.bytes_read)
+    if progress is not None:
+        progress(run.bytes_read)
+    return run.summary()
