@@ -9,6 +9,7 @@ from aiohttp import web
 from province_node.auth import Authenticator
 from province_node.config import NodeSettings
 from province_node.heartbeat import HeartbeatLoop
+from province_node.hub_client import HubClient
 from province_node.metrics import NodeMetrics
 from province_node.publisher import KafkaHealth, Relay
 from province_node.registry import GroupCommit, Registry
@@ -17,6 +18,7 @@ from province_node.web.appkeys import (
     AUTH,
     HEALTH,
     HEARTBEAT,
+    HUB,
     METRICS,
     REGISTRY,
     RELAY,
@@ -88,6 +90,10 @@ def create_app(settings: NodeSettings) -> web.Application:
     app.cleanup_ctx.append(
         service_ctx(HEARTBEAT, lambda a: HeartbeatLoop(settings, signer, a[RELAY], a[HEALTH]))
     )
+    # The console asks the hub (visibility, health); the TLS context is built here so a bad
+    # [hub] node_ca_file fails at start.
+    hub_ssl = settings.hub_ssl_context()
+    app.cleanup_ctx.append(service_ctx(HUB, lambda a: HubClient(settings.hub_url, hub_ssl)))
 
     # Routes: the API's, then the console's pages.
     routes.add_routes(app)

@@ -7,6 +7,7 @@ from aiohttp import web
 from province_node.auth import Authenticator
 from province_node.config import NodeSettings
 from province_node.heartbeat import HeartbeatLoop
+from province_node.hub_client import HubClient
 from province_node.metrics import NodeMetrics
 from province_node.publisher import KafkaHealth, Relay
 from province_node.registry import Registry
@@ -20,3 +21,5 @@ REGISTRY = web.AppKey("registry", Registry)
 RELAY = web.AppKey("relay", Relay)
 HEARTBEAT = web.AppKey("heartbeat", HeartbeatLoop)
 SESSIONS = web.AppKey("console_sessions", SessionStore)
+# Asks the national hub for the console (visibility, health); one HTTP session for the app.
+HUB = web.AppKey("hub_client", HubClient)

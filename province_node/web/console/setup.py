@@ -8,13 +8,19 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from province_node.web.console import login_routes, register_routes, static_routes
+from province_node.web.console import (
+    login_routes,
+    register_routes,
+    static_routes,
+    visibility_routes,
+)
 
 # The route modules of the console, in the order their routes are added.
 ROUTE_MODULES: tuple[ModuleType, ...] = (
     static_routes,
     login_routes,
     register_routes,
+    visibility_routes,
 )
 
 # The paths of the node's JSON API and probes: errors there stay JSON (CONTRACT §4); every

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import re
 from html import unescape
+from typing import Any
 
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 from nodekit import Node, registration
 
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -62,3 +65,53 @@ def registration_form(index: int = 1, **overrides: str) -> list[tuple[str, str]]
     fields.update(overrides)
     scopes = fields.pop("scopes")
     return [*fields.items(), *(("scopes", s) for s in scopes.split(";") if s)]
+
+
+class FakeHub:
+    """A stand-in for the national hub's read API (CONTRACT §5) that the console asks: explain,
+    history, sync status; each answer is set by the test (None: that route answers 503)."""
+
+    def __init__(self) -> None:
+        self.explanation: dict[str, Any] | None = None
+        self.history: dict[str, Any] | None = {"items": []}
+        self.status: dict[str, Any] | None = {"provinces": []}
+        self.asked: list[str] = []
+        app = web.Application()
+        app.router.add_get("/v1/sync/explain", self._explain)
+        app.router.add_get("/v1/physicians/{cert_no}/history", self._history)
+        app.router.add_get("/v1/sync/status", self._status)
+        self.server = TestServer(app)
+
+    @property
+    def url(self) -> str:
+        """The base URL the node is configured with (hub_url)."""
+        return str(self.server.make_url("")).rstrip("/")
+
+    @staticmethod
+    def _answer(body: dict[str, Any] | None) -> web.Response:
+        if body is None:
+            return web.json_response({"error": {"code": "unavailable"}}, status=503)
+        return web.json_response(body)
+
+    async def _explain(self, request: web.Request) -> web.Response:
+        self.asked.append(request.path_qs)
+        return self._answer(self.explanation)
+
+    async def _history(self, request: web.Request) -> web.Response:
+        return self._answer(self.history)
+
+    async def _status(self, request: web.Request) -> web.Response:
+        return self._answer(self.status)
+
+
+def explanation(state: str, seq: int, **extra: Any) -> dict[str, Any]:
+    """An explanation of a province 50 change as the hub sends it (CONTRACT §5)."""
+    return {
+        "visible": state == "applied",
+        "state": state,
+        "reason": f"Change {seq} is {state}.",
+        "province": "50",
+        "eta_seconds": extra.pop("eta_seconds", None),
+        "evidence": {"event_seq": seq, "hub_applied_seq": extra.pop("hub_applied_seq", seq)},
+        **extra,
+    }
