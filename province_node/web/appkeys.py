@@ -11,6 +11,7 @@ from province_node.hub_client import HubClient
 from province_node.metrics import NodeMetrics
 from province_node.publisher import KafkaHealth, Relay
 from province_node.registry import Registry
+from province_node.web.console.import_jobs import ImportJobs
 from province_node.web.console.sessions import SessionStore
 
 SETTINGS = web.AppKey("settings", NodeSettings)
@@ -21,5 +22,6 @@ REGISTRY = web.AppKey("registry", Registry)
 RELAY = web.AppKey("relay", Relay)
 HEARTBEAT = web.AppKey("heartbeat", HeartbeatLoop)
 SESSIONS = web.AppKey("console_sessions", SessionStore)
+IMPORT_JOBS = web.AppKey("console_import_jobs", ImportJobs)
 # Asks the national hub for the console (visibility, health); one HTTP session for the app.
 HUB = web.AppKey("hub_client", HubClient)

@@ -113,13 +113,20 @@ async def posted_form(request: web.Request, session: Session) -> PostForm:
     check_origin(request)
     form = await request.post()
     presented = form.get(CSRF_FIELD)
-    token = presented if isinstance(presented, str) else request.headers.get(CSRF_HEADER)
-    if not session.csrf_matches(token):
+    check_csrf(
+        session, presented if isinstance(presented, str) else request.headers.get(CSRF_HEADER)
+    )
+    return form
+
+
+def check_csrf(session: Session, presented: str | None) -> None:
+    """Refuse (403) a form whose CSRF token is not the session's (a form read by its own
+    handler, e.g. a streamed upload, checks the token it found here)."""
+    if not session.csrf_matches(presented):
         raise Forbidden(
             "表单已失效或缺少安全校验码（CSRF），未执行任何操作。请刷新页面后重试。",
             code="csrf_failed",
         )
-    return form
 
 
 def check_csrf_header(request: web.Request, session: Session) -> None:

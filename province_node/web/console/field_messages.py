@@ -242,3 +242,42 @@ def conflict(code: str, message: str) -> tuple[str, str]:
         )
     return ("", "当前登记状态不允许此操作，请查看该注册的记录。")
 
+
+# -- a whole refusal in one sentence (an import's rejected row) --------------------------------
+
+# The importer's own reasons for a row it could not read (province_node.importer).
+_ROW_REASONS: list[tuple[re.Pattern[str], str]] = [
+    (
+        re.compile(r"(?P<n>\d+) cells but the header has (?P<w>\d+)"),
+        "此行有 {n} 列，表头只有 {w} 列。",
+    ),
+    (re.compile(r"not valid UTF-8"), "此行不是有效的 UTF-8 文本，请以 UTF-8 编码另存文件。"),
+    (re.compile(r"malformed JSON"), "此行不是有效的 JSON。"),
+    (re.compile(r"one JSON object"), "此行应为一个 JSON 对象。"),
+]
+
+
+def refusal(
+    message: str, details: list[dict[str, str]], body: Mapping[str, Any] | None = None
+) -> str:
+    """One sentence for a whole refusal: each refused field's sentence, else the 409's, else
+    the importer's reason for a row it could not read."""
+    if details:
+        sentences = [chinese(d.get("field", ""), d.get("message", ""), body) for d in details]
+        return "".join(dict.fromkeys(sentences))
+    for pattern, sentence in _ROW_REASONS:
+        if match := pattern.search(message):
+            return sentence.format(**match.groupdict())
+    return conflict("", message)[1]
+
+
+def csv_header(missing: list[str], unknown: list[str]) -> str | None:
+    """What is wrong with an import file's header, or None when nothing is."""
+    parts = []
+    if missing:
+        parts.append("缺少列 " + "、".join(missing))
+    if unknown:
+        parts.append("有无法识别的列 " + "、".join(unknown))
+    if not parts:
+        return None
+    return "文件第一行（表头）" + "；".join(parts) + "。请使用下方说明的表头。"

@@ -9,6 +9,7 @@ import jinja2
 from aiohttp import web
 
 from province_node.web.console import (
+    import_routes,
     login_routes,
     register_routes,
     static_routes,
@@ -20,6 +21,7 @@ ROUTE_MODULES: tuple[ModuleType, ...] = (
     static_routes,
     login_routes,
     register_routes,
+    import_routes,
     visibility_routes,
 )
 

@@ -1,0 +1,235 @@
+"""批量导入: GET/POST /import (a CSV upload, registrar only), GET /import/{job} (its progress and
+outcome), GET /import/{job}/progress (JSON, for import.js) and GET /import/{job}/rejects.csv.
+
+The upload is streamed to disk in chunks, never held in memory, under its own limit
+(NodeSettings.max_upload_bytes; the 1 MiB body limit is the API's). The CSRF token comes as
+the form's first field, before the file (or as X-CSRF-Token), and is checked before a byte of
+the file is written. A file whose header is wrong is refused on the form (422) and never
+imported; a good one becomes a background job (import_jobs) and the browser goes to its page.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+from aiohttp import BodyPartReader, web
+
+from province_node.errors import NotFound, PayloadTooLarge
+from province_node.importer import CSV_OPTIONAL_COLUMNS, header_problems, read_csv_header
+from province_node.requests import CSV_COLUMNS
+from province_node.web.appkeys import IMPORT_JOBS, REGISTRY, SETTINGS
+from province_node.web.console import field_messages
+from province_node.web.console.access import (
+    CSRF_FIELD,
+    CSRF_HEADER,
+    check_csrf,
+    check_origin,
+    registrar,
+)
+from province_node.web.console.import_jobs import ImportJob, ImportJobs, new_job_id
+from province_node.web.console.render import render_page
+from schemas.timestamps import format_utc, utc_now
+
+CHUNK = 256 * 1024
+FILE_FIELD = "file"
+# Excel opens a CSV as UTF-8 only when it starts with the byte order mark.
+BOM = "\ufeff"
+# A cell Excel would read as a formula is written as text.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+class _Refused(Exception):
+    """An upload refused on the form: the message beside the file field and the status."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1024 * 1024):.0f} MiB"
+
+
+def _form_page(
+    request: web.Request, *, error: str | None = None, status: int = 200
+) -> web.Response:
+    limit = request.app[SETTINGS].max_upload_bytes
+    return render_page(
+        request,
+        "import.html",
+        {
+            "nav": "import",
+            "errors": {FILE_FIELD: error} if error else {},
+            "limit": _mib(limit),
+            "columns": CSV_COLUMNS,
+            "optional_columns": CSV_OPTIONAL_COLUMNS,
+            "jobs": request.app[IMPORT_JOBS].recent(),
+        },
+        status=status,
+    )
+
+
+async def import_page(request: web.Request) -> web.StreamResponse:
+    """GET /import: the upload form and the recent imports."""
+    registrar(request)
+    return _form_page(request)
+
+
+async def _stream_to(part: BodyPartReader, path: Path, limit: int) -> int:
+    """Write a file part to path chunk by chunk; its size, or PayloadTooLarge past limit."""
+    size = 0
+    with path.open("wb") as out:
+        while chunk := await part.read_chunk(CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(f"upload exceeds {limit} bytes")
+            out.write(chunk)
+    return size
+
+
+async def upload(request: web.Request) -> web.StreamResponse:
+    """POST /import (multipart: csrf, then file): 303 to the new job's page, or the form again
+    with the reason beside the file field (413 too large, 422 not a usable CSV)."""
+    session = registrar(request)
+    check_origin(request)
+    limit = request.app[SETTINGS].max_upload_bytes
+    if request.content_length is not None and request.content_length > limit + CHUNK:
+        # Known too large before reading it: refused at once (the multipart framing is small).
+        return _too_large(request, limit)
+    jobs = request.app[IMPORT_JOBS]
+    presented = request.headers.get(CSRF_HEADER)
+    reader = await request.multipart()
+    job_id = new_job_id()
+    stored: tuple[str, int, Path] | None = None
+    try:
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader):
+                continue
+            if part.name == CSRF_FIELD:
+                presented = (await part.read_chunk(1024)).decode("utf-8", "replace")
+            elif part.name == FILE_FIELD and stored is None:
+                check_csrf(session, presented)
+                if not part.filename:
+                    await part.release()
+                    continue
+                path = jobs.upload_path(job_id)
+                stored = (part.filename, await _stream_to(part, path, limit), path)
+            else:
+                await part.release()
+        check_csrf(session, presented)
+        if stored is None or stored[1] == 0:
+            raise _Refused("请选择要导入的 CSV 文件（文件不能为空）。", 422)
+        problem = field_messages.csv_header(*header_problems(read_csv_header(stored[2])))
+        if problem is not None:
+            raise _Refused(problem, 422)
+    except PayloadTooLarge:
+        jobs.discard(job_id)
+        return _too_large(request, limit)
+    except _Refused as refused:
+        jobs.discard(job_id)
+        return _form_page(request, error=refused.message, status=refused.status)
+    except BaseException:
+        jobs.discard(job_id)
+        raise
+    name, size, _ = stored
+    job = ImportJob(job_id, Path(name).name[:200], size, format_utc(utc_now()))
+    jobs.start(job, request.app[REGISTRY])
+    raise web.HTTPSeeOther(f"/import/{job_id}")
+
+
+def _too_large(request: web.Request, limit: int) -> web.Response:
+    return _form_page(
+        request,
+        error=f"文件超过 {_mib(limit)} 的上限，未导入。请把文件拆分成几个较小的文件分别导入。",
+        status=413,
+    )
+
+
+def _job(request: web.Request) -> tuple[ImportJobs, ImportJob]:
+    registrar(request)
+    jobs = request.app[IMPORT_JOBS]
+    job = jobs.get(request.match_info["job"])
+    if job is None:
+        raise NotFound(f"no import job {request.match_info['job']}")
+    return jobs, job
+
+
+async def job_page(request: web.Request) -> web.StreamResponse:
+    """GET /import/{job}: the job's progress (refreshing itself while it runs) or outcome."""
+    _, job = _job(request)
+    return render_page(request, "import_job.html", {"nav": "import", "job": job})
+
+
+async def job_progress(request: web.Request) -> web.StreamResponse:
+    """GET /import/{job}/progress: the job's state and counts (import.js polls it)."""
+    _, job = _job(request)
+    response = web.Response(body=orjson.dumps(job.progress()), content_type="application/json")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _cell(text: str) -> str:
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def reject_rows(path: Path) -> Iterator[list[str]]:
+    """The rejects file of a job as CSV rows: line number, cert_no, the reason in Chinese."""
+    if not path.is_file():
+        return
+    with path.open("rb") as lines:
+        for raw in lines:
+            record = orjson.loads(raw)
+            reason = field_messages.refusal(
+                str(record.get("reason", "")), list(record.get("details") or [])
+            )
+            yield [str(record.get("line", "")), _cell(str(record.get("cert_no", ""))), reason]
+
+
+async def rejects_csv(request: web.Request) -> web.StreamResponse:
+    """GET /import/{job}/rejects.csv: the rejected rows, streamed (UTF-8 with BOM, for Excel)."""
+    jobs, job = _job(request)
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": f'attachment; filename="rejects-{job.id}.csv"',
+            # The file may name certificates of people: no cache keeps it.
+            "Cache-Control": "no-store",
+        }
+    )
+    await response.prepare(request)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    buffer.write(BOM)
+    writer.writerow(["行号", "执业证书编码", "原因"])
+    for row in reject_rows(jobs.rejects_path(job.id)):
+        writer.writerow(row)
+        if buffer.tell() > CHUNK:
+            await response.write(buffer.getvalue().encode("utf-8"))
+            buffer.seek(0)
+            buffer.truncate()
+    await response.write(buffer.getvalue().encode("utf-8"))
+    await response.write_eof()
+    return response
+
+
+def add_routes(app: web.Application) -> None:
+    """The import pages; the jobs live beside the registry file and stop with the node."""
+    jobs = ImportJobs(app[SETTINGS].db_path.parent / "imports")
+    app[IMPORT_JOBS] = jobs
+
+    async def stop_jobs(_: web.Application) -> None:
+        await jobs.stop()
+
+    # on_shutdown runs before the registry stops (cleanup): a running job is saved as
+    # interrupted while its writes can still finish.
+    app.on_shutdown.append(stop_jobs)
+    app.router.add_get("/import", import_page, name="console_import_form")
+    app.router.add_post("/import", upload, name="console_import")
+    app.router.add_get("/import/{job}", job_page, name="console_import_job")
+    app.router.add_get("/import/{job}/progress", job_progress, name="console_import_progress")
+    app.router.add_get("/import/{job}/rejects.csv", rejects_csv, name="console_import_rejects")

@@ -1,0 +1,158 @@
+"""GET/POST /import and the job's pages: a CSV upload imported in the background."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+import aiohttp
+from aiohttp import ClientResponse
+from consolekit import field_errors, sign_in
+from nodekit import FedEnv, Node, eventually, registration, start_node
+
+from province_node.importer import CSV_OPTIONAL_COLUMNS
+from province_node.requests import CSV_COLUMNS
+
+HEADER = [*CSV_COLUMNS, *CSV_OPTIONAL_COLUMNS]
+
+
+def _row(body: dict[str, Any]) -> list[str]:
+    flat = {
+        **{k: v for k, v in body.items() if isinstance(v, str)},
+        "scopes": ";".join(body["scopes"]),
+        "primary_org_code": body["primary_institution"]["org_code"],
+        "primary_org_name": body["primary_institution"]["name"],
+        "primary_region_code": body["primary_institution"]["region_code"],
+        "issuing_authority_name": body["issuing_authority"]["name"],
+        "issuing_authority_region_code": body["issuing_authority"]["region_code"],
+    }
+    return [flat.get(column, "") for column in HEADER]
+
+
+def csv_file(good: int, bad: int = 0, header: list[str] = HEADER) -> bytes:
+    """A CSV of `good` valid rows, then `bad` rows with a wrong ID check character."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    for i in range(1, good + 1):
+        writer.writerow(_row(registration(i)))
+    for i in range(good + 1, good + bad + 1):
+        body = registration(i)
+        number = body["id_number"]
+        body["id_number"] = number[:17] + ("1" if number[17] != "1" else "2")
+        writer.writerow(_row(body))
+    return out.getvalue().encode("utf-8")
+
+
+async def upload(
+    node: Node, csrf: str | None, content: bytes, name: str = "r.csv"
+) -> ClientResponse:
+    form = aiohttp.FormData()
+    if csrf is not None:
+        form.add_field("csrf", csrf)
+    form.add_field("file", content, filename=name, content_type="text/csv")
+    return await node.client.post("/import", data=form, allow_redirects=False)
+
+
+async def finished(node: Node, location: str) -> dict[str, Any]:
+    """Wait for the job at location to end; its progress document."""
+    progress: dict[str, Any] = {}
+
+    async def done() -> bool:
+        nonlocal progress
+        progress = await (await node.client.get(f"{location}/progress")).json()
+        return progress["state"] != "running"
+
+    await eventually(done, within=30)
+    return progress
+
+
+async def test_the_form_is_a_registrars_page(node: Node) -> None:
+    await sign_in(node)
+    resp = await node.client.get("/import")
+    assert (resp.status, 'type="file"' in await resp.text()) == (200, True)
+
+
+async def test_a_viewer_gets_the_403_page(node: Node) -> None:
+    await sign_in(node, "viewer")
+    resp = await node.client.get("/import")
+    assert resp.status == 403
+
+
+async def test_an_upload_answers_303_to_its_job(node: Node) -> None:
+    csrf = await sign_in(node)
+    resp = await upload(node, csrf, csv_file(2))
+    assert (resp.status, resp.headers["Location"].startswith("/import/")) == (303, True)
+
+
+async def test_good_and_bad_rows_are_counted(node: Node) -> None:
+    csrf = await sign_in(node)
+    resp = await upload(node, csrf, csv_file(3, bad=2))
+    progress = await finished(node, resp.headers["Location"])
+    counts = (progress["state"], progress["imported"], progress["skipped"], progress["rejected"])
+    assert counts == ("done", 3, 0, 2)
+
+
+async def test_the_rejects_file_names_each_bad_row_in_chinese(node: Node) -> None:
+    csrf = await sign_in(node)
+    location = (await upload(node, csrf, csv_file(1, bad=2))).headers["Location"]
+    await finished(node, location)
+    resp = await node.client.get(f"{location}/rejects.csv")
+    rows = list(csv.reader(io.StringIO((await resp.read()).decode("utf-8-sig"))))
+    assert [(r[0], r[2][:11]) for r in rows] == [
+        ("行号", "原因"),
+        ("3", "身份证号码校验位不正确"),
+        ("4", "身份证号码校验位不正确"),
+    ]
+
+
+async def test_the_rejects_file_is_an_attachment_with_a_bom(node: Node) -> None:
+    csrf = await sign_in(node)
+    location = (await upload(node, csrf, csv_file(0, bad=1))).headers["Location"]
+    await finished(node, location)
+    resp = await node.client.get(f"{location}/rejects.csv")
+    body = await resp.read()
+    assert (resp.headers["Content-Disposition"].startswith("attachment"), body[:3]) == (
+        True,
+        b"\xef\xbb\xbf",
+    )
+
+
+async def test_a_rerun_skips_every_row(node: Node) -> None:
+    csrf = await sign_in(node)
+    content = csv_file(3)
+    await finished(node, (await upload(node, csrf, content)).headers["Location"])
+    progress = await finished(node, (await upload(node, csrf, content)).headers["Location"])
+    assert (progress["imported"], progress["skipped"]) == (0, 3)
+
+
+async def test_the_finished_job_page_shows_the_counts(node: Node) -> None:
+    csrf = await sign_in(node)
+    location = (await upload(node, csrf, csv_file(2, bad=1))).headers["Location"]
+    await finished(node, location)
+    html = await (await node.client.get(location)).text()
+    assert "导入完成：2 行已导入，0 行本省已有而跳过，1 行未导入。" in html
+
+
+async def test_a_wrong_header_is_named_on_the_form(node: Node) -> None:
+    csrf = await sign_in(node)
+    resp = await upload(node, csrf, csv_file(1, header=["cert_no", "nombre"]))
+    errors = field_errors(await resp.text())
+    assert (resp.status, errors["file"].startswith("文件第一行（表头）缺少列")) == (422, True)
+
+
+async def test_an_upload_without_csrf_is_refused(node: Node) -> None:
+    await sign_in(node)
+    resp = await upload(node, None, csv_file(1))
+    assert resp.status == 403
+
+
+async def test_an_oversize_upload_is_a_413_page(fed: FedEnv) -> None:
+    node = await start_node(fed.settings(max_upload_bytes=1000), fed.tokens)
+    try:
+        csrf = await sign_in(node)
+        resp = await upload(node, csrf, csv_file(20))
+        assert (resp.status, "上限" in field_errors(await resp.text())["file"]) == (413, True)
+    finally:
+        await node.client.close()
