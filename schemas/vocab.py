@@ -232,6 +232,18 @@ class SyncState(StrEnum):
     UNKNOWN = "unknown"
 
 
+# Each sync status in words, shown beside it on every page (the hub's site, the node's console):
+# the status is readable without its colour.
+SYNC_STATE_LABELS: dict[SyncState, str] = {
+    SyncState.OK: "同步正常",
+    SyncState.LAGGING: "同步延迟",
+    SyncState.STALLED: "同步停滞",
+    SyncState.PUBLISHING_BLOCKED: "发送受阻",
+    SyncState.OFFLINE: "离线",
+    SyncState.UNKNOWN: "状态未知",
+}
+
+
 class ExplanationState(StrEnum):
     """Where a record or a sync token stands on its way to the hub (GET /v1/sync/explain)."""
 

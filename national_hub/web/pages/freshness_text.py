@@ -12,17 +12,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from schemas.vocab import PROVINCES, SyncState
+from schemas.vocab import PROVINCES, SYNC_STATE_LABELS, SyncState
 
 # The word shown next to each line: the state is readable without its colour.
-STATE_LABELS: dict[SyncState, str] = {
-    SyncState.OK: "同步正常",
-    SyncState.LAGGING: "同步延迟",
-    SyncState.STALLED: "同步停滞",
-    SyncState.PUBLISHING_BLOCKED: "发送受阻",
-    SyncState.OFFLINE: "离线",
-    SyncState.UNKNOWN: "状态未知",
-}
+STATE_LABELS = SYNC_STATE_LABELS
 
 # What a person should know when a province is not ok; {p} is the province's name.
 _WARNINGS: dict[SyncState, str] = {
