@@ -17,8 +17,9 @@ from province_node.idempotency import Claim, StoredResponse
 from province_node.metrics import CONTENT_TYPE
 from province_node.requests import parse_registration, parse_step
 from province_node.web import writes
-from province_node.web.appkeys import AUTH, HEALTH, METRICS, REGISTRY, RELAY, SETTINGS
+from province_node.web.appkeys import AUTH, METRICS, REGISTRY, RELAY, SETTINGS
 from province_node.web.middleware import payload_too_large
+from province_node.web.sync_facts import instant, node_sync_status
 from schemas.openapi import Answer
 from schemas.openapi import serve as serve_openapi
 from schemas.sync_token import SyncToken
@@ -185,31 +186,10 @@ async def search_registrations(request: web.Request) -> web.Response:
     )
 
 
-def _instant(text: str | None) -> datetime | None:
-    """A time the outbox keeps as text (format_utc's form), as a datetime."""
-    return None if text is None else datetime.fromisoformat(text)
-
-
 async def sync_status(request: web.Request) -> web.Response:
     """GET /v1/sync/status: outbox position and Kafka reachability."""
     _role(request, ANY_ROLE)
-    app = request.app
-    stats = await app[RELAY].stats()
-    kafka = app[HEALTH]
-    return _answer(
-        openapi.NodeSyncStatus(
-            province=app[SETTINGS].province,
-            committed_seq=stats.committed_seq,
-            published_seq=stats.published_seq,
-            outbox_backlog=stats.committed_seq - stats.published_seq,
-            oldest_unpublished_at=_instant(stats.oldest_unpublished_at),
-            kafka=openapi.KafkaState(
-                connected=kafka.connected,
-                last_error=kafka.last_error,
-                last_success_at=kafka.last_success_at,
-            ),
-        )
-    )
+    return _answer(await node_sync_status(request.app))
 
 
 async def sync_record(request: web.Request) -> web.Response:
@@ -235,9 +215,9 @@ async def sync_record(request: web.Request) -> web.Response:
             exists=True,
             latest_seq=latest.seq,
             record_version=latest.record_version,
-            committed_at=_instant(latest.committed_at),
+            committed_at=instant(latest.committed_at),
             published=latest.published_at is not None,
-            published_at=_instant(latest.published_at),
+            published_at=instant(latest.published_at),
             partition=latest.partition,
             offset=latest.offset,
         )
