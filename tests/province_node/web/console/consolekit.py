@@ -3,6 +3,8 @@ token and its field errors. Browser tests use tests/browser.py; these speak HTTP
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from html import unescape
 from typing import Any
@@ -10,6 +12,9 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from nodekit import Node, registration
+
+from province_node.importer import CSV_OPTIONAL_COLUMNS
+from province_node.requests import CSV_COLUMNS
 
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 _FIELD_ERROR = re.compile(
@@ -115,3 +120,34 @@ def explanation(state: str, seq: int, **extra: Any) -> dict[str, Any]:
         "evidence": {"event_seq": seq, "hub_applied_seq": extra.pop("hub_applied_seq", seq)},
         **extra,
     }
+
+
+IMPORT_HEADER = [*CSV_COLUMNS, *CSV_OPTIONAL_COLUMNS]
+
+
+def _row(body: dict[str, Any]) -> list[str]:
+    flat = {
+        **{k: v for k, v in body.items() if isinstance(v, str)},
+        "scopes": ";".join(body["scopes"]),
+        "primary_org_code": body["primary_institution"]["org_code"],
+        "primary_org_name": body["primary_institution"]["name"],
+        "primary_region_code": body["primary_institution"]["region_code"],
+        "issuing_authority_name": body["issuing_authority"]["name"],
+        "issuing_authority_region_code": body["issuing_authority"]["region_code"],
+    }
+    return [flat.get(column, "") for column in IMPORT_HEADER]
+
+
+def csv_file(good: int, bad: int = 0, header: list[str] = IMPORT_HEADER) -> bytes:
+    """A CSV of `good` valid rows, then `bad` rows with a wrong ID check character."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    for i in range(1, good + 1):
+        writer.writerow(_row(registration(i)))
+    for i in range(good + 1, good + bad + 1):
+        body = registration(i)
+        number = body["id_number"]
+        body["id_number"] = number[:17] + ("1" if number[17] != "1" else "2")
+        writer.writerow(_row(body))
+    return out.getvalue().encode("utf-8")

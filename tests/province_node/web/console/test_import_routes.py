@@ -8,41 +8,8 @@ from typing import Any
 
 import aiohttp
 from aiohttp import ClientResponse
-from consolekit import field_errors, sign_in
-from nodekit import FedEnv, Node, eventually, registration, start_node
-
-from province_node.importer import CSV_OPTIONAL_COLUMNS
-from province_node.requests import CSV_COLUMNS
-
-HEADER = [*CSV_COLUMNS, *CSV_OPTIONAL_COLUMNS]
-
-
-def _row(body: dict[str, Any]) -> list[str]:
-    flat = {
-        **{k: v for k, v in body.items() if isinstance(v, str)},
-        "scopes": ";".join(body["scopes"]),
-        "primary_org_code": body["primary_institution"]["org_code"],
-        "primary_org_name": body["primary_institution"]["name"],
-        "primary_region_code": body["primary_institution"]["region_code"],
-        "issuing_authority_name": body["issuing_authority"]["name"],
-        "issuing_authority_region_code": body["issuing_authority"]["region_code"],
-    }
-    return [flat.get(column, "") for column in HEADER]
-
-
-def csv_file(good: int, bad: int = 0, header: list[str] = HEADER) -> bytes:
-    """A CSV of `good` valid rows, then `bad` rows with a wrong ID check character."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(header)
-    for i in range(1, good + 1):
-        writer.writerow(_row(registration(i)))
-    for i in range(good + 1, good + bad + 1):
-        body = registration(i)
-        number = body["id_number"]
-        body["id_number"] = number[:17] + ("1" if number[17] != "1" else "2")
-        writer.writerow(_row(body))
-    return out.getvalue().encode("utf-8")
+from consolekit import csv_file, field_errors, sign_in
+from nodekit import FedEnv, Node, eventually, start_node
 
 
 async def upload(
