@@ -120,6 +120,19 @@ async def ensure_topics(settings: NodeSettings) -> None:
             raise for_code(code)(f"creating topic {topic}: {message}")
 
 
+@dataclass(frozen=True, slots=True)
+class RelayState:
+    """What the relay is doing, for the console's health page."""
+
+    # Its task is alive (it stops only with the node, or on a bug).
+    running: bool
+    # It holds a Kafka producer (it connects when it has something to send).
+    connected: bool
+    # After a restore without Kafka, it first compares the registry with its topic
+    # (restore_guard); until then it sends nothing.
+    topic_checked: bool
+
+
 class Relay:
     """Publishes committed events in seq order; owns the events producer."""
 
@@ -166,6 +179,14 @@ class Relay:
             return
         with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(self._wake.set)
+
+    def state(self) -> RelayState:
+        """Whether the relay runs, holds a producer and may send (RelayState)."""
+        return RelayState(
+            running=self._task is not None and not self._task.done(),
+            connected=self._producer is not None,
+            topic_checked=self._topic_checked,
+        )
 
     async def stats(self) -> outbox.OutboxStats:
         """Committed and published positions, counting acknowledgements not yet recorded."""

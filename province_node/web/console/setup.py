@@ -9,6 +9,7 @@ import jinja2
 from aiohttp import web
 
 from province_node.web.console import (
+    health_routes,
     import_routes,
     login_routes,
     register_routes,
@@ -23,6 +24,7 @@ ROUTE_MODULES: tuple[ModuleType, ...] = (
     register_routes,
     import_routes,
     visibility_routes,
+    health_routes,
 )
 
 # The paths of the node's JSON API and probes: errors there stay JSON (CONTRACT §4); every

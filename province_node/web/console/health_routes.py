@@ -1,0 +1,61 @@
+"""GET /health (节点状态, a viewer too) and GET /health/section (the page's section alone, for
+static/health.js, which refreshes it every 5 s): is every change getting to the hub."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from province_node import outbox_reads
+from province_node.hub_client import HubProvinceSync, HubUnreachable
+from province_node.web.appkeys import HUB, REGISTRY, RELAY, SETTINGS
+from province_node.web.console.access import signed_in
+from province_node.web.console.health_rules import Health, HealthFacts, health
+from province_node.web.console.render import render_page
+from province_node.web.sync_facts import node_sync_status
+from schemas.timestamps import utc_now
+
+
+async def _hub_view(app: web.Application) -> HubProvinceSync | str:
+    try:
+        return await app[HUB].province_sync(app[SETTINGS].province)
+    except HubUnreachable as exc:
+        return str(exc)
+
+
+async def node_health(app: web.Application) -> Health:
+    """The facts, gathered at once (the hub's answer within its short timeout), decided."""
+    now = utc_now()
+    sync, rates, hub = await asyncio.gather(
+        node_sync_status(app),
+        app[REGISTRY].read(outbox_reads.commit_rates, now),
+        _hub_view(app),
+    )
+    return health(HealthFacts(sync, app[RELAY].state(), rates, hub, now))
+
+
+async def health_page(request: web.Request) -> web.Response:
+    """The node's health page."""
+    signed_in(request)
+    return render_page(
+        request, "health.html", {"nav": "health", "health": await node_health(request.app)}
+    )
+
+
+async def health_section(request: web.Request) -> web.Response:
+    """The page's section alone."""
+    signed_in(request)
+    response = aiohttp_jinja2.render_template(
+        "_health.html", request, {"health": await node_health(request.app)}
+    )
+    # The section is the node's state now: no cache may keep an older one.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def add_routes(app: web.Application) -> None:
+    """The health page and its section."""
+    app.router.add_get("/health", health_page, name="health")
+    app.router.add_get("/health/section", health_section, name="health_section")
