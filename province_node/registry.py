@@ -578,7 +578,7 @@ def get_record(conn: sqlite3.Connection, cert_no: str) -> StoredRecord | None:
         " WHERE cert_no = ?",
         (cert_no,),
     ).fetchone()
-    return None if row is None else _stored(row)
+    return None if row is None else stored_row(row)
 
 
 def search(
@@ -611,10 +611,11 @@ def search(
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY cert_no LIMIT ?"
     params.append(limit)
-    return [_stored(row) for row in conn.execute(sql, params).fetchall()]
+    return [stored_row(row) for row in conn.execute(sql, params).fetchall()]
 
 
-def _stored(row: tuple[Any, ...]) -> StoredRecord:
+def stored_row(row: tuple[Any, ...]) -> StoredRecord:
+    """A StoredRecord from a row of (cert_no, id_number, record_version, latest_seq, record)."""
     return StoredRecord(row[0], row[1], int(row[2]), int(row[3]), orjson.loads(row[4]))
 
 

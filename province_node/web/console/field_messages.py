@@ -50,6 +50,18 @@ LABELS: dict[str, str] = {
     "org_code": "统一社会信用代码",
     "region_code": "行政区划代码",
     "province": "省份",
+    # The lifecycle actions' forms (action_forms: fields named by the step body's paths).
+    "changes": "变更内容",
+    "institution": "备案的执业机构",
+    "institution.name": "备案机构名称",
+    "start_date": "开始日期",
+    "end_date": "结束日期",
+    "result": "考核结果",
+    "assessed_on": "考核日期",
+    "reason": "理由",
+    "until": "暂停至",
+    "decision_no": "行政处罚决定书文号",
+    "to_province": "转往省份",
 }
 
 
@@ -125,6 +137,16 @@ DATES = r"(^|\.)(registered_on|start_date|end_date|assessed_on|until)$"
 
 # First match wins: field-specific rules, then the general ones (missing, too long, choices).
 RULES: list[Rule] = [
+    # The lifecycle actions' own refusals.
+    _rule(r"^changes$", r"at least one of", "请至少填写一项要变更的内容。"),
+    _rule(r"^until$", r"must be after today", "暂停至的日期须晚于今天（北京时间）。"),
+    _rule(
+        r"^until$",
+        r"must be at most (?P<years>\d+) years after today",
+        "暂停期限最长 {years} 年，请核对暂停至的日期。",
+    ),
+    _rule(r"^end_date$", r"before start_date|before the start", "结束日期不能早于开始日期。"),
+    _rule(r"^to_province$", r"must be another province", "不能转出至本省，请选择其他省份。"),
     _rule(r"^id_number$", r"must be 18 characters", "身份证号码应为 18 位，请核对位数。"),
     _rule(
         r"^id_number$",

@@ -9,9 +9,13 @@ import jinja2
 from aiohttp import web
 
 from province_node.web.console import (
+    action_routes,
+    changes_routes,
+    find_routes,
     health_routes,
     import_routes,
     login_routes,
+    record_routes,
     register_routes,
     static_routes,
     visibility_routes,
@@ -25,6 +29,10 @@ ROUTE_MODULES: tuple[ModuleType, ...] = (
     import_routes,
     visibility_routes,
     health_routes,
+    find_routes,
+    record_routes,
+    action_routes,
+    changes_routes,
 )
 
 # The paths of the node's JSON API and probes: errors there stay JSON (CONTRACT §4); every

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import secrets
 from html import unescape
 from typing import Any
 
@@ -120,6 +121,27 @@ def explanation(state: str, seq: int, **extra: Any) -> dict[str, Any]:
         "evidence": {"event_seq": seq, "hub_applied_seq": extra.pop("hub_applied_seq", seq)},
         **extra,
     }
+
+
+_KEY = re.compile(r'name="idempotency_key" value="([^"]+)"')
+
+
+def idempotency_key_of(html: str) -> str:
+    """The Idempotency-Key of the first changing form on a page."""
+    match = _KEY.search(html)
+    assert match, "the page has no form with an idempotency_key"
+    return unescape(match.group(1))
+
+
+async def post_action(
+    node: Node, cert_no: str, kind: str, fields: dict[str, str], csrf: str, key: str | None = None
+) -> tuple[int, str, str]:
+    """POST a lifecycle action's form as the console draws it: (status, Location, page text)."""
+    data = {"csrf": csrf, "idempotency_key": key or secrets.token_urlsafe(8), **fields}
+    resp = await node.client.post(
+        f"/registrations/{cert_no}/actions/{kind}", data=data, allow_redirects=False
+    )
+    return resp.status, resp.headers.get("Location", ""), await resp.text()
 
 
 IMPORT_HEADER = [*CSV_COLUMNS, *CSV_OPTIONAL_COLUMNS]
