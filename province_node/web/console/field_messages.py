@@ -134,6 +134,8 @@ REGION = r"(^|\.)region_code$"
 ORG = r"(^|\.)org_code$"
 CERT = r"(^|\.)cert_no$"
 DATES = r"(^|\.)(registered_on|start_date|end_date|assessed_on|until)$"
+# Fields the forms offer as a list to choose from.
+CHOICES = r"(^|\.)(gender|level|category|province|result|to_province)$"
 
 # First match wins: field-specific rules, then the general ones (missing, too long, choices).
 RULES: list[Rule] = [
@@ -205,6 +207,7 @@ RULES: list[Rule] = [
         r"already used for a different request",
         "这张表单已提交过不同的内容，未执行任何操作。请核对后再次提交。",
     ),
+    _rule(CHOICES, r"^Field required$", "请选择{label}。"),
     _rule(ANY, r"^Field required$", "请填写{label}。"),
     _rule(ANY, r"at least 1 character", "请填写{label}。"),
     _rule(ANY, r"at most (?P<max>\d+) characters?", "{label}最多 {max} 个字。"),

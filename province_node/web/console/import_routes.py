@@ -32,7 +32,7 @@ from province_node.web.console.access import (
 )
 from province_node.web.console.import_jobs import ImportJob, ImportJobs, new_job_id
 from province_node.web.console.render import render_page
-from schemas.timestamps import format_utc, utc_now
+from schemas.timestamps import beijing_time, format_utc, utc_now
 
 CHUNK = 256 * 1024
 FILE_FIELD = "file"
@@ -68,7 +68,9 @@ def _form_page(
             "limit": _mib(limit),
             "columns": CSV_COLUMNS,
             "optional_columns": CSV_OPTIONAL_COLUMNS,
-            "jobs": request.app[IMPORT_JOBS].recent(),
+            "jobs": [
+                (job, beijing_time(job.started_at)) for job in request.app[IMPORT_JOBS].recent()
+            ],
         },
         status=status,
     )

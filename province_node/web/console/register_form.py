@@ -53,6 +53,21 @@ _FIELD_OF_PATH.update(
     }
 )
 TEXT_FIELDS = tuple(name for name in FIELD_PATHS if name != "scopes")
+# Inside the form's 主要执业机构 and 发证机关 groups a field needs no more than these words (the
+# messages, read away from the group, name it in full: field_messages.LABELS).
+_SHORT_LABELS = {
+    "org_code": "统一社会信用代码",
+    "org_name": "机构名称",
+    "org_region_code": "所在地行政区划代码",
+    "authority_name": "机关名称",
+    "authority_region_code": "所在地行政区划代码",
+}
+
+
+def form_label(name: str) -> str:
+    """What the form writes beside a field."""
+    return _SHORT_LABELS.get(name) or field_messages.label(FIELD_PATHS[name])
+
 
 # 首次注册 (also re-registration after cancellation) or 转入 from another province.
 KIND_NEW = "new"

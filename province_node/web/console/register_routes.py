@@ -21,7 +21,7 @@ from province_node.web import writes
 from province_node.web.appkeys import SETTINGS
 from province_node.web.console import claims, register_form
 from province_node.web.console.access import posted_form, registrar
-from province_node.web.console.field_messages import conflict, label
+from province_node.web.console.field_messages import conflict
 from province_node.web.console.render import render_page
 
 _REGION_FIELDS = ("org_region_code", "authority_region_code")
@@ -53,14 +53,10 @@ def _page(
             "categories": register_form.CATEGORIES,
             "scope_groups": register_form.SCOPE_GROUPS,
             "provinces": register_form.other_provinces(request.app[SETTINGS].province),
-            "labels": {name: _label(name) for name in register_form.FIELD_PATHS},
+            "labels": {name: register_form.form_label(name) for name in register_form.FIELD_PATHS},
         },
         status=status,
     )
-
-
-def _label(name: str) -> str:
-    return label(register_form.FIELD_PATHS[name])
 
 
 async def register_page(request: web.Request) -> web.StreamResponse:
@@ -81,9 +77,7 @@ async def register(request: web.Request) -> web.StreamResponse:
     except InvalidRequest as exc:
         errors = register_form.field_errors(exc.details, body)
         return _page(request, values, errors=errors, technical=exc.message, status=422)
-    claim = claims.form_claim(
-        session, form.get(claims.FIELD), request.method, request.path, body
-    )
+    claim = claims.form_claim(session, form.get(claims.FIELD), request.method, request.path, body)
     try:
         answer, _ = await writes.register(request.app, req, session.role.value, claim)
     except InvalidRequest as exc:

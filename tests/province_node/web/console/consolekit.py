@@ -160,14 +160,17 @@ def _row(body: dict[str, Any]) -> list[str]:
     return [flat.get(column, "") for column in IMPORT_HEADER]
 
 
-def csv_file(good: int, bad: int = 0, header: list[str] = IMPORT_HEADER) -> bytes:
-    """A CSV of `good` valid rows, then `bad` rows with a wrong ID check character."""
+def csv_file(
+    good: int, bad: int = 0, header: list[str] = IMPORT_HEADER, *, first: int = 1
+) -> bytes:
+    """A CSV of `good` valid rows, then `bad` rows with a wrong ID check character (people
+    numbered from `first`, as nodekit.registration numbers them)."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(header)
-    for i in range(1, good + 1):
+    for i in range(first, first + good):
         writer.writerow(_row(registration(i)))
-    for i in range(good + 1, good + bad + 1):
+    for i in range(first + good, first + good + bad):
         body = registration(i)
         number = body["id_number"]
         body["id_number"] = number[:17] + ("1" if number[17] != "1" else "2")

@@ -124,7 +124,7 @@ async def test_a_transfer_in_needs_the_province_it_came_from(node: Node) -> None
     csrf = await sign_in(node)
     resp = await _post(node, csrf, registration_form(1, kind="transfer"))
     errors = field_errors(await resp.text())
-    assert errors.get("from_province") == "请填写转出省份。"
+    assert errors.get("from_province") == "请选择转出省份。"
 
 
 async def test_a_transfer_in_is_registered(node: Node) -> None:

@@ -1,0 +1,147 @@
+"""The register form and the bulk import in a real browser (Debian's chromium) against a node on
+a real port and the session's Kafka: live checks, a refused submit, an upload's progress and
+its rejects file; axe-core at desktop and phone widths, no sideways scroll on a phone.
+
+Screenshots: var/screenshots/console-register/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from aiohttp import web
+from browser import DESKTOP, PHONE, axe, horizontal_overflow, launched, new_page, screenshot
+from consolekit import csv_file
+from nodekit import id_number, write_federation
+from playwright.async_api import Browser, Page, ViewportSize, expect
+
+from province_node.web.app import create_app
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+SHOTS = "console-register"
+VIEWPORTS = pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+
+
+@dataclass(frozen=True)
+class Console:
+    url: str
+    token: str
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    async with launched() as b:
+        yield b
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def console(
+    tmp_path_factory: pytest.TempPathFactory, bootstrap: str
+) -> AsyncIterator[Console]:
+    """Province 50's node on a real port (the browser needs one)."""
+    fed = write_federation(
+        tmp_path_factory.mktemp("console"), bootstrap, f"rs_{secrets.token_hex(4)}"
+    )
+    settings = fed.settings(backoff_initial_s=0.1, backoff_max_s=1.0)
+    runner = web.AppRunner(create_app(settings))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        yield Console(f"http://127.0.0.1:{port}", fed.tokens["registrar"])
+    finally:
+        await runner.cleanup()
+
+
+async def signed_in(browser: Browser, console: Console, viewport: ViewportSize) -> Page:
+    page = await new_page(browser, viewport)
+    await page.goto(f"{console.url}/login")
+    await page.fill("#token", console.token)
+    await page.click("button[type=submit]")
+    await page.wait_for_url(f"{console.url}/**")
+    return page
+
+
+async def checked(page: Page, name: str) -> None:
+    """Screenshot the page; no serious or critical axe violation, no sideways scroll."""
+    await screenshot(page, SHOTS, name)
+    assert (await axe(page), await horizontal_overflow(page)) == ([], 0)
+
+
+def wrong_check(number: str) -> str:
+    return number[:17] + ("1" if number[17] != "1" else "2")
+
+
+async def test_a_wrong_id_checksum_is_named_beside_the_field_while_typing(
+    browser: Browser, console: Console
+) -> None:
+    page = await signed_in(browser, console, DESKTOP)
+    await page.goto(f"{console.url}/register")
+    await page.type("#id_number", wrong_check(id_number(5)), delay=5)
+    await expect(page.locator("#id_number-live")).to_contain_text("身份证号码校验位不正确")
+    await screenshot(page, SHOTS, "register-live-check")
+
+
+async def test_only_the_chosen_categorys_scopes_are_shown(
+    browser: Browser, console: Console
+) -> None:
+    page = await signed_in(browser, console, DESKTOP)
+    await page.goto(f"{console.url}/register")
+    await page.select_option("#category", "dental")
+    visible = page.locator(".scope-group:not([hidden]) legend")
+    await expect(visible).to_have_text(["口腔类别"])
+
+
+@VIEWPORTS
+async def test_a_refused_submit_shows_the_servers_message_beside_the_field(
+    browser: Browser, console: Console, viewport: ViewportSize
+) -> None:
+    page = await signed_in(browser, console, viewport)
+    await page.goto(f"{console.url}/register")
+    await page.fill("#cert_no", "500000000000777")
+    await page.fill("#id_number", id_number(777))
+    await page.select_option("#gender", "male")
+    await page.click("#register-form button[type=submit]")
+    await expect(page.locator("#name-error")).to_have_text("错误：请填写姓名。")
+    await checked(page, "register-refused")
+
+
+@VIEWPORTS
+async def test_the_register_form_is_accessible(
+    browser: Browser, console: Console, viewport: ViewportSize
+) -> None:
+    page = await signed_in(browser, console, viewport)
+    await page.goto(f"{console.url}/register")
+    await page.check("input[name=kind][value=transfer]")
+    await page.select_option("#category", "clinical")
+    await checked(page, "register")
+
+
+@VIEWPORTS
+async def test_an_upload_shows_its_progress_and_its_rejects_download(
+    browser: Browser, console: Console, viewport: ViewportSize, tmp_path: Path
+) -> None:
+    page = await signed_in(browser, console, viewport)
+    await page.goto(f"{console.url}/import")
+    await checked(page, "import")
+    upload = tmp_path / "registrations.csv"
+    start = 1000 if viewport is DESKTOP else 2000
+    upload.write_bytes(csv_file(40, bad=3, first=start))
+    await page.set_input_files("#file", str(upload))
+    await page.click("main button[type=submit]")
+    await expect(page.locator("progress#job-progress")).to_be_visible()
+    await expect(page.locator("#rejects-link")).to_be_visible(timeout=30_000)
+    await checked(page, "import-done")
+    async with page.expect_download() as waiting:
+        await page.click("#rejects-link")
+    download = await waiting.value
+    content = await asyncio.to_thread(Path(await download.path()).read_bytes)
+    assert content.startswith("\ufeff行号,执业证书编码,原因".encode())
