@@ -138,6 +138,9 @@ def _relay(f: HealthFacts) -> Item:
         return Item(
             "发送进程", "核对中", "wait", "正在核对登记库与消息队列中的记录，完成后开始发送。"
         )
+    if not f.sync.kafka.connected:
+        # It holds a producer or not, it cannot send now: say what it does about it.
+        return Item("发送进程", "重试中", "wait", "发送进程在运行，消息队列恢复后自动继续发送。")
     if r.connected:
         return Item("发送进程", "运行中", "ok", "已连接消息队列，有新变更时立即发送。")
     return Item("发送进程", "运行中", "ok", "有待发送的变更时连接消息队列。")

@@ -173,7 +173,7 @@ def _waiting(f: Facts) -> Visibility:
     technical: tuple[str, ...] = ()
     if not k.connected:
         since = (
-            f"自 {beijing_time(k.last_success_at)} 起"
+            f"自 {beijing_time(k.last_success_at)}起"
             if k.last_success_at is not None
             else "自本节点启动以来"
         )
@@ -185,8 +185,8 @@ def _waiting(f: Facts) -> Visibility:
             technical = (f"Kafka: {k.last_error}",)
     else:
         detail = (
-            f"消息队列（Kafka）连接正常，本节点正在依次发送，"
-            f"发件箱中共有 {o.backlog} 条变更待发送；稍后会自动发送，无需重新办理。"
+            f"本节点正在把变更依次发送到消息队列（Kafka），发件箱中共有 {o.backlog} 条待发送；"
+            f"稍后会自动发送，无需重新办理。"
         )
     waited = _age(o.oldest_unpublished_at or o.committed_at, f.now)
     if waited is not None:
@@ -224,7 +224,7 @@ def decide(f: Facts) -> Visibility:
         applied_seq = hub.evidence.get("hub_applied_seq")
         technical = (f"hub ({hub.state}): {hub.reason}",)
         if hub.state == "applied":
-            when = f"已于 {beijing_time(f.applied_at)} " if f.applied_at else "已"
+            when = f"已于 {beijing_time(f.applied_at)}" if f.applied_at else "已"
             return Visibility(
                 f.cert_no,
                 f.outbox.seq,

@@ -113,3 +113,7 @@ def test_dead_letters_at_the_hub_are_listed() -> None:
 def test_an_unreachable_hub_does_not_stop_the_node() -> None:
     text = item(health(facts(hub="timed out")), "全国平台")
     assert "这不影响本节点办理业务和发送变更" in text
+
+
+def test_the_relay_retries_while_kafka_is_down() -> None:
+    assert item(health(facts(sync=BACKLOG)), "发送进程").startswith("重试中")

@@ -71,7 +71,7 @@ def test_applied_says_the_hub_has_the_latest_version() -> None:
 
 def test_applied_names_when_in_beijing_time() -> None:
     v = decide(facts(answer=hub("applied"), applied_at="2026-12-05T07:59:52.000Z"))
-    assert "2026-12-05 15:59:52（北京时间）" in v.detail
+    assert "已于 2026-12-05 15:59:52（北京时间）在全国平台生效" in v.detail
 
 
 def test_applied_is_settled() -> None:
@@ -103,7 +103,7 @@ def test_unsent_with_kafka_down_waits_in_the_outbox() -> None:
 
 def test_waiting_says_since_when_kafka_is_unreachable() -> None:
     v = decide(facts(outbox=WAITING, kafka=DOWN))
-    assert "自 2026-12-05 15:58:00（北京时间） 起无法连接消息队列" in v.detail
+    assert "自 2026-12-05 15:58:00（北京时间）起无法连接消息队列" in v.detail
 
 
 def test_waiting_keeps_kafkas_english_error_under_technical() -> None:
@@ -116,7 +116,7 @@ def test_waiting_says_how_long_the_oldest_change_waits() -> None:
 
 
 def test_waiting_with_kafka_up_counts_the_changes_ahead() -> None:
-    assert "共有 3 条变更待发送" in decide(facts(outbox=WAITING, kafka=UP)).detail
+    assert "发件箱中共有 3 条待发送" in decide(facts(outbox=WAITING, kafka=UP)).detail
 
 
 def test_waiting_needs_no_hub() -> None:
