@@ -70,12 +70,14 @@ ACTIONS: dict[EventType, Action] = {
 
 
 def offered(record: Record) -> list[Action]:
-    """The actions the node's lifecycle allows on this record now, in ACTIONS' order; `changed`
-    on a 变更中 record is the approval (offered as its own button, not a direct change)."""
+    """The actions the node's lifecycle allows on this record now, in ACTIONS' order; on a 变更中
+    record approving and rejecting are the pending change's own buttons, not listed here."""
     allowed = allowed_steps(record)
     actions = [a for kind, a in ACTIONS.items() if kind in allowed]
     if record.status is Status.CHANGING:
-        actions = [a for a in actions if a.kind is not EventType.CHANGED]
+        # The decision on the pending change has its own buttons beside it (record.html).
+        decision = (EventType.CHANGED, EventType.CHANGE_REJECTED)
+        actions = [a for a in actions if a.kind not in decision]
     return actions
 
 

@@ -5,6 +5,8 @@ decision returns to."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from province_node import registry as reg
@@ -57,7 +59,7 @@ async def changes_page(request: web.Request) -> web.StreamResponse:
     cert_no = request.query.get("cert_no", "")
     if notice and cert_no.isdigit():
         notice = f"{cert_no}：{notice}"
-    context = {
+    context: dict[str, Any] = {
         "nav": "changes",
         "rows": [(row, labels.pending_changes(row.record)) for row in shown],
         "errors": {},

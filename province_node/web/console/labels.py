@@ -59,7 +59,7 @@ def status_label(raw: object) -> str:
 def status_badge(raw: object) -> str:
     """The badge class of a status (badge-muted for an unknown one)."""
     try:
-        return _BADGES[Status(raw)]
+        return _BADGES[Status(str(raw))]
     except ValueError:
         return "badge-muted"
 

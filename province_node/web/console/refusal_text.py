@@ -40,7 +40,7 @@ _SITE_REFUSALS = (
 
 def _status(record: Mapping[str, Any]) -> Status | None:
     try:
-        return Status(record.get("status"))
+        return Status(str(record.get("status")))
     except ValueError:
         return None
 
