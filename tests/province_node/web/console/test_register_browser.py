@@ -18,7 +18,7 @@ import pytest_asyncio
 from aiohttp import web
 from browser import DESKTOP, PHONE, axe, horizontal_overflow, launched, new_page, screenshot
 from consolekit import csv_file
-from nodekit import id_number, write_federation
+from nodekit import id_number, registration, write_federation
 from playwright.async_api import Browser, Page, ViewportSize, expect
 
 from province_node.web.app import create_app
@@ -145,3 +145,40 @@ async def test_an_upload_shows_its_progress_and_its_rejects_download(
     download = await waiting.value
     content = await asyncio.to_thread(Path(await download.path()).read_bytes)
     assert content.startswith("\ufeff行号,执业证书编码,原因".encode())
+
+
+async def test_a_good_form_is_checked_then_registered(browser: Browser, console: Console) -> None:
+    page = await signed_in(browser, console, DESKTOP)
+    await page.goto(f"{console.url}/register")
+    body = registration(901)
+    institution = body["primary_institution"]
+    for field, value in (
+        ("cert_no", body["cert_no"]),
+        ("name", body["name"]),
+        ("id_number", body["id_number"]),
+        ("org_code", institution["org_code"]),
+        ("org_name", institution["name"]),
+        ("org_region_code", institution["region_code"]),
+        ("authority_name", body["issuing_authority"]["name"]),
+        ("authority_region_code", body["issuing_authority"]["region_code"]),
+        ("registered_on", body["registered_on"]),
+    ):
+        await page.fill(f"#{field}", value)
+    await page.select_option("#gender", body["gender"])
+    await page.select_option("#level", body["level"])
+    await page.select_option("#category", body["category"])
+    await page.check(f"input[name=scopes][value={body['scopes'][0]}]:visible")
+    await page.click("#register-form button[type=submit]")
+    await page.wait_for_url(f"**/registrations/{body['cert_no']}?done=registered")
+
+
+async def test_without_javascript_the_transfer_fields_are_there_to_fill(
+    browser: Browser, console: Console
+) -> None:
+    page = await new_page(browser, PHONE, javascript=False)
+    await page.goto(f"{console.url}/login")
+    await page.fill("#token", console.token)
+    await page.click("button[type=submit]")
+    await page.goto(f"{console.url}/register")
+    await screenshot(page, SHOTS, "register-no-js")
+    await expect(page.locator("#from_province")).to_be_visible()
