@@ -52,3 +52,44 @@
     focusFirstError();
   }
 })();
+
+// Live sections (the national visibility, the node's health): a page's script calls
+// regsyncConsole.refreshEvery(section, ms, swap) and every ms the section's own address
+// (data-refresh) is fetched and swap(section, fresh) receives the fresh copy, until the section
+// says data-settled="true" or the session ends (the sign-in page answers instead).
+window.regsyncConsole = window.regsyncConsole || {};
+window.regsyncConsole.refreshEvery = function (section, periodMs, swap) {
+  function tick() {
+    var current = document.getElementById(section.id) || section;
+    if (current.dataset.settled === "true" || !current.dataset.refresh) {
+      return;
+    }
+    fetch(current.dataset.refresh, {
+      credentials: "same-origin",
+      headers: { Accept: "text/html" },
+      cache: "no-store",
+    })
+      .then(function (response) {
+        if (response.redirected || response.status === 401 || response.status === 403) {
+          return "stop";
+        }
+        return response.ok ? response.text() : null;
+      })
+      .then(function (html) {
+        if (html === "stop") {
+          return;
+        }
+        var doc = html ? new DOMParser().parseFromString(html, "text/html") : null;
+        var fresh = doc && doc.getElementById(current.id);
+        if (fresh) {
+          swap(current, fresh);
+        }
+        window.setTimeout(tick, periodMs);
+      })
+      .catch(function () {
+        // The node did not answer (restarting?): try again at the next period.
+        window.setTimeout(tick, periodMs);
+      });
+  }
+  window.setTimeout(tick, periodMs);
+};

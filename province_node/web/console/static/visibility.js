@@ -1,64 +1,28 @@
-// The national visibility section (templates/_visibility.html) refreshes itself every few
-// seconds until it says applied: the script fetches the section alone
-// (GET /registrations/{cert_no}/visibility) and swaps it in only when what it says changed, so
-// the polite live region announces a change once and an open 技术信息 stays open meanwhile.
-// Without this script the section is as the page was served; its 刷新 link reloads it.
+// The national visibility section (templates/_visibility.html) refreshes itself every 2.5 s
+// until it says applied (console.js's refreshEvery fetches GET /registrations/{cert_no}/visibility).
+// The headline is a polite live region: the section is swapped whole only when what it says
+// changed, so a screen reader hears a change once and an open 技术信息 stays open meanwhile;
+// otherwise only the evidence (times, seqs) is. Without this script the section is as the
+// page was served; its 刷新 link reloads it.
 "use strict";
 
 (function () {
-  var PERIOD_MS = 2500;
-
-  function summary(section) {
-    // What a person reads: a refresh that changes only a time is no news.
+  function said(section) {
     var live = section.querySelector(".visibility-live");
     return section.dataset.outcome + "|" + (live ? live.textContent.trim() : "");
   }
 
-  function refresh(section) {
-    if (section.dataset.settled === "true" || !section.dataset.refresh) {
+  function swap(section, fresh) {
+    if (said(fresh) !== said(section)) {
+      section.replaceWith(fresh);
+      showAuto(fresh);
       return;
     }
-    window.setTimeout(function () {
-      fetch(section.dataset.refresh, {
-        credentials: "same-origin",
-        headers: { Accept: "text/html" },
-        cache: "no-store",
-      })
-        .then(function (response) {
-          // Signed out (the sign-in page answers instead) or the record is gone: stop.
-          if (!response.ok || response.redirected) {
-            return null;
-          }
-          return response.text();
-        })
-        .then(function (html) {
-          if (html === null) {
-            return;
-          }
-          var doc = new DOMParser().parseFromString(html, "text/html");
-          var fresh = doc.getElementById("visibility");
-          if (!fresh) {
-            return;
-          }
-          if (summary(fresh) !== summary(section)) {
-            section.replaceWith(fresh);
-            section = fresh;
-            showAuto(section);
-          } else {
-            // Same news: only the evidence (times, seqs) may have moved.
-            var oldEv = section.querySelector(".visibility-evidence");
-            var newEv = fresh.querySelector(".visibility-evidence");
-            if (oldEv && newEv) {
-              oldEv.replaceWith(newEv);
-            }
-          }
-          refresh(section);
-        })
-        .catch(function () {
-          // The node did not answer (restarting?): try again at the next period.
-          refresh(section);
-        });
-    }, PERIOD_MS);
+    var evidence = section.querySelector(".visibility-evidence");
+    var freshEvidence = fresh.querySelector(".visibility-evidence");
+    if (evidence && freshEvidence) {
+      evidence.replaceWith(freshEvidence);
+    }
   }
 
   function showAuto(section) {
@@ -72,7 +36,7 @@
     var section = document.getElementById("visibility");
     if (section) {
       showAuto(section);
-      refresh(section);
+      window.regsyncConsole.refreshEvery(section, 2500, swap);
     }
   }
 

@@ -2,26 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 from consolekit import FakeHub, sign_in
-from nodekit import FedEnv, Node, registration, start_node
-
-
-@pytest.fixture
-async def hub() -> AsyncIterator[FakeHub]:
-    fake = FakeHub()
-    await fake.server.start_server()
-    yield fake
-    await fake.server.close()
-
-
-@pytest.fixture
-async def hub_node(fed: FedEnv, hub: FakeHub) -> AsyncIterator[Node]:
-    n = await start_node(fed.settings(hub_url=hub.url), fed.tokens)
-    yield n
-    await n.client.close()
+from nodekit import Node, registration
 
 
 def _province(status: str) -> dict[str, object]:

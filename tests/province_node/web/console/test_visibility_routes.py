@@ -3,27 +3,8 @@ outbox and the hub's explanation (a stand-in hub answering CONTRACT §5's shapes
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 from consolekit import FakeHub, explanation, sign_in
-from nodekit import FedEnv, Node, cert_no, eventually, registration, start_node
-
-
-@pytest.fixture
-async def hub() -> AsyncIterator[FakeHub]:
-    fake = FakeHub()
-    await fake.server.start_server()
-    yield fake
-    await fake.server.close()
-
-
-@pytest.fixture
-async def hub_node(fed: FedEnv, hub: FakeHub) -> AsyncIterator[Node]:
-    """Province 50's node asking the stand-in hub."""
-    n = await start_node(fed.settings(hub_url=hub.url), fed.tokens)
-    yield n
-    await n.client.close()
+from nodekit import Node, cert_no, eventually, registration
 
 
 async def _registered_and_sent(node: Node) -> int:
