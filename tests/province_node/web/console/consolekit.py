@@ -7,6 +7,8 @@ import csv
 import io
 import re
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from html import unescape
 from typing import Any
 
@@ -14,8 +16,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from nodekit import Node, registration
 
+from province_node.config import NodeSettings
 from province_node.importer import CSV_OPTIONAL_COLUMNS
 from province_node.requests import CSV_COLUMNS
+from province_node.web.app import create_app
 
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 _FIELD_ERROR = re.compile(
@@ -176,3 +180,16 @@ def csv_file(
         body["id_number"] = number[:17] + ("1" if number[17] != "1" else "2")
         writer.writerow(_row(body))
     return out.getvalue().encode("utf-8")
+
+
+@asynccontextmanager
+async def serving(settings: NodeSettings) -> AsyncIterator[str]:
+    """The node on a real port of 127.0.0.1 (a browser needs one): its base URL."""
+    runner = web.AppRunner(create_app(settings))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()

@@ -15,13 +15,10 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from aiohttp import web
 from browser import DESKTOP, PHONE, axe, horizontal_overflow, launched, new_page, screenshot
-from consolekit import csv_file
+from consolekit import csv_file, serving
 from nodekit import id_number, registration, write_federation
 from playwright.async_api import Browser, Page, ViewportSize, expect
-
-from province_node.web.app import create_app
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -49,20 +46,14 @@ async def console(
     fed = write_federation(
         tmp_path_factory.mktemp("console"), bootstrap, f"rs_{secrets.token_hex(4)}"
     )
-    settings = fed.settings(backoff_initial_s=0.1, backoff_max_s=1.0)
-    runner = web.AppRunner(create_app(settings))
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield Console(f"http://127.0.0.1:{port}", fed.tokens["registrar"])
-    finally:
-        await runner.cleanup()
+    async with serving(fed.settings(backoff_initial_s=0.1, backoff_max_s=1.0)) as url:
+        yield Console(url, fed.tokens["registrar"])
 
 
-async def signed_in(browser: Browser, console: Console, viewport: ViewportSize) -> Page:
-    page = await new_page(browser, viewport)
+async def signed_in(
+    browser: Browser, console: Console, viewport: ViewportSize, *, javascript: bool = True
+) -> Page:
+    page = await new_page(browser, viewport, javascript=javascript)
     await page.goto(f"{console.url}/login")
     await page.fill("#token", console.token)
     await page.click("button[type=submit]")
@@ -175,10 +166,7 @@ async def test_a_good_form_is_checked_then_registered(browser: Browser, console:
 async def test_without_javascript_the_transfer_fields_are_there_to_fill(
     browser: Browser, console: Console
 ) -> None:
-    page = await new_page(browser, PHONE, javascript=False)
-    await page.goto(f"{console.url}/login")
-    await page.fill("#token", console.token)
-    await page.click("button[type=submit]")
+    page = await signed_in(browser, console, PHONE, javascript=False)
     await page.goto(f"{console.url}/register")
     await screenshot(page, SHOTS, "register-no-js")
     await expect(page.locator("#from_province")).to_be_visible()
