@@ -108,33 +108,30 @@ async def post_action(request: web.Request) -> web.StreamResponse:
     values = action_forms.form_values(fields)
     body = action_forms.step_body(kind, fields)
     approve = kind is EventType.CHANGED and "changes" not in body
-    try:
-        step = parse_step(body)
-    except InvalidRequest as exc:
-        errors = action_forms.field_errors(kind, exc.details, body)
+
+    def again(status: int, technical: str, **refusal: Any) -> web.Response:
+        """The form again, as entered, with the refusal."""
         return _page(
             request,
             kind,
             stored.record,
             values=values,
-            errors=errors,
-            technical=exc.message,
-            status=422,
+            technical=technical,
+            status=status,
+            **refusal,
         )
+
+    try:
+        step = parse_step(body)
+    except InvalidRequest as exc:
+        return again(422, exc.message, errors=action_forms.field_errors(kind, exc.details, body))
     claim = claims.form_claim(session, form.get(claims.FIELD), request.method, request.path, body)
     try:
         answer, _ = await writes.step(request.app, cert_no, step, session.role.value, claim)
     except InvalidRequest as exc:
         # The key was used for another form's content (idempotency): nothing was written.
-        return _page(
-            request,
-            kind,
-            stored.record,
-            values=values,
-            refusal="此表单已提交过其他内容，未执行任何操作。请返回注册页面重新办理。",
-            technical=exc.message,
-            status=422,
-        )
+        reused = "此表单已提交过其他内容，未执行任何操作。请返回注册页面重新办理。"
+        return again(422, exc.message, refusal=reused)
     if answer.status == 200:
         done = "approved" if approve else kind.value
         if values.get("back") == BACK_TO_CHANGES:
@@ -146,27 +143,11 @@ async def post_action(request: web.Request) -> web.StreamResponse:
         raise NotFound(message)
     if answer.status == 409:
         # Explained from the record as this form saw it (a replayed refusal keeps its reason).
-        refusal = refusal_text(stored.record, kind, message, approve=approve)
-        return _page(
-            request,
-            kind,
-            stored.record,
-            values=values,
-            refusal=refusal,
-            technical=message,
-            status=409,
+        return again(
+            409, message, refusal=refusal_text(stored.record, kind, message, approve=approve)
         )
     errors = action_forms.field_errors(kind, error.get("details") or [], body)
-    return _page(
-        request,
-        kind,
-        stored.record,
-        values=values,
-        errors=errors,
-        refusal=errors.pop("", None),
-        technical=message,
-        status=answer.status,
-    )
+    return again(answer.status, message, errors=errors, refusal=errors.pop("", None))
 
 
 def add_routes(app: web.Application) -> None:

@@ -8,38 +8,21 @@ Screenshots: var/screenshots/console-record/.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
+import consolebrowser
 import pytest
 import pytest_asyncio
-from aiohttp import web
-from browser import DESKTOP, PHONE, axe, horizontal_overflow, launched, new_page, screenshot
-from nodekit import NEXT_YEAR, SECOND, cert_no, registration, write_federation
+from browser import DESKTOP, PHONE, launched, screenshot
+from consolebrowser import Console, running_console, signed_in
+from nodekit import NEXT_YEAR, SECOND, cert_no, registration
 from playwright.async_api import Browser, Page, ViewportSize, expect
-
-from province_node.web.app import create_app
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 SHOTS = "console-record"
 VIEWPORTS = pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
-
-
-@dataclass(frozen=True)
-class Console:
-    url: str
-    tokens: dict[str, str]
-
-    async def api(self, method: str, path: str, body: dict[str, Any]) -> None:
-        """A registrar's API call that must succeed (test data)."""
-        headers = {"Authorization": f"Bearer {self.tokens['registrar']}"}
-        async with aiohttp.ClientSession() as http:
-            async with http.request(method, self.url + path, json=body, headers=headers) as r:
-                assert r.status in (200, 201), await r.text()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -53,45 +36,16 @@ async def console(
     tmp_path_factory: pytest.TempPathFactory, bootstrap: str
 ) -> AsyncIterator[Console]:
     """Province 50's node on a real port, with four registrations (one 变更中)."""
-    fed = write_federation(
-        tmp_path_factory.mktemp("console"), bootstrap, f"rs_{secrets.token_hex(4)}"
-    )
-    settings = fed.settings(backoff_initial_s=0.1, backoff_max_s=1.0)
-    runner = web.AppRunner(create_app(settings))
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    c = Console(f"http://127.0.0.1:{runner.addresses[0][1]}", fed.tokens)
-    try:
+    async with running_console(tmp_path_factory.mktemp("console"), bootstrap) as c:
         for index in (1, 2, 3, 4):
             await c.api("POST", "/v1/registrations", registration(index))
         change = {"type": "change_requested", "changes": {"primary_institution": SECOND}}
         await c.api("POST", f"/v1/registrations/{cert_no(4)}/events", change)
         yield c
-    finally:
-        await runner.cleanup()
-
-
-async def signed_in(
-    browser: Browser,
-    console: Console,
-    viewport: ViewportSize = DESKTOP,
-    role: str = "registrar",
-    *,
-    javascript: bool = True,
-) -> Page:
-    page = await new_page(browser, viewport, javascript=javascript)
-    await page.goto(f"{console.url}/login")
-    await page.fill("#token", console.tokens[role])
-    await page.click("button[type=submit]")
-    await page.wait_for_url(f"{console.url}/")
-    return page
 
 
 async def checked(page: Page, name: str) -> None:
-    """Screenshot the page; no serious or critical axe violation, no sideways scroll."""
-    await screenshot(page, SHOTS, name)
-    assert (await axe(page), await horizontal_overflow(page)) == ([], 0)
+    await consolebrowser.checked(page, SHOTS, name)
 
 
 def history_rows(page: Page) -> Any:
