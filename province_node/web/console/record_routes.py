@@ -53,7 +53,7 @@ async def record_page(request: web.Request) -> web.StreamResponse:
     show_id = request.query.get("show_id") == "1"
     if show_id:
         # Who saw a full ID number is an audit question; the log names the record, never the number.
-        log.info("id number shown", extra={"cert_no": cert_no, "role": session.role.value})
+        log.info("id number shown: cert_no %s to a %s", cert_no, session.role.value)
     record = Record.model_validate(stored.record)
     visibility = await national_visibility(request.app, cert_no, stored.latest_seq)
     context = {
