@@ -3,13 +3,13 @@ token and its field errors. Browser tests use tests/browser.py; these speak HTTP
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import secrets
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from html import unescape
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -17,8 +17,7 @@ from aiohttp.test_utils import TestServer
 from nodekit import Node, registration
 
 from province_node.config import NodeSettings
-from province_node.importer import CSV_OPTIONAL_COLUMNS
-from province_node.requests import CSV_COLUMNS
+from province_node.synthetic import write_csv
 from province_node.web.app import create_app
 
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -148,38 +147,18 @@ async def post_action(
     return resp.status, resp.headers.get("Location", ""), await resp.text()
 
 
-IMPORT_HEADER = [*CSV_COLUMNS, *CSV_OPTIONAL_COLUMNS]
-
-
-def _row(body: dict[str, Any]) -> list[str]:
-    flat = {
-        **{k: v for k, v in body.items() if isinstance(v, str)},
-        "scopes": ";".join(body["scopes"]),
-        "primary_org_code": body["primary_institution"]["org_code"],
-        "primary_org_name": body["primary_institution"]["name"],
-        "primary_region_code": body["primary_institution"]["region_code"],
-        "issuing_authority_name": body["issuing_authority"]["name"],
-        "issuing_authority_region_code": body["issuing_authority"]["region_code"],
-    }
-    return [flat.get(column, "") for column in IMPORT_HEADER]
-
-
-def csv_file(
-    good: int, bad: int = 0, header: list[str] = IMPORT_HEADER, *, first: int = 1
-) -> bytes:
-    """A CSV of `good` valid rows, then `bad` rows with a wrong ID check character (people
-    numbered from `first`, as nodekit.registration numbers them)."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(header)
-    for i in range(first, first + good):
-        writer.writerow(_row(registration(i)))
-    for i in range(first + good, first + good + bad):
-        body = registration(i)
+def csv_file(good: int, bad: int = 0, *, first: int = 1) -> bytes:
+    """An import CSV (province_node.synthetic.write_csv) of `good` valid rows, then `bad` rows
+    with a wrong ID check character; people numbered from `first` as nodekit.registration
+    numbers them."""
+    rows = [registration(i) for i in range(first, first + good + bad)]
+    for body in rows[good:]:
         number = body["id_number"]
         body["id_number"] = number[:17] + ("1" if number[17] != "1" else "2")
-        writer.writerow(_row(body))
-    return out.getvalue().encode("utf-8")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "rows.csv"
+        write_csv(path, rows)
+        return path.read_bytes()
 
 
 @asynccontextmanager
