@@ -19,6 +19,8 @@ from nodekit import Node, registration
 from province_node.config import NodeSettings
 from province_node.synthetic import write_csv
 from province_node.web.app import create_app
+from province_node.web.console.field_messages import value_at
+from province_node.web.console.register_form import FIELD_PATHS
 
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 _FIELD_ERROR = re.compile(
@@ -54,23 +56,11 @@ def registration_form(index: int = 1, **overrides: str) -> list[tuple[str, str]]
     """The register form's fields (console /register) for nodekit.registration(index); keyword
     arguments replace fields (scopes: one or more joined by ";")."""
     body = registration(index)
-    institution = body["primary_institution"]
-    fields = {
-        "kind": "new",
-        "cert_no": body["cert_no"],
-        "name": body["name"],
-        "gender": body["gender"],
-        "id_number": body["id_number"],
-        "level": body["level"],
-        "category": body["category"],
-        "scopes": ";".join(body["scopes"]),
-        "org_code": institution["org_code"],
-        "org_name": institution["name"],
-        "org_region_code": institution["region_code"],
-        "authority_name": body["issuing_authority"]["name"],
-        "authority_region_code": body["issuing_authority"]["region_code"],
-        "registered_on": body["registered_on"],
-    }
+    fields = {"kind": "new", "scopes": ";".join(body["scopes"])}
+    for name, path in FIELD_PATHS.items():
+        value = value_at(body, path)
+        if isinstance(value, str):
+            fields[name] = value
     fields.update(overrides)
     scopes = fields.pop("scopes")
     return [*fields.items(), *(("scopes", s) for s in scopes.split(";") if s)]
