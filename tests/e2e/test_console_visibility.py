@@ -45,6 +45,7 @@ class Drill:
     applied_before: str = ""
     waiting: str = ""
     health_during_outage: str = ""
+    health_without_js: str = ""
     applied_after: str = ""
     # The page that said "waiting" was the same document when it said "applied" again.
     reloaded: bool = True
@@ -120,6 +121,12 @@ async def _run(fed: Federation, stack: Stack) -> Drill:
         await health.goto(f"{node}/health")
         drill.health_during_outage = await _says(health, "#health", "发件箱中等待", 20)
         await health.context.close()
+        # Without JavaScript the page is as served, and says the same.
+        plain = await new_page(browser, DESKTOP, javascript=False)
+        await _sign_in(plain, node, token)
+        await plain.goto(f"{node}/health")
+        drill.health_without_js = await _section_text(plain, "#health")
+        await plain.context.close()
         await _look(browser, drill, "health-outage", f"{node}/health", token, node, "#health")
 
         # The page stays open, unreloaded, while Kafka comes back.
@@ -154,6 +161,10 @@ def test_with_kafka_stopped_a_change_waits_in_the_nodes_outbox(drill: Drill) -> 
 
 def test_the_health_page_shows_the_backlog_during_the_outage(drill: Drill) -> None:
     assert "1 条变更在本节点发件箱中等待" in drill.health_during_outage
+
+
+def test_the_health_page_needs_no_javascript(drill: Drill) -> None:
+    assert "条变更在本节点发件箱中等待" in drill.health_without_js
 
 
 def test_after_kafka_returns_the_page_says_applied_again(drill: Drill) -> None:
