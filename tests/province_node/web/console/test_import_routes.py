@@ -123,3 +123,12 @@ async def test_an_oversize_upload_is_a_413_page(fed: FedEnv) -> None:
         assert (resp.status, "上限" in field_errors(await resp.text())["file"]) == (413, True)
     finally:
         await node.client.close()
+
+
+async def test_the_uploaded_file_is_the_owners_alone(node: Node, fed: FedEnv) -> None:
+    csrf = await sign_in(node)
+    location = (await upload(node, csrf, csv_file(1))).headers["Location"]
+    await finished(node, location)
+    job_id = location.rsplit("/", 1)[1]
+    stored = fed.db.parent / "imports" / job_id / "upload.csv"
+    assert stored.stat().st_mode & 0o777 == 0o600
