@@ -124,12 +124,14 @@ async def test_an_upload_shows_its_progress_and_its_rejects_download(
     await page.goto(f"{console.url}/import")
     await checked(page, "import")
     upload = tmp_path / "registrations.csv"
-    start = 1000 if viewport is DESKTOP else 2000
-    upload.write_bytes(csv_file(40, bad=3, first=start))
+    # Enough rows that the job page is usually seen while the import runs.
+    start = 10_000 if viewport is DESKTOP else 20_000
+    upload.write_bytes(csv_file(1500, bad=3, first=start))
     await page.set_input_files("#file", str(upload))
     await page.click("main button[type=submit]")
     await expect(page.locator("progress#job-progress")).to_be_visible()
-    await expect(page.locator("#rejects-link")).to_be_visible(timeout=30_000)
+    await screenshot(page, SHOTS, "import-progress")
+    await expect(page.locator("#rejects-link")).to_be_visible(timeout=60_000)
     await checked(page, "import-done")
     async with page.expect_download() as waiting:
         await page.click("#rejects-link")
