@@ -4,7 +4,7 @@ Labels come from schemas.vocab, the one place the Chinese of each code is kept."
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -125,39 +125,25 @@ class ChangeLine:
     new: str
 
 
+# The fields a change may set, in the order the page lists them: (key, label, how shown).
+_CHANGE_FIELDS: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
+    ("primary_institution", "主要执业机构", institution_text),
+    ("category", "执业类别", category_label),
+    ("scopes", "执业范围", scopes_text),
+    ("level", "执业级别", level_label),
+)
+
+
 def pending_changes(record: Mapping[str, Any]) -> list[ChangeLine]:
     """What the record's pending change would change (empty when none pends)."""
     pending = record.get("pending_change")
     if not isinstance(pending, Mapping):
         return []
-    lines: list[ChangeLine] = []
-    if pending.get("primary_institution"):
-        lines.append(
-            ChangeLine(
-                "主要执业机构",
-                institution_text(record.get("primary_institution")),
-                institution_text(pending["primary_institution"]),
-            )
-        )
-    if pending.get("category"):
-        lines.append(
-            ChangeLine(
-                "执业类别",
-                category_label(record.get("category")),
-                category_label(pending["category"]),
-            )
-        )
-    if pending.get("scopes") is not None:
-        lines.append(
-            ChangeLine(
-                "执业范围", scopes_text(record.get("scopes")), scopes_text(pending["scopes"])
-            )
-        )
-    if pending.get("level"):
-        lines.append(
-            ChangeLine("执业级别", level_label(record.get("level")), level_label(pending["level"]))
-        )
-    return lines
+    return [
+        ChangeLine(label, show(record.get(key)), show(pending[key]))
+        for key, label, show in _CHANGE_FIELDS
+        if pending.get(key) is not None
+    ]
 
 
 # The filters of the find page: (value, label).
