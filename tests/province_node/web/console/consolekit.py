@@ -6,8 +6,6 @@ from __future__ import annotations
 import re
 import secrets
 import tempfile
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from html import unescape
 from pathlib import Path
 from typing import Any
@@ -16,9 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from nodekit import Node, registration
 
-from province_node.config import NodeSettings
 from province_node.synthetic import write_csv
-from province_node.web.app import create_app
 from province_node.web.console.field_messages import value_at
 from province_node.web.console.register_form import FIELD_PATHS
 
@@ -149,16 +145,3 @@ def csv_file(good: int, bad: int = 0, *, first: int = 1) -> bytes:
         path = Path(folder) / "rows.csv"
         write_csv(path, rows)
         return path.read_bytes()
-
-
-@asynccontextmanager
-async def serving(settings: NodeSettings) -> AsyncIterator[str]:
-    """The node on a real port of 127.0.0.1 (a browser needs one): its base URL."""
-    runner = web.AppRunner(create_app(settings))
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()

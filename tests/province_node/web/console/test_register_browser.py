@@ -8,28 +8,22 @@ Screenshots: var/screenshots/console-register/.
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from browser import DESKTOP, PHONE, axe, horizontal_overflow, launched, new_page, screenshot
-from consolekit import csv_file, serving
-from nodekit import id_number, registration, write_federation
+from browser import DESKTOP, PHONE, launched, screenshot
+from consolebrowser import Console, running_console, signed_in
+from consolebrowser import checked as checked_page
+from consolekit import csv_file
+from nodekit import id_number, registration
 from playwright.async_api import Browser, Page, ViewportSize, expect
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 SHOTS = "console-register"
 VIEWPORTS = pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
-
-
-@dataclass(frozen=True)
-class Console:
-    url: str
-    token: str
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -43,28 +37,13 @@ async def console(
     tmp_path_factory: pytest.TempPathFactory, bootstrap: str
 ) -> AsyncIterator[Console]:
     """Province 50's node on a real port (the browser needs one)."""
-    fed = write_federation(
-        tmp_path_factory.mktemp("console"), bootstrap, f"rs_{secrets.token_hex(4)}"
-    )
-    async with serving(fed.settings(backoff_initial_s=0.1, backoff_max_s=1.0)) as url:
-        yield Console(url, fed.tokens["registrar"])
-
-
-async def signed_in(
-    browser: Browser, console: Console, viewport: ViewportSize, *, javascript: bool = True
-) -> Page:
-    page = await new_page(browser, viewport, javascript=javascript)
-    await page.goto(f"{console.url}/login")
-    await page.fill("#token", console.token)
-    await page.click("button[type=submit]")
-    await page.wait_for_url(f"{console.url}/**")
-    return page
+    async with running_console(tmp_path_factory.mktemp("console"), bootstrap) as running:
+        yield running
 
 
 async def checked(page: Page, name: str) -> None:
     """Screenshot the page; no serious or critical axe violation, no sideways scroll."""
-    await screenshot(page, SHOTS, name)
-    assert (await axe(page), await horizontal_overflow(page)) == ([], 0)
+    await checked_page(page, SHOTS, name)
 
 
 def wrong_check(number: str) -> str:
