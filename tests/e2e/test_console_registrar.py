@@ -42,6 +42,7 @@ class Day:
     """What the pages (and the hub) said at each step."""
 
     id_message: str = ""
+    submit_after_refusal: tuple[bool, str] = (False, "")
     catching_up: str = ""
     caught_up: str = ""
     reloaded: bool = True
@@ -133,6 +134,8 @@ async def _register(page: Page, fed: Federation, day: Day, body: dict[str, Any])
     message = page.locator("#id_number-live:not(:empty), #id_number-error").first
     await expect(message).to_contain_text("身份证号码校验位不正确")
     day.id_message = await message.inner_text()
+    submit = page.locator("#register-form button[type=submit]")
+    day.submit_after_refusal = (await submit.is_enabled(), (await submit.inner_text()).strip())
     await _check(page, day, "register-wrong-id")
 
     # The hub's ingest paused: the record's page must show the hub catching up, then caught up.
@@ -267,6 +270,11 @@ def day(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Da
 
 def test_a_wrong_id_check_character_is_named_beside_the_field(day: Day) -> None:
     assert "身份证号码校验位不正确" in day.id_message
+
+
+def test_a_refused_form_can_be_sent_again(day: Day) -> None:
+    enabled, label = day.submit_after_refusal
+    assert (enabled, "正在提交" in label) == (True, False)
 
 
 def test_the_record_page_shows_the_hub_catching_up(day: Day) -> None:

@@ -6,8 +6,26 @@
 "use strict";
 
 (function () {
+  // A form's submit buttons back as they were (a refused check, a page from the bfcache).
+  function releaseForm(form) {
+    delete form.dataset.submitted;
+    form.querySelectorAll("button[disabled]").forEach(function (b) {
+      b.disabled = false;
+      b.removeAttribute("aria-disabled");
+      if (b.dataset.idleLabel) {
+        b.textContent = b.dataset.idleLabel;
+        delete b.dataset.idleLabel;
+      }
+    });
+  }
+
   function submitOnce(event) {
     var form = event.target;
+    // A page's own handler that stopped this submit (register.js checking the fields first)
+    // has not sent anything: nothing to hold.
+    if (event.defaultPrevented) {
+      return;
+    }
     if (!(form instanceof HTMLFormElement) || form.method.toLowerCase() !== "post") {
       return;
     }
@@ -22,6 +40,7 @@
         b.setAttribute("aria-disabled", "true");
         b.disabled = true;
         if (b.dataset.busyLabel) {
+          b.dataset.idleLabel = b.textContent;
           b.textContent = b.dataset.busyLabel;
         }
       });
@@ -35,17 +54,14 @@
     }
   }
 
-  document.addEventListener("submit", submitOnce, true);
+  // Bubbling, not capturing: the page's own submit handlers on the form run first.
+  document.addEventListener("submit", submitOnce);
   // A page restored from the back/forward cache gets its buttons back.
   window.addEventListener("pageshow", function () {
-    document.querySelectorAll("form[data-submitted]").forEach(function (f) {
-      delete f.dataset.submitted;
-      f.querySelectorAll("button[disabled]").forEach(function (b) {
-        b.disabled = false;
-        b.removeAttribute("aria-disabled");
-      });
-    });
+    document.querySelectorAll("form[data-submitted]").forEach(releaseForm);
   });
+  window.regsyncConsole = window.regsyncConsole || {};
+  window.regsyncConsole.releaseForm = releaseForm;
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", focusFirstError);
   } else {

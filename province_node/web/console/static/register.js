@@ -154,11 +154,7 @@
   // -- before the submit ---------------------------------------------------------------------
 
   function release() {
-    delete form.dataset.submitted;
-    form.querySelectorAll("button[disabled]").forEach(function (b) {
-      b.disabled = false;
-      b.removeAttribute("aria-disabled");
-    });
+    window.regsyncConsole.releaseForm(form);
   }
 
   form.addEventListener("submit", function (event) {
