@@ -130,6 +130,8 @@ class Operation:
     responses: Sequence[Response]
     params: Sequence[Param] = ()
     body: Any = None
+    # The request body's media type (a page's form is not JSON).
+    body_media_type: str = JSON
     # Names of security schemes that each alone grant access; empty means no token is needed.
     security: Sequence[str] = ()
     tags: Sequence[str] = ()
@@ -324,7 +326,10 @@ class _Pending:
         if self.params:
             doc["parameters"] = [_parameter(p, s()) for p, s in self.params]
         if self.body is not None:
-            doc["requestBody"] = {"required": True, "content": {JSON: {"schema": self.body()}}}
+            doc["requestBody"] = {
+                "required": True,
+                "content": {op.body_media_type: {"schema": self.body()}},
+            }
         doc["responses"] = {str(r.status): _response(r, b) for r, b in self.responses}
         return doc
 

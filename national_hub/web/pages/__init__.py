@@ -2,11 +2,12 @@
 
 `setup_pages(app)` installs the Jinja2 environment (templates in national_hub/web/templates/,
 autoescaped: every value a page shows is text, never markup) and the routes of every module in
-ROUTE_MODULES. A route module declares its routes in `ROUTES` (page_route.PageRoute: the
-handler, the operation as the OpenAPI document lists it, and whether it waits its turn in the
-admission); national_hub.web.openapi collects the operations through page_operations(),
-national_hub.web.middleware the admitted and exempt names. Errors on the site's paths are
-pages (error_pages.render_error_page, called by the middleware).
+ROUTE_MODULES. A route module declares its routes in `ROUTES` (page_route.PageRoute, a
+schemas.page_route.Route: the handler, the operation as the OpenAPI document lists it, and
+whether it waits its turn in the admission); national_hub.web.openapi collects the
+operations through page_operations(), national_hub.web.middleware the admitted and exempt
+names. Errors on the site's paths are pages (error_pages.render_error_page, called by the
+middleware).
 
 Each page gathers its facts through the same parsing, queries and explainer as the API; the
 wording lives in pure modules (explain_text, freshness_text, labels).
@@ -30,8 +31,9 @@ from national_hub.web.pages import (
     verify_routes,
 )
 from national_hub.web.pages.filters import FILTERS
-from national_hub.web.pages.page_route import PageRoute, add_page_routes
+from national_hub.web.pages.page_route import PageRoute
 from schemas.openapi import Operation
+from schemas.page_route import add_page_routes
 
 # The route modules of the site, in the order their routes are added.
 ROUTE_MODULES: tuple[ModuleType, ...] = (

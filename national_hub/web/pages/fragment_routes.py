@@ -6,10 +6,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from national_hub.web.pages.freshness_text import freshness_lines
-from national_hub.web.pages.page_route import PageRoute, html_response
+from national_hub.web.pages.page_route import PageRoute
 from national_hub.web.pages.render import render_page
 from national_hub.web.query_routes import freshness_for
 from schemas.openapi import Operation, Param
+from schemas.page_route import html_response
 from schemas.vocab import PROVINCES
 
 # A page shows the provinces of its results: at most all of them.

@@ -21,7 +21,6 @@ from national_hub.web.pages.page_route import (
     OVERLOADED,
     RATE_LIMITED,
     PageRoute,
-    html_response,
 )
 from national_hub.web.pages.record_view import history_entries, record_view
 from national_hub.web.pages.render import render_page
@@ -29,6 +28,7 @@ from national_hub.web.params import answer_body, cert_no_param
 from national_hub.web.query_routes import freshness_for
 from national_hub.web.record_routes import public_record
 from schemas.openapi import Operation, Param
+from schemas.page_route import html_response
 from schemas.record import CertNo
 from schemas.vocab import ExplanationState
 

@@ -20,7 +20,7 @@ from national_hub.query.receipts import (
     receipt_facts,
 )
 from national_hub.web.appkeys import RECEIPTS
-from national_hub.web.pages.page_route import RATE_LIMITED, PageRoute, html_response
+from national_hub.web.pages.page_route import RATE_LIMITED, PageRoute
 from national_hub.web.pages.receipt_view import (
     CHECKER_PATH,
     ISSUER,
@@ -31,6 +31,7 @@ from national_hub.web.pages.receipt_view import (
 )
 from national_hub.web.pages.render import render_page
 from schemas.openapi import PARSER_400, Operation, Param
+from schemas.page_route import html_response
 
 HUB_KEY_PATH = "/.well-known/regsync/hub-key"
 

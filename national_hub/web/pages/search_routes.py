@@ -26,13 +26,13 @@ from national_hub.web.pages.page_route import (
     OVERLOADED,
     RATE_LIMITED,
     PageRoute,
-    html_response,
 )
 from national_hub.web.pages.record_view import record_view
 from national_hub.web.pages.render import render_page
 from national_hub.web.pages.search_form import field_errors, form_values, page_href, submitted
 from national_hub.web.query_routes import freshness_for
 from schemas.openapi import Operation, Param
+from schemas.page_route import html_response
 
 FORM_CHOICES: dict[str, Any] = {
     "provinces": PROVINCE_CHOICES,

@@ -25,7 +25,6 @@ from national_hub.web.pages.page_route import (
     OVERLOADED,
     RATE_LIMITED,
     PageRoute,
-    html_response,
 )
 from national_hub.web.pages.receipt_view import receipt_view
 from national_hub.web.pages.render import render_page
@@ -33,6 +32,7 @@ from national_hub.web.pages.verdict_text import verdict_view
 from national_hub.web.pages.verify_form import field_errors, form_values, request_data
 from national_hub.web.params import answer_body
 from schemas.openapi import PARSER_400, Operation
+from schemas.page_route import html_response
 from schemas.vocab import MAX_SCOPES
 
 FORM_CHOICES: dict[str, Any] = {
