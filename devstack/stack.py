@@ -493,7 +493,7 @@ def _print_urls(info: dict[str, object]) -> None:
         print(f"    replica  {replica['url']}   log {replica['log']}")
     print(f"  Ops token  {info['ops_token']}")
     for code, p in provinces.items():
-        print(f"  Province {code} {PROVINCES[code]}  {p['url']}")
+        print(f"  Province {code} {PROVINCES[code]}  {p['url']}   registrar console {p['url']}/")
         print(f"      registrar token {p['registrar_token']}   viewer token {p['viewer_token']}")
     print(f"  Config     {info['config']}")
 
