@@ -40,17 +40,37 @@ def event(conn: sqlite3.Connection, seq: int) -> LatestEvent | None:
 def commit_rates(conn: sqlite3.Connection, now: datetime) -> tuple[CommitRate, ...]:
     """Changes committed in each window of RATE_WINDOWS_MIN up to now.
 
-    committed_at is format_utc text, which sorts as time does, so it is compared as text. The
-    rows are read newest first by seq (commit order) and the read stops at the first one older
-    than the widest window: an hour's count reads an hour's rows, never the whole outbox.
+    Seqs are committed in order, so the changes of a window are the seqs from the first one
+    committed at or after its start to the last: each count is a difference of seqs, the start
+    found by a binary search over seq (about 20 primary-key reads however busy the hour was; a
+    page polled every 5 s must not read an hour of a bulk import's rows each time).
+    committed_at is format_utc text, which sorts as time does, so it is compared as text.
     """
-    since = {m: format_utc(now - timedelta(minutes=m)) for m in RATE_WINDOWS_MIN}
-    widest = since[max(RATE_WINDOWS_MIN)]
-    counts = dict.fromkeys(RATE_WINDOWS_MIN, 0)
-    for (committed,) in conn.execute("SELECT committed_at FROM outbox ORDER BY seq DESC"):
-        if committed < widest:
-            break
-        for m in RATE_WINDOWS_MIN:
-            if committed >= since[m]:
-                counts[m] += 1
+    last = conn.execute("SELECT MAX(seq) FROM outbox").fetchone()[0]
+    if last is None:
+        return tuple(CommitRate(m, 0) for m in RATE_WINDOWS_MIN)
+    first = conn.execute("SELECT MIN(seq) FROM outbox").fetchone()[0]
+    counts = {}
+    for minutes in RATE_WINDOWS_MIN:
+        start = _first_seq_since(conn, format_utc(now - timedelta(minutes=minutes)), first, last)
+        counts[minutes] = 0 if start is None else last - start + 1
     return tuple(CommitRate(m, counts[m]) for m in RATE_WINDOWS_MIN)
+
+
+def _first_seq_since(conn: sqlite3.Connection, since: str, low: int, high: int) -> int | None:
+    """The lowest seq in [low, high] committed at or after `since`, or None."""
+    found: int | None = None
+    while low <= high:
+        middle = (low + high) // 2
+        # A seq below the outbox's first (pruned or never held) is older than any window.
+        row = conn.execute(
+            "SELECT seq, committed_at FROM outbox WHERE seq >= ? ORDER BY seq LIMIT 1", (middle,)
+        ).fetchone()
+        if row is None:
+            high = middle - 1
+        elif row[1] >= since:
+            found = row[0]
+            high = middle - 1
+        else:
+            low = row[0] + 1
+    return found
