@@ -55,8 +55,15 @@ def clear_session_cookie(request: web.Request, response: web.StreamResponse) -> 
 
 
 def current_session(request: web.Request) -> Session | None:
-    """The request's live session, or None."""
-    return request.app[SESSIONS].get(request.cookies.get(cookie_name(request)))
+    """The request's live session, or None.
+
+    Only what a person does keeps a session alive: a page opened or a form sent (a browser says
+    Sec-Fetch-Mode: navigate). A page's own scripts (the health and visibility refreshes, the
+    import's progress, Sec-Fetch-Mode: cors or same-origin) read the session without restarting
+    its idle clock, so a desk left on 节点状态 still signs out after the idle time.
+    """
+    touch = request.headers.get("Sec-Fetch-Mode", "navigate") == "navigate"
+    return request.app[SESSIONS].get(request.cookies.get(cookie_name(request)), touch=touch)
 
 
 def sign_in_address(request: web.Request) -> str:

@@ -85,8 +85,9 @@ class SessionStore:
             self._sessions.popitem(last=False)
         return session
 
-    def get(self, session_id: str | None) -> Session | None:
-        """The live session of this id (its idle clock restarted), or None."""
+    def get(self, session_id: str | None, *, touch: bool = True) -> Session | None:
+        """The live session of this id, or None; `touch` restarts its idle clock (a person's
+        request does, a page's own refresh does not: access.current_session)."""
         if not session_id:
             return None
         session = self._sessions.get(session_id)
@@ -96,8 +97,9 @@ class SessionStore:
         if now - session.last_seen > self._idle_s or now - session.opened_at > self._absolute_s:
             del self._sessions[session_id]
             return None
-        session.last_seen = now
-        self._sessions.move_to_end(session_id)
+        if touch:
+            session.last_seen = now
+            self._sessions.move_to_end(session_id)
         return session
 
     def close(self, session_id: str | None) -> None:
