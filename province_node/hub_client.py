@@ -65,7 +65,7 @@ class HubClient:
             await self._session.close()
             self._session = None
 
-    async def _get(self, path: str, params: dict[str, str]) -> Any:
+    async def _get(self, path: str, params: dict[str, str]) -> dict[str, Any]:
         if self.base_url is None:
             raise HubUnreachable("no hub address configured (hub_url)")
         if self._session is None:
@@ -75,11 +75,15 @@ class HubClient:
             async with self._session.get(url, params=params, ssl=self._ssl or True) as answer:
                 if answer.status != 200:
                     raise HubUnreachable(f"{url} answered HTTP {answer.status}")
-                return await answer.json()
+                body = await answer.json()
         except TimeoutError:
             raise HubUnreachable(f"{url} did not answer within {TIMEOUT_S:g} s") from None
         except (aiohttp.ClientError, ValueError) as exc:
             raise HubUnreachable(f"{url}: {type(exc).__name__}: {exc}") from None
+        # Every answer read here is a JSON object; anything else is not the hub speaking.
+        if not isinstance(body, dict):
+            raise HubUnreachable(f"{url} answered {type(body).__name__}, not a JSON object")
+        return body
 
     async def explain_token(self, province: str, seq: int) -> HubExplanation:
         """Whether the province's change seq is applied at the hub (?token=province:seq)."""
@@ -103,15 +107,16 @@ class HubClient:
         except HubUnreachable:
             # The time is a detail of an applied change: without it the page still says applied.
             return None
-        for item in body.get("items") or []:
+        for item in _objects(body.get("items")):
             if item.get("seq") == seq:
-                return item.get("applied_at")
+                applied = item.get("applied_at")
+                return applied if isinstance(applied, str) else None
         return None
 
     async def province_sync(self, province: str) -> HubProvinceSync:
         """The hub's view of one province (GET /v1/sync/status)."""
         body = await self._get("/v1/sync/status", {})
-        for item in body.get("provinces") or []:
+        for item in _objects(body.get("provinces")):
             if item.get("province") == province:
                 return HubProvinceSync(
                     status=str(item.get("status")),
@@ -121,3 +126,8 @@ class HubClient:
                     dead_letters=item.get("dead_letters"),
                 )
         raise HubUnreachable(f"the hub's sync status does not list province {province}")
+
+
+def _objects(items: Any) -> list[dict[str, Any]]:
+    """The JSON objects of a list member of an answer (anything else is skipped)."""
+    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []

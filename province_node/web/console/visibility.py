@@ -30,6 +30,10 @@ from schemas.timestamps import utc_now
 __all__ = ["Visibility", "national_visibility"]
 
 
+# The page waits at most this long for the hub (both of its requests together).
+HUB_DEADLINE_S = 2.0
+
+
 class UnknownChange(LookupError):
     """The outbox holds no change with that seq (the caller's seq is not this node's)."""
 
@@ -54,13 +58,23 @@ async def _outbox_facts(app: web.Application, seq: int) -> OutboxFacts:
 async def _hub_facts(
     app: web.Application, cert_no: str, seq: int
 ) -> tuple[HubExplanation | str, str | None]:
+    """The hub's explanation of the change and, when applied, since when; both asked within one
+    deadline (each request alone may take the client's whole timeout)."""
     hub = app[HUB]
+    explanation: HubExplanation | None = None
     try:
-        explanation = await hub.explain_token(app[SETTINGS].province, seq)
+        async with asyncio.timeout(HUB_DEADLINE_S):
+            explanation = await hub.explain_token(app[SETTINGS].province, seq)
+            if explanation.state != "applied":
+                return explanation, None
+            return explanation, await hub.applied_at(cert_no, seq)
     except HubUnreachable as exc:
         return str(exc), None
-    applied_at = await hub.applied_at(cert_no, seq) if explanation.state == "applied" else None
-    return explanation, applied_at
+    except TimeoutError:
+        if explanation is not None:
+            # Applied, and when is a detail: the page says applied without the time.
+            return explanation, None
+        return f"the hub did not answer within {HUB_DEADLINE_S:g} s", None
 
 
 async def national_visibility(app: web.Application, cert_no: str, latest_seq: int) -> Visibility:
