@@ -109,3 +109,38 @@ window.regsyncConsole.refreshEvery = function (section, periodMs, swap) {
   }
   window.setTimeout(tick, periodMs);
 };
+
+// A live section swapped for its fresh copy around its polite live region (liveSelector, a
+// child of the section): the region stays the same element and only its words change, since
+// screen readers announce changes inside a live region they know, not a newly inserted one.
+// The section's attributes (data-outcome, data-settled) and other children come from fresh.
+window.regsyncConsole.swapAround = function (section, fresh, liveSelector) {
+  var live = section.querySelector(liveSelector);
+  var freshLive = fresh.querySelector(liveSelector);
+  if (!live || !freshLive || live.parentNode !== section || freshLive.parentNode !== fresh) {
+    section.replaceWith(fresh);
+    return fresh;
+  }
+  Array.prototype.forEach.call(fresh.attributes, function (a) {
+    section.setAttribute(a.name, a.value);
+  });
+  if (live.textContent.trim() !== freshLive.textContent.trim()) {
+    live.replaceChildren.apply(live, Array.prototype.slice.call(freshLive.childNodes));
+  }
+  Array.prototype.slice.call(section.childNodes).forEach(function (node) {
+    if (node !== live) {
+      section.removeChild(node);
+    }
+  });
+  var beforeLive = true;
+  Array.prototype.slice.call(fresh.childNodes).forEach(function (node) {
+    if (node === freshLive) {
+      beforeLive = false;
+    } else if (beforeLive) {
+      section.insertBefore(node, live);
+    } else {
+      section.appendChild(node);
+    }
+  });
+  return section;
+};

@@ -1,6 +1,7 @@
 // The health page (templates/health.html) refreshes its section every 5 s (console.js's
 // refreshEvery fetches GET /health/section) and swaps in the figures; the one-line summary is a
-// polite live region, replaced only when its words change, so a screen reader hears a change
+// polite live region whose words are replaced (the region stays the same element, which screen
+// readers need to announce it) only when they change, so a screen reader hears a change
 // once, not every 5 s. An open 技术信息 stays open. Without this script the page is as served;
 // 刷新 reloads it.
 "use strict";
@@ -10,7 +11,7 @@
     var live = section.querySelector(".health-live");
     var freshLive = fresh.querySelector(".health-live");
     if (live && freshLive && live.textContent.trim() !== freshLive.textContent.trim()) {
-      live.replaceWith(freshLive);
+      live.replaceChildren.apply(live, Array.prototype.slice.call(freshLive.childNodes));
     }
     var body = section.querySelector(".health-body");
     var freshBody = fresh.querySelector(".health-body");

@@ -1,8 +1,9 @@
 // The national visibility section (templates/_visibility.html) refreshes itself every 2.5 s
 // until it says applied (console.js's refreshEvery fetches GET /registrations/{cert_no}/visibility).
-// The headline is a polite live region: the section is swapped whole only when what it says
-// changed, so a screen reader hears a change once and an open 技术信息 stays open meanwhile;
-// otherwise only the evidence (times, seqs) is. Without this script the section is as the
+// The headline is a polite live region: the section is swapped (around that region, which stays
+// the same element: console.js swapAround) only when what it says changed, so a screen reader
+// hears a change once and an open 技术信息 stays open meanwhile; otherwise only the evidence
+// (times, seqs) is. Without this script the section is as the
 // page was served; its 刷新 link reloads it.
 "use strict";
 
@@ -14,8 +15,7 @@
 
   function swap(section, fresh) {
     if (said(fresh) !== said(section)) {
-      section.replaceWith(fresh);
-      showAuto(fresh);
+      showAuto(window.regsyncConsole.swapAround(section, fresh, ".visibility-live"));
       return;
     }
     var evidence = section.querySelector(".visibility-evidence");
