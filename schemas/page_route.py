@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from aiohttp import web
+from pydantic import Field
 
 from schemas.openapi import HTML, Operation, Response
 
@@ -54,6 +55,19 @@ def see_other(description: str) -> Response:
     """A 303 (Post/Redirect/Get, or a page that sends the browser elsewhere): no body, and
     always a Location."""
     return Response(303, description, headers={"Location": "where the browser goes next"})
+
+
+# A stylesheet's or script's name, as a pattern rather than the list: which files exist is the
+# pages' business, and the document stays the same when a page adds one.
+STATIC_NAME = Annotated[str, Field(pattern=r"^[a-z0-9_-]+\.(css|js)$")]
+# A stylesheet or script, as its route answers it.
+STATIC_FILE = Response(
+    200,
+    "The file",
+    {"type": "string"},
+    "text/css",
+    alternatives={"text/javascript": {"type": "string"}},
+)
 
 
 def form_body(

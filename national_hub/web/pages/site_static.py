@@ -3,17 +3,14 @@ only from files of this origin, never inline)."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from aiohttp import web
-from pydantic import Field
 
 from national_hub.web.pages.page_route import PageRoute
 from national_hub.web.static_files import STATIC_DIR, static_file
-from schemas.openapi import Operation, Param, Response, error_responses
+from schemas.openapi import Operation, Param, error_responses
+from schemas.page_route import STATIC_FILE, STATIC_NAME
 from schemas.static_files import listed_files
 
-_NAME = Annotated[str, Field(pattern=r"^[a-z0-9_-]+\.(css|js)$")]
 # Served by name only, the site's stylesheets and scripts as they are when the hub starts (a
 # page module adds its own by putting the file in the directory); the dashboard keeps its own
 # route (/static/{name}).
@@ -33,20 +30,10 @@ ROUTES = (
             "site_file",
             "The public site's stylesheet or scripts",
             [
-                Response(
-                    200,
-                    "The file",
-                    {"type": "string"},
-                    "text/css",
-                    alternatives={"text/javascript": {"type": "string"}},
-                ),
+                STATIC_FILE,
                 *error_responses({404: "No such file."}, [404]),
             ],
-            params=[
-                # A pattern, not the list: which files exist is the site's business, and the
-                # document stays the same when a page adds one.
-                Param("name", "path", _NAME, "the file's name", required=True)
-            ],
+            params=[Param("name", "path", STATIC_NAME, "the file's name", required=True)],
             tags=("pages",),
         ),
         site_file,
