@@ -1,5 +1,7 @@
 """The province node's OpenAPI 3.1 document (CONTRACT §4), built from the request models and
-the answer models below; `python -m province_node.openapi` rewrites docs/openapi/province-node.json.
+the answer models below, and the registrar console's routes as they declare themselves
+(province_node.web.console: its pages, forms and scripts' answers, tag console);
+`python -m province_node.openapi` rewrites docs/openapi/province-node.json.
 """
 
 from __future__ import annotations
@@ -218,7 +220,24 @@ def operations() -> list[Operation]:
             tags=["sync"],
         ),
         *service_operations(Health, ["operations"]),
+        *_console_operations(),
     ]
+
+
+# The console is imported inside these two, not at the top: its routes import this module's
+# answer models (health_rules: NodeSyncStatus), so a top-level import would be circular.
+
+
+def _console_operations() -> list[Operation]:
+    from province_node.web.console.setup import console_operations
+
+    return console_operations()
+
+
+def _console_schemes() -> dict[str, Any]:
+    from province_node.web.console.operations import SESSION_SCHEME, session_scheme
+
+    return {SESSION_SCHEME: session_scheme()}
 
 
 @cache
@@ -230,14 +249,17 @@ def document() -> dict[str, Any]:
         description=(
             "A province's registry of physician practice registrations: writes commit with an "
             "event in a transactional outbox that a relay publishes to Kafka. Errors are "
-            '{"error": {"code", "message", "details"}}.'
+            '{"error": {"code", "message", "details"}}. The registrar console (tag console) is '
+            "served beside the API: its pages, forms and errors are HTML (Chinese), a "
+            "signed-in operator's requests carry the session cookie."
         ),
         operations=operations(),
         security_schemes={
             BEARER: bearer_scheme(
                 "A token of role registrar (writes and reads), viewer (reads) or hub (reads "
                 "without ID numbers, sync state)."
-            )
+            ),
+            **_console_schemes(),
         },
     )
 

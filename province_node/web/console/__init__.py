@@ -10,7 +10,8 @@ ROUTE_MODULES. The rooms:
   token on every form);
 - render.py, error_pages.py: a page and an error page with the console's shared context;
 - setup.py: the template environment and ROUTE_MODULES;
-- one *_routes.py module per page group, each with `add_routes(app)`.
+- one *_routes.py module per page group, each declaring its `ROUTES` (schemas.page_route.Route:
+  the handler and its operation in the node's OpenAPI document, from operations.py).
 
 Every change goes through the same parsing, lifecycle rules, registry writes and idempotency
 store as the API (province_node.requests, .lifecycle, .registry, .idempotency): the console

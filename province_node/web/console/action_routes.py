@@ -23,9 +23,24 @@ from province_node.web import writes
 from province_node.web.appkeys import SETTINGS
 from province_node.web.console import action_forms, claims, labels, register_form
 from province_node.web.console.access import PostForm, posted_form, registrar
+from province_node.web.console.operations import (
+    BUSY,
+    CERT_NO,
+    FORM_FIELDS,
+    READ_ONLY,
+    REGISTRAR_ONLY,
+    SIGN_IN,
+    SIGNED_OUT,
+    TOO_LARGE,
+    UNAVAILABLE,
+    console_operation,
+    page,
+)
 from province_node.web.console.record_routes import stored_or_404
 from province_node.web.console.refusal_text import refusal_text
 from province_node.web.console.render import render_page
+from schemas.openapi import Param
+from schemas.page_route import Route, form_body, html_response, see_other
 from schemas.record import Record
 from schemas.vocab import EventType
 
@@ -150,11 +165,62 @@ async def post_action(request: web.Request) -> web.StreamResponse:
     return again(answer.status, message, errors=errors, refusal=errors.pop("", None))
 
 
-def add_routes(app: web.Application) -> None:
-    """The action forms and their submission."""
-    app.router.add_get(
-        "/registrations/{cert_no}/actions/{type}", action_page, name="console_action"
-    )
-    app.router.add_post(
-        "/registrations/{cert_no}/actions/{type}", post_action, name="console_action_post"
-    )
+_PARAMS = [
+    CERT_NO,
+    Param(
+        "type",
+        "path",
+        str,
+        "the step: an event type other than registered (any other answers 404)",
+    ),
+]
+
+ROUTES = (
+    Route(
+        console_operation(
+            "GET",
+            "/registrations/{cert_no}/actions/{type}",
+            "console_action",
+            "One lifecycle step's form (registrar only)",
+            [
+                page("The form"),
+                SIGN_IN,
+                READ_ONLY,
+                html_response(404, "No such registration or step"),
+                html_response(409, "The step is not allowed in the registration's status: why"),
+                UNAVAILABLE,
+            ],
+            params=_PARAMS,
+        ),
+        action_page,
+    ),
+    Route(
+        console_operation(
+            "POST",
+            "/registrations/{cert_no}/actions/{type}",
+            "console_action_post",
+            "Take the step (the API's parse and write path, under the form's Idempotency-Key)",
+            [
+                see_other(
+                    "Done: to the registration's page (or with back=changes the approval "
+                    "queue) with ?done="
+                ),
+                SIGNED_OUT,
+                REGISTRAR_ONLY,
+                html_response(404, "No such registration or step"),
+                html_response(409, "The form, entered as it was: why the step is not allowed"),
+                TOO_LARGE,
+                html_response(422, "The form, entered as it was: each refused field's message"),
+                BUSY,
+                UNAVAILABLE,
+            ],
+            params=_PARAMS,
+            body=form_body(
+                {**FORM_FIELDS, "back": "changes: return to the approval queue when done"},
+                ["csrf", "idempotency_key"],
+                more=True,
+            ),
+        ),
+        post_action,
+    ),
+)

@@ -15,8 +15,11 @@ from province_node.web.appkeys import REGISTRY
 from province_node.web.console import claims, labels
 from province_node.web.console.access import signed_in
 from province_node.web.console.find_query import read_query
+from province_node.web.console.operations import SIGN_IN, UNAVAILABLE, console_operation, page
 from province_node.web.console.record_routes import done_notice
 from province_node.web.console.render import render_page
+from schemas.openapi import Param
+from schemas.page_route import Route, html_response
 from schemas.vocab import Status
 
 PAGE_SIZE = 50
@@ -71,6 +74,25 @@ async def changes_page(request: web.Request) -> web.StreamResponse:
     return render_page(request, "changes.html", context)
 
 
-def add_routes(app: web.Application) -> None:
-    """The approval queue."""
-    app.router.add_get("/changes", changes_page, name="console_changes")
+ROUTES = (
+    Route(
+        console_operation(
+            "GET",
+            "/changes",
+            "console_changes",
+            "The approval queue: every pending change, with approve and reject for a registrar",
+            [
+                page(),
+                SIGN_IN,
+                html_response(400, "The queue: the cursor is not one it made"),
+                UNAVAILABLE,
+            ],
+            params=[
+                Param("cursor", "query", str, "the next-page link's position"),
+                Param("done", "query", str, "what was just decided: the page's notice"),
+                Param("cert_no", "query", str, "the registration the notice is about"),
+            ],
+        ),
+        changes_page,
+    ),
+)

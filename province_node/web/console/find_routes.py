@@ -4,6 +4,7 @@ number that matches exactly one registration goes straight to its page."""
 
 from __future__ import annotations
 
+from typing import Literal
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -15,9 +16,13 @@ from province_node.web.appkeys import REGISTRY
 from province_node.web.console import labels
 from province_node.web.console.access import signed_in
 from province_node.web.console.find_query import KINDS, FindQuery, read_query
+from province_node.web.console.operations import UNAVAILABLE, console_operation, page
 from province_node.web.console.render import render_page
+from schemas.openapi import Param
+from schemas.page_route import Route, html_response, see_other
 
 PAGE_SIZE = 20
+KIND_VALUES = tuple(k for k, _ in KINDS)
 
 
 def record_address(cert_no: str) -> str:
@@ -84,6 +89,30 @@ async def find_page(request: web.Request) -> web.StreamResponse:
     return render_page(request, "find.html", context)
 
 
-def add_routes(app: web.Application) -> None:
-    """The find page."""
-    app.router.add_get("/", find_page, name="console_find")
+ROUTES = (
+    Route(
+        console_operation(
+            "GET",
+            "/",
+            "console_find",
+            "Find a registration (the console's first page); with q, one page of results",
+            [
+                page("The form, and the results when q was given"),
+                see_other(
+                    "Not signed in: to /login?next=<this page>; or an exact number's one "
+                    "registration: to its page"
+                ),
+                html_response(400, "The form: the cursor is not one this page made"),
+                html_response(422, "The form with the refused field's message"),
+                UNAVAILABLE,
+            ],
+            params=[
+                Param("q", "query", str, "what to look for"),
+                Param("kind", "query", Literal[KIND_VALUES], "what q is (cert_no by default)"),
+                Param("status", "query", str, "only registrations in this status"),
+                Param("cursor", "query", str, "the next-page link's position"),
+            ],
+        ),
+        find_page,
+    ),
+)

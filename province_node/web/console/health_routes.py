@@ -13,8 +13,10 @@ from province_node.hub_client import HubProvinceSync, HubUnreachable
 from province_node.web.appkeys import HUB, REGISTRY, RELAY, SETTINGS
 from province_node.web.console.access import signed_in
 from province_node.web.console.health_rules import Health, HealthFacts, health
+from province_node.web.console.operations import SIGN_IN, UNAVAILABLE, console_operation, page
 from province_node.web.console.render import render_page
 from province_node.web.sync_facts import node_sync_status
+from schemas.page_route import Route, html_response
 from schemas.timestamps import utc_now
 
 
@@ -55,7 +57,29 @@ async def health_section(request: web.Request) -> web.Response:
     return response
 
 
-def add_routes(app: web.Application) -> None:
-    """The health page and its section."""
-    app.router.add_get("/health", health_page, name="health")
-    app.router.add_get("/health/section", health_section, name="health_section")
+ROUTES = (
+    Route(
+        console_operation(
+            "GET",
+            "/health",
+            "console_health",
+            "节点状态: is every change getting to the hub",
+            [page(), SIGN_IN, UNAVAILABLE],
+        ),
+        health_page,
+    ),
+    Route(
+        console_operation(
+            "GET",
+            "/health/section",
+            "console_health_section",
+            "The health page's section alone (health.js refreshes it)",
+            [
+                html_response(200, "The section (an HTML fragment; Cache-Control: no-store)"),
+                SIGN_IN,
+                UNAVAILABLE,
+            ],
+        ),
+        health_section,
+    ),
+)

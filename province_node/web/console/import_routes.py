@@ -16,9 +16,11 @@ import io
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Annotated
 
 import orjson
 from aiohttp import BodyPartReader, web
+from pydantic import Field
 
 from province_node.errors import NotFound, PayloadTooLarge
 from province_node.importer import CSV_OPTIONAL_COLUMNS, header_problems, read_csv_header
@@ -32,8 +34,19 @@ from province_node.web.console.access import (
     check_origin,
     registrar,
 )
-from province_node.web.console.import_jobs import ImportJob, ImportJobs, new_job_id
+from province_node.web.console.import_jobs import ImportJob, ImportJobs, JobState, new_job_id
+from province_node.web.console.operations import (
+    READ_ONLY,
+    REGISTRAR_ONLY,
+    SIGN_IN,
+    SIGNED_OUT,
+    console_operation,
+    json_answer,
+    page,
+)
 from province_node.web.console.render import render_page
+from schemas.openapi import Answer, Param, Response, Seq, inline_enum
+from schemas.page_route import MULTIPART, Route, html_response, see_other
 from schemas.timestamps import beijing_time, format_utc, utc_now
 
 CHUNK = 256 * 1024
@@ -175,9 +188,21 @@ async def job_page(request: web.Request) -> web.StreamResponse:
 async def job_progress(request: web.Request) -> web.StreamResponse:
     """GET /import/{job}/progress: the job's state and counts (import.js polls it)."""
     _, job = _job(request)
-    response = web.Response(body=orjson.dumps(job.progress()), content_type="application/json")
+    response = json_answer(ImportProgress.model_validate(job.progress()))
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+class ImportProgress(Answer):
+    """An import job now: its state, how far through the file, and what it did so far."""
+
+    state: Annotated[JobState, inline_enum(JobState)]
+    bytes_read: Seq
+    total_bytes: Seq
+    percent: Annotated[int, Field(ge=0, le=100)]
+    imported: Seq
+    skipped: Seq
+    rejected: Seq
 
 
 def _cell(text: str) -> str:
@@ -224,8 +249,8 @@ async def rejects_csv(request: web.Request) -> web.StreamResponse:
     return response
 
 
-def add_routes(app: web.Application) -> None:
-    """The import pages; the jobs live beside the registry file and stop with the node."""
+def install_jobs(app: web.Application) -> None:
+    """The import jobs: they live beside the registry file and stop with the node."""
     jobs = ImportJobs(app[SETTINGS].db_path.parent / "imports")
     app[IMPORT_JOBS] = jobs
 
@@ -235,8 +260,96 @@ def add_routes(app: web.Application) -> None:
     # on_shutdown runs before the registry stops (cleanup): a running job is saved as
     # interrupted while its writes can still finish.
     app.on_shutdown.append(stop_jobs)
-    app.router.add_get("/import", import_page, name="console_import_form")
-    app.router.add_post("/import", upload, name="console_import")
-    app.router.add_get("/import/{job}", job_page, name="console_import_job")
-    app.router.add_get("/import/{job}/progress", job_progress, name="console_import_progress")
-    app.router.add_get("/import/{job}/rejects.csv", rejects_csv, name="console_import_rejects")
+
+
+_JOB = Param("job", "path", str, "the job's id (as the upload's redirect named it)")
+_NO_JOB = html_response(404, "No such import job")
+
+ROUTES = (
+    Route(
+        console_operation(
+            "GET",
+            "/import",
+            "console_import_form",
+            "批量导入: the CSV upload form and the recent imports (registrar only)",
+            [page("The form"), SIGN_IN, READ_ONLY],
+        ),
+        import_page,
+    ),
+    Route(
+        console_operation(
+            "POST",
+            "/import",
+            "console_import",
+            "Upload a CSV (streamed to disk under max_upload_bytes): it is imported in the "
+            "background",
+            [
+                see_other("Accepted: to the job's page"),
+                SIGNED_OUT,
+                REGISTRAR_ONLY,
+                html_response(413, "The form: the file exceeds the upload limit"),
+                html_response(422, "The form: no file, or its header is not the import's"),
+            ],
+            # The CSRF token comes first, so it is checked before a byte of the file is written.
+            body={
+                "type": "object",
+                "properties": {
+                    CSRF_FIELD: {"type": "string", "description": "the session's CSRF token"},
+                    FILE_FIELD: {
+                        "type": "string",
+                        "contentMediaType": "text/csv",
+                        "description": "the CSV file (UTF-8, the import's columns)",
+                    },
+                },
+                "required": [FILE_FIELD],
+            },
+            body_media_type=MULTIPART,
+        ),
+        upload,
+    ),
+    Route(
+        console_operation(
+            "GET",
+            "/import/{job}",
+            "console_import_job",
+            "An import's progress (refreshed by import.js while it runs) and outcome",
+            [page(), SIGN_IN, READ_ONLY, _NO_JOB],
+            params=[_JOB],
+        ),
+        job_page,
+    ),
+    Route(
+        console_operation(
+            "GET",
+            "/import/{job}/progress",
+            "console_import_progress",
+            "An import's state and counts (import.js asks every second)",
+            [
+                Response(200, "The job now (Cache-Control: no-store)", ImportProgress),
+                SIGN_IN,
+                READ_ONLY,
+                _NO_JOB,
+            ],
+            params=[_JOB],
+        ),
+        job_progress,
+    ),
+    Route(
+        console_operation(
+            "GET",
+            "/import/{job}/rejects.csv",
+            "console_import_rejects",
+            "An import's rejected rows: line, cert_no and the reason in Chinese",
+            [
+                Response(
+                    200, "UTF-8 with a byte order mark, for Excel", {"type": "string"}, "text/csv"
+                ),
+                SIGN_IN,
+                READ_ONLY,
+                _NO_JOB,
+            ],
+            params=[_JOB],
+        ),
+        rejects_csv,
+    ),
+)

@@ -21,8 +21,18 @@ from province_node.web.console.access import (
     set_session_cookie,
     signed_in,
 )
+from province_node.web.console.operations import (
+    FORM_FIELDS,
+    FORM_REFUSED,
+    SIGNED_OUT,
+    TOO_LARGE,
+    console_operation,
+    page,
+)
 from province_node.web.console.render import render_page
 from schemas.errors import TooManyAuthFailures
+from schemas.openapi import Param
+from schemas.page_route import Route, form_body, html_response, see_other
 from schemas.throttle import client_key
 
 # Sign-in roles, the more privileged first: a token that is both is a registrar's.
@@ -31,8 +41,12 @@ _CONSOLE_ROLES = (Role.REGISTRAR, Role.VIEWER)
 
 def safe_next(raw: str | None) -> str:
     """Where to go after signing in: a path of this node, never another site (`//host`, a
-    scheme, a backslash all fall back to the console's first page)."""
+    scheme, a backslash all fall back to the console's first page). Any control character or
+    space does too: a browser drops tabs and newlines from a Location, so "/<TAB>/evil.example"
+    would arrive as "//evil.example"."""
     if not raw or not raw.startswith("/") or raw.startswith("//") or "\\" in raw:
+        return "/"
+    if any(ch.isspace() or not ch.isprintable() for ch in raw):
         return "/"
     return raw
 
@@ -122,8 +136,60 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def add_routes(app: web.Application) -> None:
-    """The sign-in and sign-out routes."""
-    app.router.add_get("/login", login_form, name="console_login_form")
-    app.router.add_post("/login", login, name="console_login")
-    app.router.add_post("/logout", logout, name="console_logout")
+ROUTES = (
+    Route(
+        console_operation(
+            "GET",
+            "/login",
+            "console_login_form",
+            "The sign-in form (a signed-in operator goes straight on to next)",
+            [page("The form"), see_other("Already signed in: to next")],
+            params=[
+                Param("next", "query", str, "the console's page to go to after signing in"),
+                Param("signed_out", "query", str, "any value: the form says you signed out"),
+            ],
+            signed_in=False,
+        ),
+        login_form,
+    ),
+    Route(
+        console_operation(
+            "POST",
+            "/login",
+            "console_login",
+            "Sign in with a registrar's or viewer's token: a session cookie",
+            [
+                see_other("Signed in (Set-Cookie: the session): to next"),
+                html_response(401, "The form: the token is not right"),
+                html_response(
+                    403, "The form: the token's role has no console; or sent from another site"
+                ),
+                TOO_LARGE,
+                html_response(422, "The form: no token"),
+                html_response(
+                    429, "The form: too many failed sign-ins from this client (Retry-After)"
+                ),
+            ],
+            body=form_body(
+                {
+                    "token": "a registrar's or viewer's token of this node",
+                    "next": "the console's page to go to after signing in",
+                },
+                ["token"],
+            ),
+            signed_in=False,
+        ),
+        login,
+    ),
+    Route(
+        console_operation(
+            "POST",
+            "/logout",
+            "console_logout",
+            "Sign out: the session ends, the cookie is forgotten",
+            [see_other("To /login?signed_out=1"), SIGNED_OUT, FORM_REFUSED, TOO_LARGE],
+            body=form_body({"csrf": FORM_FIELDS["csrf"]}, ["csrf"]),
+        ),
+        logout,
+    ),
+)

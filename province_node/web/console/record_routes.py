@@ -15,8 +15,18 @@ from province_node.errors import NotFound
 from province_node.web.appkeys import REGISTRY, SETTINGS
 from province_node.web.console import action_forms, claims, labels
 from province_node.web.console.access import signed_in
+from province_node.web.console.operations import (
+    CERT_NO,
+    NOT_FOUND,
+    SIGN_IN,
+    UNAVAILABLE,
+    console_operation,
+    page,
+)
 from province_node.web.console.render import render_page
 from province_node.web.console.visibility import national_visibility
+from schemas.openapi import Param
+from schemas.page_route import Route
 from schemas.record import Record
 from schemas.vocab import EVENT_TYPE_LABELS, EventType
 
@@ -73,6 +83,21 @@ async def record_page(request: web.Request) -> web.StreamResponse:
     return render_page(request, "record.html", context)
 
 
-def add_routes(app: web.Application) -> None:
-    """The registration's page."""
-    app.router.add_get(r"/registrations/{cert_no}", record_page, name="console_record")
+ROUTES = (
+    Route(
+        console_operation(
+            "GET",
+            "/registrations/{cert_no}",
+            "console_record",
+            "One registration's page: its fields, pending change, history, national visibility "
+            "and the actions allowed now",
+            [page(), SIGN_IN, NOT_FOUND, UNAVAILABLE],
+            params=[
+                CERT_NO,
+                Param("show_id", "query", str, "1: the ID number in full (logged)"),
+                Param("done", "query", str, "what was just done: the page's notice"),
+            ],
+        ),
+        record_page,
+    ),
+)

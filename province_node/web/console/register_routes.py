@@ -22,7 +22,22 @@ from province_node.web.appkeys import SETTINGS
 from province_node.web.console import claims, register_form
 from province_node.web.console.access import posted_form, registrar
 from province_node.web.console.field_messages import conflict
+from province_node.web.console.operations import (
+    BUSY,
+    FORM_FIELDS,
+    READ_ONLY,
+    REGISTRAR_ONLY,
+    SIGN_IN,
+    SIGNED_OUT,
+    TOO_LARGE,
+    UNAVAILABLE,
+    console_operation,
+    json_answer,
+    page,
+)
 from province_node.web.console.render import render_page
+from schemas.openapi import Answer, Param, Response
+from schemas.page_route import Route, form_body, html_response, see_other
 
 _REGION_FIELDS = ("org_region_code", "authority_region_code")
 
@@ -108,18 +123,29 @@ def _refused(
     return _page(request, values, errors=errors, technical=message, status=status)
 
 
+class RegisterCheck(Answer):
+    """One field of the register form as it stands."""
+
+    field: str
+    # The Chinese refusal of the field, or null when the parse has nothing against it.
+    message: str | None
+    # A region code's field: the region's name, or that the code is not in the table; else null.
+    note: str | None
+    # False for a six-digit region code not in the table (flagged, not refused).
+    known: bool
+
+
 async def check(request: web.Request) -> web.StreamResponse:
-    """POST /register/check: the parse's word on one field of the form as it stands (JSON):
-    {"field", "message": the Chinese refusal or null, "note": a region's name or null}."""
+    """POST /register/check: the parse's word on one field of the form as it stands (JSON)."""
     session = registrar(request)
     form = await posted_form(request, session)
     field = form.get("field")
     if not isinstance(field, str) or field not in register_form.FIELD_PATHS:
         raise InvalidRequest.for_field("field", "must name a field of the register form")
-    return web.json_response(_check(form, field))
+    return json_answer(_check(form, field))
 
 
-def _check(form: Any, field: str) -> dict[str, Any]:
+def _check(form: Any, field: str) -> RegisterCheck:
     values = register_form.entered(form)
     body = register_form.body_of(values)
     value = values.get(field)
@@ -135,11 +161,64 @@ def _check(form: Any, field: str) -> dict[str, Any]:
         region = register_form.region_note(value)
         if region is not None:
             known, note = region
-    return {"field": field, "message": message, "note": note, "known": known}
+    return RegisterCheck(field=field, message=message, note=note, known=known)
 
 
-def add_routes(app: web.Application) -> None:
-    """The register form and its live check."""
-    app.router.add_get("/register", register_page, name="console_register_form")
-    app.router.add_post("/register", register, name="console_register")
-    app.router.add_post("/register/check", check, name="console_register_check")
+_REGISTER_FIELDS = {
+    **FORM_FIELDS,
+    "kind": "new (first registration or re-registration) or transfer (转入)",
+    "scopes": "an 执业范围 code; the field repeats for each",
+}
+
+ROUTES = (
+    Route(
+        console_operation(
+            "GET",
+            "/register",
+            "console_register_form",
+            "The register form (registrar only); ?kind=transfer opens it as a transfer-in",
+            [page("The form"), SIGN_IN, READ_ONLY],
+            params=[Param("kind", "query", str, "transfer: a transfer-in's form")],
+        ),
+        register_page,
+    ),
+    Route(
+        console_operation(
+            "POST",
+            "/register",
+            "console_register",
+            "Register (the API's parse and write path, under the form's Idempotency-Key)",
+            [
+                see_other("Registered: to the registration's page with ?done=registered"),
+                SIGNED_OUT,
+                REGISTRAR_ONLY,
+                html_response(409, "The form, entered as it was: why the node refused it"),
+                TOO_LARGE,
+                html_response(422, "The form, entered as it was: each refused field's message"),
+                BUSY,
+                UNAVAILABLE,
+            ],
+            body=form_body(_REGISTER_FIELDS, ["csrf", "idempotency_key"], more=True),
+        ),
+        register,
+    ),
+    Route(
+        console_operation(
+            "POST",
+            "/register/check",
+            "console_register_check",
+            "The parse's word on one field of the register form as it stands (register.js)",
+            [
+                Response(200, "The field's message (null when good)", RegisterCheck),
+                SIGNED_OUT,
+                REGISTRAR_ONLY,
+                TOO_LARGE,
+                html_response(422, "field does not name a field of the register form"),
+            ],
+            body=form_body(
+                {**_REGISTER_FIELDS, "field": "the form field to check"}, ["field"], more=True
+            ),
+        ),
+        check,
+    ),
+)

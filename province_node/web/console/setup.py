@@ -20,8 +20,11 @@ from province_node.web.console import (
     static_routes,
     visibility_routes,
 )
+from schemas.openapi import Operation
+from schemas.page_route import Route, add_page_routes
 
-# The route modules of the console, in the order their routes are added.
+# The route modules of the console, in the order their routes are added; each declares its
+# routes in ROUTES (schemas.page_route.Route: the handler and its operation in the document).
 ROUTE_MODULES: tuple[ModuleType, ...] = (
     static_routes,
     login_routes,
@@ -63,5 +66,15 @@ def setup_console(app: web.Application) -> None:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    for module in ROUTE_MODULES:
-        module.add_routes(app)
+    import_routes.install_jobs(app)
+    add_page_routes(app, console_routes())
+
+
+def console_routes() -> list[Route]:
+    """Every route of the console, in ROUTE_MODULES order."""
+    return [route for module in ROUTE_MODULES for route in module.ROUTES]
+
+
+def console_operations() -> list[Operation]:
+    """The console's routes as the node's OpenAPI document lists them."""
+    return [route.operation for route in console_routes()]

@@ -8,6 +8,9 @@ from pathlib import Path
 from aiohttp import web
 
 from province_node.errors import NotFound
+from province_node.web.console.operations import console_operation
+from schemas.openapi import Param
+from schemas.page_route import STATIC_FILE, STATIC_NAME, Route, html_response
 from schemas.static_files import listed_files, named_file
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -23,6 +26,17 @@ async def console_file(request: web.Request) -> web.FileResponse:
     return response
 
 
-def add_routes(app: web.Application) -> None:
-    """The console's files."""
-    app.router.add_get("/static/console/{name}", console_file, name="console_file")
+ROUTES = (
+    Route(
+        console_operation(
+            "GET",
+            "/static/console/{name}",
+            "console_file",
+            "The console's stylesheet or scripts",
+            [STATIC_FILE, html_response(404, "No such file")],
+            params=[Param("name", "path", STATIC_NAME, "the file's name")],
+            signed_in=False,
+        ),
+        console_file,
+    ),
+)

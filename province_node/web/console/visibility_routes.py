@@ -10,7 +10,14 @@ from province_node import outbox
 from province_node.errors import NotFound
 from province_node.web.appkeys import REGISTRY
 from province_node.web.console.access import signed_in
+from province_node.web.console.operations import (
+    CERT_NO,
+    SIGN_IN,
+    UNAVAILABLE,
+    console_operation,
+)
 from province_node.web.console.visibility import national_visibility
+from schemas.page_route import Route, html_response
 
 
 async def visibility_fragment(request: web.Request) -> web.Response:
@@ -30,8 +37,21 @@ async def visibility_fragment(request: web.Request) -> web.Response:
     return response
 
 
-def add_routes(app: web.Application) -> None:
-    """The visibility fragment."""
-    app.router.add_get(
-        "/registrations/{cert_no}/visibility", visibility_fragment, name="visibility_fragment"
-    )
+ROUTES = (
+    Route(
+        console_operation(
+            "GET",
+            "/registrations/{cert_no}/visibility",
+            "console_visibility",
+            "The record page's national visibility section alone (visibility.js refreshes it)",
+            [
+                html_response(200, "The section (an HTML fragment; Cache-Control: no-store)"),
+                SIGN_IN,
+                html_response(404, "This node has no change of this cert_no"),
+                UNAVAILABLE,
+            ],
+            params=[CERT_NO],
+        ),
+        visibility_fragment,
+    ),
+)
