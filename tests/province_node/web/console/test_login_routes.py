@@ -50,7 +50,10 @@ async def test_sign_in_goes_back_to_the_page_asked_for(node: Node) -> None:
     assert resp.headers["Location"] == "/health?x=1"
 
 
-@pytest.mark.parametrize("target", ["//evil.example/", "https://evil.example/", "/\\evil", ""])
+@pytest.mark.parametrize(
+    "target",
+    ["//evil.example/", "https://evil.example/", "/\\evil", "", "/\t/evil.example", "/\n/evil"],
+)
 async def test_sign_in_never_goes_to_another_site(node: Node, target: str) -> None:
     resp = await node.client.post(
         "/login", data={"token": node.tokens["viewer"], "next": target}, allow_redirects=False
