@@ -162,10 +162,16 @@
       return;
     }
     event.preventDefault();
+    // A second click while the checks are out waits for their answer (one round, one submit).
+    if (form.dataset.checking === "yes") {
+      return;
+    }
+    form.dataset.checking = "yes";
     var names = CHECKED.filter(filled);
     Promise.all(names.map(check)).then(function (answers) {
       var refused = answers.filter(function (a) { return a.message; });
       window.setTimeout(function () {
+        delete form.dataset.checking;
         release();
         if (refused.length) {
           var first = control(refused[0].field);
@@ -180,6 +186,7 @@
     }).catch(function () {
       // The check could not be asked: the server checks the submit itself.
       window.setTimeout(function () {
+        delete form.dataset.checking;
         release();
         form.dataset.checked = "yes";
         form.requestSubmit();
