@@ -24,15 +24,12 @@ from province_node.web.appkeys import SETTINGS
 from province_node.web.console import action_forms, claims, labels, register_form
 from province_node.web.console.access import PostForm, posted_form, registrar
 from province_node.web.console.operations import (
-    BUSY,
     CERT_NO,
     FORM_FIELDS,
     READ_ONLY,
-    REGISTRAR_ONLY,
     SIGN_IN,
-    SIGNED_OUT,
-    TOO_LARGE,
     UNAVAILABLE,
+    WRITE_REFUSALS,
     console_operation,
     page,
 )
@@ -205,14 +202,8 @@ ROUTES = (
                     "Done: to the registration's page (or with back=changes the approval "
                     "queue) with ?done="
                 ),
-                SIGNED_OUT,
-                REGISTRAR_ONLY,
+                *WRITE_REFUSALS,
                 html_response(404, "No such registration or step"),
-                html_response(409, "The form, entered as it was: why the step is not allowed"),
-                TOO_LARGE,
-                html_response(422, "The form, entered as it was: each refused field's message"),
-                BUSY,
-                UNAVAILABLE,
             ],
             params=_PARAMS,
             body=form_body(

@@ -52,6 +52,16 @@ TOO_LARGE = html_response(413, "The form exceeds the node's request body limit")
 BUSY = html_response(429, "The write queue is full: the time to wait (Retry-After)")
 UNAVAILABLE = html_response(503, "The registry cannot serve now (e.g. the node is stopping)")
 NOT_FOUND = html_response(404, "No registration with this cert_no in this province")
+# What a registrar's changing form may answer instead of its 303 (province_node.web.writes).
+WRITE_REFUSALS = (
+    SIGNED_OUT,
+    REGISTRAR_ONLY,
+    html_response(409, "The form, entered as it was: why the node refused it"),
+    TOO_LARGE,
+    html_response(422, "The form, entered as it was: each refused field's message"),
+    BUSY,
+    UNAVAILABLE,
+)
 
 CERT_NO = Param("cert_no", "path", str, "执业证书编码 (15 digits; any other answers 404)")
 # The hidden fields of every form that changes something.

@@ -23,14 +23,13 @@ from province_node.web.console import claims, register_form
 from province_node.web.console.access import posted_form, registrar
 from province_node.web.console.field_messages import conflict
 from province_node.web.console.operations import (
-    BUSY,
     FORM_FIELDS,
     READ_ONLY,
     REGISTRAR_ONLY,
     SIGN_IN,
     SIGNED_OUT,
     TOO_LARGE,
-    UNAVAILABLE,
+    WRITE_REFUSALS,
     console_operation,
     json_answer,
     page,
@@ -190,13 +189,7 @@ ROUTES = (
             "Register (the API's parse and write path, under the form's Idempotency-Key)",
             [
                 see_other("Registered: to the registration's page with ?done=registered"),
-                SIGNED_OUT,
-                REGISTRAR_ONLY,
-                html_response(409, "The form, entered as it was: why the node refused it"),
-                TOO_LARGE,
-                html_response(422, "The form, entered as it was: each refused field's message"),
-                BUSY,
-                UNAVAILABLE,
+                *WRITE_REFUSALS,
             ],
             body=form_body(_REGISTER_FIELDS, ["csrf", "idempotency_key"], more=True),
         ),
