@@ -6,6 +6,9 @@ streamed in), `upload.csv.rejects.jsonl` (the importer's rejects) and `job.json`
 counts, rewritten after every batch). So a job survives a page reload, and a node restart: a
 job that was running when the node stopped is read back as interrupted (nothing restarts it on
 its own; uploading the same file again is safe, rows already registered are skipped).
+
+`upload.csv` holds every row in full, ID numbers included, and is needed only while its job
+runs: it is deleted when the job ends (done, failed, or interrupted by the node stopping).
 """
 
 from __future__ import annotations
@@ -198,6 +201,9 @@ class ImportJobs:
         finally:
             job.finished_at = format_utc(utc_now())
             self.save(job)
+            # The file's ID numbers are not kept past the job (an interrupted job is resumed by
+            # uploading the file again, never from this copy).
+            path.unlink(missing_ok=True)
 
     def save(self, job: ImportJob) -> None:
         """Write the job's state file."""

@@ -97,7 +97,7 @@ async def import_page(request: web.Request) -> web.StreamResponse:
     return _form_page(request)
 
 
-async def _stream_to(part: BodyPartReader, path: Path, limit: int) -> int:
+async def stream_to(part: BodyPartReader, path: Path, limit: int) -> int:
     """Write a file part to path chunk by chunk; its size, or PayloadTooLarge past limit."""
     size = 0
     # The file holds ID numbers: the owner's alone (0600), whatever the umask. Disk writes run
@@ -138,7 +138,7 @@ async def upload(request: web.Request) -> web.StreamResponse:
                     await part.release()
                     continue
                 path = jobs.upload_path(job_id)
-                stored = (part.filename, await _stream_to(part, path, limit), path)
+                stored = (part.filename, await stream_to(part, path, limit), path)
             else:
                 await part.release()
         check_csrf(session, presented)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 import aiohttp
-from aiohttp import ClientResponse
+from aiohttp import BodyPartReader, ClientResponse
 from consolekit import csv_file, field_errors, sign_in
 from nodekit import FedEnv, Node, eventually, start_node
+
+from province_node.web.console.import_routes import stream_to
 
 
 async def upload(
@@ -125,10 +128,26 @@ async def test_an_oversize_upload_is_a_413_page(fed: FedEnv) -> None:
         await node.client.close()
 
 
-async def test_the_uploaded_file_is_the_owners_alone(node: Node, fed: FedEnv) -> None:
-    csrf = await sign_in(node)
-    location = (await upload(node, csrf, csv_file(1))).headers["Location"]
-    await finished(node, location)
-    job_id = location.rsplit("/", 1)[1]
-    stored = fed.db.parent / "imports" / job_id / "upload.csv"
+class _Part:
+    """A file part of a multipart body, as stream_to reads it."""
+
+    def __init__(self, content: bytes) -> None:
+        self.content = content
+
+    async def read_chunk(self, size: int) -> bytes:
+        chunk, self.content = self.content[:size], self.content[size:]
+        return chunk
+
+
+async def test_the_uploaded_file_is_the_owners_alone(tmp_path: Path) -> None:
+    stored = tmp_path / "upload.csv"
+    await stream_to(cast(BodyPartReader, _Part(csv_file(1))), stored, 1 << 20)
     assert stored.stat().st_mode & 0o777 == 0o600
+
+
+async def test_the_upload_is_deleted_when_its_job_ends(node: Node, fed: FedEnv) -> None:
+    csrf = await sign_in(node)
+    location = (await upload(node, csrf, csv_file(1, bad=1))).headers["Location"]
+    await finished(node, location)
+    folder = fed.db.parent / "imports" / location.rsplit("/", 1)[1]
+    assert sorted(p.name for p in folder.iterdir()) == ["job.json", "upload.csv.rejects.jsonl"]
