@@ -9,6 +9,9 @@ its own; uploading the same file again is safe, rows already registered are skip
 
 `upload.csv` holds every row in full, ID numbers included, and is needed only while its job
 runs: it is deleted when the job ends (done, failed, or interrupted by the node stopping).
+When a job ends, the directories of jobs whose state last changed more than `KEEP_DAYS` ago
+are deleted too (so the import page reads a bounded number of job files), and so is the upload
+of a job a crash left behind.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import os
 import re
 import secrets
 import shutil
+import time
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -41,6 +45,9 @@ _JOB_ID = re.compile(r"^[A-Za-z0-9_-]{16}$")
 BATCH_ROWS = 500
 # The newest jobs the import page lists.
 RECENT = 10
+# A job's directory is deleted this long after its last change: the rejects are wanted in the
+# days after an import, not for months (and every directory kept is read by the import page).
+KEEP_DAYS = 30
 
 
 class JobState(StrEnum):
@@ -160,6 +167,23 @@ class ImportJobs:
         jobs.sort(key=lambda j: j.started_at, reverse=True)
         return jobs[:limit]
 
+    def prune(self, now: float | None = None) -> None:
+        """Delete the jobs whose state last changed over KEEP_DAYS before `now` (epoch seconds),
+        and the upload of any job this node is not running (a crash left it behind)."""
+        cutoff = (time.time() if now is None else now) - KEEP_DAYS * 86400
+        for state in self.root.glob(f"*/{STATE_NAME}"):
+            folder = state.parent
+            if folder.name in self._jobs and self._jobs[folder.name].running:
+                continue
+            try:
+                stale = state.stat().st_mtime < cutoff
+            except OSError:
+                continue
+            if stale:
+                shutil.rmtree(folder, ignore_errors=True)
+            else:
+                (folder / UPLOAD_NAME).unlink(missing_ok=True)
+
     def rejects_path(self, job_id: str) -> Path:
         """The importer's rejects file of a job."""
         return self.job_dir(job_id) / f"{UPLOAD_NAME}.rejects.jsonl"
@@ -204,6 +228,8 @@ class ImportJobs:
             # The file's ID numbers are not kept past the job (an interrupted job is resumed by
             # uploading the file again, never from this copy).
             path.unlink(missing_ok=True)
+            self._jobs.pop(job.id, None)
+            await asyncio.to_thread(self.prune)
 
     def save(self, job: ImportJob) -> None:
         """Write the job's state file."""

@@ -70,10 +70,12 @@ def _mib(n: int) -> str:
     return f"{n / (1024 * 1024):.0f} MiB"
 
 
-def _form_page(
+async def _form_page(
     request: web.Request, *, error: str | None = None, status: int = 200
 ) -> web.Response:
     limit = request.app[SETTINGS].max_upload_bytes
+    # Reading the jobs' state files is disk work: off the event loop.
+    recent = await asyncio.to_thread(request.app[IMPORT_JOBS].recent)
     return render_page(
         request,
         "import.html",
@@ -83,9 +85,7 @@ def _form_page(
             "limit": _mib(limit),
             "columns": CSV_COLUMNS,
             "optional_columns": CSV_OPTIONAL_COLUMNS,
-            "jobs": [
-                (job, beijing_time(job.started_at)) for job in request.app[IMPORT_JOBS].recent()
-            ],
+            "jobs": [(job, beijing_time(job.started_at)) for job in recent],
         },
         status=status,
     )
@@ -94,7 +94,7 @@ def _form_page(
 async def import_page(request: web.Request) -> web.StreamResponse:
     """GET /import: the upload form and the recent imports."""
     registrar(request)
-    return _form_page(request)
+    return await _form_page(request)
 
 
 async def stream_to(part: BodyPartReader, path: Path, limit: int) -> int:
@@ -120,7 +120,7 @@ async def upload(request: web.Request) -> web.StreamResponse:
     limit = request.app[SETTINGS].max_upload_bytes
     if request.content_length is not None and request.content_length > limit + CHUNK:
         # Known too large before reading it: refused at once (the multipart framing is small).
-        return _too_large(request, limit)
+        return await _too_large(request, limit)
     jobs = request.app[IMPORT_JOBS]
     presented = request.headers.get(CSRF_HEADER)
     reader = await request.multipart()
@@ -149,10 +149,10 @@ async def upload(request: web.Request) -> web.StreamResponse:
             raise _Refused(problem, 422)
     except PayloadTooLarge:
         jobs.discard(job_id)
-        return _too_large(request, limit)
+        return await _too_large(request, limit)
     except _Refused as refused:
         jobs.discard(job_id)
-        return _form_page(request, error=refused.message, status=refused.status)
+        return await _form_page(request, error=refused.message, status=refused.status)
     except BaseException:
         jobs.discard(job_id)
         raise
@@ -162,8 +162,8 @@ async def upload(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(f"/import/{job_id}")
 
 
-def _too_large(request: web.Request, limit: int) -> web.Response:
-    return _form_page(
+async def _too_large(request: web.Request, limit: int) -> web.Response:
+    return await _form_page(
         request,
         error=f"文件超过 {_mib(limit)} 的上限，未导入。请把文件拆分成几个较小的文件分别导入。",
         status=413,

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 from province_node.web.console.import_jobs import (
+    KEEP_DAYS,
+    STATE_NAME,
+    UPLOAD_NAME,
     ImportJob,
     ImportJobs,
     JobState,
@@ -57,3 +62,25 @@ def test_recent_lists_the_newest_first(tmp_path: Path) -> None:
 def test_the_upload_directory_is_the_owners_alone(tmp_path: Path) -> None:
     path = ImportJobs(tmp_path).upload_path(new_job_id())
     assert path.parent.stat().st_mode & 0o777 == 0o700
+
+
+def _aged(root: Path, days: float) -> ImportJob:
+    """A finished job whose state file last changed `days` ago."""
+    job = _saved(root, state=JobState.DONE)
+    when = time.time() - days * 86400
+    os.utime(root / job.id / STATE_NAME, (when, when))
+    return job
+
+
+def test_prune_deletes_the_jobs_older_than_keep_days(tmp_path: Path) -> None:
+    _aged(tmp_path, KEEP_DAYS + 1)
+    kept = _aged(tmp_path, KEEP_DAYS - 1)
+    ImportJobs(tmp_path).prune()
+    assert [p.name for p in tmp_path.iterdir()] == [kept.id]
+
+
+def test_prune_deletes_an_upload_a_crash_left_behind(tmp_path: Path) -> None:
+    job = _saved(tmp_path)
+    (tmp_path / job.id / UPLOAD_NAME).write_bytes(b"cert_no\n")
+    ImportJobs(tmp_path).prune()
+    assert not (tmp_path / job.id / UPLOAD_NAME).exists()
