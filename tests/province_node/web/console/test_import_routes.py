@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any, cast
 
 import aiohttp
+import orjson
 from aiohttp import BodyPartReader, ClientResponse
 from consolekit import csv_file, field_errors, sign_in
 from nodekit import FedEnv, Node, eventually, start_node
 
-from province_node.web.console.import_routes import stream_to
+from province_node.web.console.import_routes import reject_row, stream_to
 
 
 async def upload(
@@ -151,3 +152,8 @@ async def test_the_upload_is_deleted_when_its_job_ends(node: Node, fed: FedEnv) 
     await finished(node, location)
     folder = fed.db.parent / "imports" / location.rsplit("/", 1)[1]
     assert sorted(p.name for p in folder.iterdir()) == ["job.json", "upload.csv.rejects.jsonl"]
+
+
+def test_a_reason_excel_would_read_as_a_formula_is_written_as_text() -> None:
+    raw = orjson.dumps({"line": 2, "cert_no": "1", "details": [{"field": "=X()", "message": "?"}]})
+    assert reject_row(raw)[2].startswith("'=")
