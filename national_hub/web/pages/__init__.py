@@ -17,8 +17,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-import aiohttp_jinja2
-import jinja2
 from aiohttp import web
 
 from national_hub.web.pages import (
@@ -34,6 +32,7 @@ from national_hub.web.pages.filters import FILTERS
 from national_hub.web.pages.page_route import PageRoute
 from schemas.openapi import Operation
 from schemas.page_route import add_page_routes
+from schemas.page_templates import setup_templates
 
 # The route modules of the site, in the order their routes are added.
 ROUTE_MODULES: tuple[ModuleType, ...] = (
@@ -49,22 +48,7 @@ ROUTE_MODULES: tuple[ModuleType, ...] = (
 
 def setup_pages(app: web.Application) -> None:
     """The site's template environment and routes (after the API's, in visible order)."""
-    env = aiohttp_jinja2.setup(
-        app,
-        # The site's templates, then the form macros every regsync page shares (_forms.html).
-        loader=jinja2.ChoiceLoader(
-            [
-                jinja2.PackageLoader("national_hub.web", "templates"),
-                jinja2.PackageLoader("schemas", "templates"),
-            ]
-        ),
-        # Autoescape everything (not only *.html): a name like "<script>" is shown as text.
-        autoescape=True,
-        # A misspelt variable fails the test that renders it, not silently prints nothing.
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = setup_templates(app, "national_hub.web", "templates")
     env.filters.update(FILTERS)
     add_page_routes(app, _routes())
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-import aiohttp_jinja2
-import jinja2
 from aiohttp import web
 
 from province_node.web.console import (
@@ -22,6 +20,7 @@ from province_node.web.console import (
 )
 from schemas.openapi import Operation
 from schemas.page_route import Route, add_page_routes
+from schemas.page_templates import setup_templates
 
 # The route modules of the console, in the order their routes are added; each declares its
 # routes in ROUTES (schemas.page_route.Route: the handler and its operation in the document).
@@ -50,22 +49,7 @@ def is_console_path(path: str) -> bool:
 
 def setup_console(app: web.Application) -> None:
     """The console's template environment and routes (after the API's, in visible order)."""
-    aiohttp_jinja2.setup(
-        app,
-        # The console's templates, then the form macros every regsync page shares (_forms.html).
-        loader=jinja2.ChoiceLoader(
-            [
-                jinja2.PackageLoader("province_node.web.console", "templates"),
-                jinja2.PackageLoader("schemas", "templates"),
-            ]
-        ),
-        # Autoescape everything: a name like "<script>" is shown as text.
-        autoescape=True,
-        # A misspelt variable fails the test that renders it, not silently prints nothing.
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    setup_templates(app, "province_node.web.console", "templates")
     import_routes.install_jobs(app)
     add_page_routes(app, console_routes())
 
