@@ -25,8 +25,19 @@ def new_key() -> str:
 def form_claim(session: Session, raw_key: object, method: str, path: str, body: Any) -> Claim:
     """The claim of a posted form: its key under the session (400 when the form has none; every
     console form draws one, so a form without it was not drawn by the console)."""
+    client, key = keyed(session, raw_key)
+    return Claim(client, key, idempotency.fingerprint(method, path, body))
+
+
+def keyed(session: Session, raw_key: object) -> tuple[str, str]:
+    """A posted form's key under its session: (client, key) (400 when the form has none;
+    every console form draws one, so a form without it was not drawn by the console)."""
     key = idempotency.parse_key(raw_key if isinstance(raw_key, str) else None)
     if key is None:
         raise BadRequest(f"{FIELD}: missing; every console form carries one")
-    client = hashlib.sha256(f"console:{session.id}".encode()).hexdigest()
-    return Claim(client, key, idempotency.fingerprint(method, path, body))
+    return client_of(session), key
+
+
+def client_of(session: Session) -> str:
+    """Whose keys a session's are (never the session id itself, which signs a person in)."""
+    return hashlib.sha256(f"console:{session.id}".encode()).hexdigest()

@@ -23,6 +23,7 @@ import re
 import secrets
 import shutil
 import time
+from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -45,6 +46,8 @@ _JOB_ID = re.compile(r"^[A-Za-z0-9_-]{16}$")
 BATCH_ROWS = 500
 # The newest jobs the import page lists.
 RECENT = 10
+# The upload forms' keys remembered (the oldest forgotten first): far more than a day's uploads.
+MAX_KEYS = 10_000
 # A job's directory is deleted this long after its last change: the rejects are wanted in the
 # days after an import, not for months (and every directory kept is read by the import page).
 KEEP_DAYS = 30
@@ -118,6 +121,10 @@ class ImportJobs:
         self.root = root
         self._jobs: dict[str, ImportJob] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        # (client, the upload form's idempotency_key) → the job it started: a second submit of
+        # the same form goes to that job instead of starting another over the same file. In
+        # memory, like the sessions the clients are of (a restart ends both).
+        self._keys: OrderedDict[tuple[str, str], str] = OrderedDict()
 
     def job_dir(self, job_id: str) -> Path:
         """The directory of a job (its id checked)."""
@@ -137,8 +144,19 @@ class ImportJobs:
         """Remove an upload that will not be imported (too large, wrong header)."""
         shutil.rmtree(self.job_dir(job_id), ignore_errors=True)
 
-    def start(self, job: ImportJob, registry: Registry) -> None:
-        """Run the job's import in the background."""
+    def started_by(self, client: str, key: str) -> str | None:
+        """The id of the job a form with this key of this client started, if one did."""
+        return self._keys.get((client, key))
+
+    def start(
+        self, job: ImportJob, registry: Registry, key: tuple[str, str] | None = None
+    ) -> None:
+        """Run the job's import in the background (`key`: the form's (client, key), which
+        started_by then answers with this job)."""
+        if key is not None:
+            self._keys[key] = job.id
+            while len(self._keys) > MAX_KEYS:
+                self._keys.popitem(last=False)
         self._jobs[job.id] = job
         self.save(job)
         task = asyncio.create_task(self._run(job, registry), name=f"import-{job.id}")

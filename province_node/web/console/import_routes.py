@@ -27,7 +27,7 @@ from province_node.errors import NotFound, PayloadTooLarge
 from province_node.importer import CSV_OPTIONAL_COLUMNS, header_problems, read_csv_header
 from province_node.requests import CSV_COLUMNS
 from province_node.web.appkeys import IMPORT_JOBS, REGISTRY, SETTINGS
-from province_node.web.console import field_messages
+from province_node.web.console import claims, field_messages
 from province_node.web.console.access import (
     CSRF_FIELD,
     CSRF_HEADER,
@@ -37,6 +37,7 @@ from province_node.web.console.access import (
 )
 from province_node.web.console.import_jobs import ImportJob, ImportJobs, JobState, new_job_id
 from province_node.web.console.operations import (
+    FORM_FIELDS,
     READ_ONLY,
     REGISTRAR_ONLY,
     SIGN_IN,
@@ -88,6 +89,7 @@ async def _form_page(
             "limit": _mib(limit),
             "columns": CSV_COLUMNS,
             "optional_columns": CSV_OPTIONAL_COLUMNS,
+            "idempotency_key": claims.new_key(),
             "jobs": [(job, beijing_time(job.started_at)) for job in recent],
         },
         status=status,
@@ -116,8 +118,10 @@ async def stream_to(part: BodyPartReader, path: Path, limit: int) -> int:
 
 
 async def upload(request: web.Request) -> web.StreamResponse:
-    """POST /import (multipart: csrf, then file): 303 to the new job's page, or the form again
-    with the reason beside the file field (413 too large, 422 not a usable CSV)."""
+    """POST /import (multipart: csrf, idempotency_key, then file): 303 to the new job's page
+    (to the job a form with the same key already started, the file unread), or the form again
+    with the reason beside the file field (413 too large, 422 not a usable CSV). A request
+    without a key (a script's) is never matched to an earlier one."""
     session = registrar(request)
     check_origin(request)
     limit = request.app[SETTINGS].max_upload_bytes
@@ -129,12 +133,21 @@ async def upload(request: web.Request) -> web.StreamResponse:
     reader = await request.multipart()
     job_id = new_job_id()
     stored: tuple[str, int, Path] | None = None
+    key: tuple[str, str] | None = None
     try:
         while (part := await reader.next()) is not None:
             if not isinstance(part, BodyPartReader):
                 continue
             if part.name == CSRF_FIELD:
                 presented = (await part.read_chunk(1024)).decode("utf-8", "replace")
+            elif part.name == claims.FIELD:
+                check_csrf(session, presented)
+                key = claims.keyed(
+                    session, (await part.read_chunk(1024)).decode("utf-8", "replace")
+                )
+                if (earlier := jobs.started_by(*key)) is not None:
+                    # The same form sent again: its job, not a second one over the same file.
+                    raise web.HTTPSeeOther(f"/import/{earlier}")
             elif part.name == FILE_FIELD and stored is None:
                 check_csrf(session, presented)
                 if not part.filename:
@@ -156,12 +169,15 @@ async def upload(request: web.Request) -> web.StreamResponse:
     except _Refused as refused:
         jobs.discard(job_id)
         return await _form_page(request, error=refused.message, status=refused.status)
+    except web.HTTPSeeOther:
+        # Nothing of this upload was stored (the key comes before the file).
+        raise
     except BaseException:
         jobs.discard(job_id)
         raise
     name, size, _ = stored
     job = ImportJob(job_id, Path(name).name[:200], size, format_utc(utc_now()))
-    jobs.start(job, request.app[REGISTRY])
+    jobs.start(job, request.app[REGISTRY], key)
     raise web.HTTPSeeOther(f"/import/{job_id}")
 
 
@@ -312,7 +328,10 @@ ROUTES = (
             body={
                 "type": "object",
                 "properties": {
-                    CSRF_FIELD: {"type": "string", "description": "the session's CSRF token"},
+                    **{
+                        name: {"type": "string", "description": description}
+                        for name, description in FORM_FIELDS.items()
+                    },
                     FILE_FIELD: {
                         "type": "string",
                         "contentMediaType": "text/csv",

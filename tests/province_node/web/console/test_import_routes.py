@@ -10,18 +10,20 @@ from typing import Any, cast
 import aiohttp
 import orjson
 from aiohttp import BodyPartReader, ClientResponse
-from consolekit import csv_file, field_errors, sign_in
+from consolekit import csv_file, field_errors, idempotency_key_of, sign_in
 from nodekit import FedEnv, Node, eventually, start_node
 
 from province_node.web.console.import_routes import reject_row, stream_to
 
 
 async def upload(
-    node: Node, csrf: str | None, content: bytes, name: str = "r.csv"
+    node: Node, csrf: str | None, content: bytes, name: str = "r.csv", key: str | None = None
 ) -> ClientResponse:
     form = aiohttp.FormData()
     if csrf is not None:
         form.add_field("csrf", csrf)
+    if key is not None:
+        form.add_field("idempotency_key", key)
     form.add_field("file", content, filename=name, content_type="text/csv")
     return await node.client.post("/import", data=form, allow_redirects=False)
 
@@ -55,6 +57,19 @@ async def test_an_upload_answers_303_to_its_job(node: Node) -> None:
     csrf = await sign_in(node)
     resp = await upload(node, csrf, csv_file(2))
     assert (resp.status, resp.headers["Location"].startswith("/import/")) == (303, True)
+
+
+async def test_the_form_draws_an_idempotency_key(node: Node) -> None:
+    await sign_in(node)
+    assert idempotency_key_of(await (await node.client.get("/import")).text())
+
+
+async def test_the_same_form_sent_twice_goes_to_the_one_job(node: Node, fed: FedEnv) -> None:
+    csrf = await sign_in(node)
+    first = await upload(node, csrf, csv_file(1), key="k-1")
+    second = await upload(node, csrf, csv_file(1), key="k-1")
+    jobs = list((fed.db.parent / "imports").iterdir())
+    assert (second.headers["Location"], len(jobs)) == (first.headers["Location"], 1)
 
 
 async def test_good_and_bad_rows_are_counted(node: Node) -> None:
