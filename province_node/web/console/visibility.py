@@ -24,6 +24,7 @@ from province_node.web.console.visibility_rules import (
     OutboxFacts,
     Visibility,
     decide,
+    unknown_change,
 )
 from schemas.timestamps import utc_now
 
@@ -34,14 +35,11 @@ __all__ = ["Visibility", "national_visibility"]
 HUB_DEADLINE_S = 2.0
 
 
-class UnknownChange(LookupError):
-    """The outbox holds no change with that seq (the caller's seq is not this node's)."""
-
-
-async def _outbox_facts(app: web.Application, seq: int) -> OutboxFacts:
+async def _outbox_facts(app: web.Application, seq: int) -> OutboxFacts | None:
+    """The outbox's facts of the change seq, or None when the outbox has no such row."""
     row = await app[REGISTRY].read(outbox_reads.event, seq)
     if row is None:
-        raise UnknownChange(seq)
+        return None
     relay = app[RELAY]
     stats = await relay.stats()
     return OutboxFacts(
@@ -80,12 +78,15 @@ async def _hub_facts(
 async def national_visibility(app: web.Application, cert_no: str, latest_seq: int) -> Visibility:
     """Where the change latest_seq of cert_no stands on its way to the hub.
 
-    latest_seq is the record's newest change (the outbox's seq of its last event); UnknownChange
-    if this node holds no such change.
+    latest_seq is the record's newest change (the outbox's seq of its last event). When the
+    outbox has no such row (a restore, a trim), the section says it cannot tell
+    (visibility_rules.unknown_change), so the page around it still renders.
     """
     (outbox_facts, (hub, applied_at)) = await asyncio.gather(
         _outbox_facts(app, latest_seq), _hub_facts(app, cert_no, latest_seq)
     )
+    if outbox_facts is None:
+        return unknown_change(cert_no, latest_seq)
     kafka = app[HEALTH]
     return decide(
         Facts(

@@ -20,13 +20,15 @@ from schemas.timestamps import beijing_time, parse_time
 
 
 class Outcome(StrEnum):
-    """The five answers the section gives."""
+    """The six answers the section gives."""
 
     APPLIED = "applied"
     IN_TRANSIT = "in_transit"
     WAITING = "waiting"
     REJECTED = "rejected"
     HUB_UNREACHABLE = "hub_unreachable"
+    # This node's outbox has no row for the change (restored from a backup, or trimmed).
+    UNKNOWN_CHANGE = "unknown_change"
 
 
 # The badge beside the headline: its words carry the meaning, the colour only repeats it.
@@ -36,6 +38,7 @@ BADGES: dict[Outcome, tuple[str, str]] = {
     Outcome.WAITING: ("warn", "等待发送"),
     Outcome.REJECTED: ("bad", "被拒收"),
     Outcome.HUB_UNREACHABLE: ("muted", "暂无法确认"),
+    Outcome.UNKNOWN_CHANGE: ("muted", "暂无法确认"),
 }
 
 # The hub's dead-letter reason codes (national_hub.ingest.messages.RejectReason) in words an
@@ -125,7 +128,7 @@ class Visibility:
     @property
     def settled(self) -> bool:
         """Nothing more will happen by itself: the page stops refreshing the section."""
-        return self.outcome is Outcome.APPLIED
+        return self.outcome in (Outcome.APPLIED, Outcome.UNKNOWN_CHANGE)
 
 
 def rejection_text(reason: str | None) -> str:
@@ -214,6 +217,22 @@ def _hub_unreachable(f: Facts, why: str) -> Visibility:
         "如长时间无法连接，请联系全国平台运维人员。",
         _evidence(f),
         (f"hub: {why}",),
+    )
+
+
+def unknown_change(cert_no: str, seq: int) -> Visibility:
+    """The node's outbox holds no row for the record's latest change, so there is nothing to
+    follow to the hub: the section says it cannot tell, and why."""
+    return Visibility(
+        cert_no,
+        seq,
+        Outcome.UNKNOWN_CHANGE,
+        "暂无法确认全国平台同步情况",
+        f"本节点找不到这次变更（第 {seq} 号）的发件记录（例如本节点从备份恢复过），"
+        "所以无法判断它是否已发送到全国平台。登记本身已保存在本节点；"
+        "如需确认全国是否可查，请联系本省运维人员核查。",
+        (("变更序号", f"第 {seq} 号"),),
+        (f"outbox: no row with seq {seq}",),
     )
 
 

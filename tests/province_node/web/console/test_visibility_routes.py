@@ -3,8 +3,11 @@ outbox and the hub's explanation (a stand-in hub answering CONTRACT §5's shapes
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
+
 from consolekit import FakeHub, explanation, sign_in
-from nodekit import Node, cert_no, eventually, registration
+from nodekit import FedEnv, Node, cert_no, eventually, registration
 
 
 async def _registered_and_sent(node: Node) -> int:
@@ -98,3 +101,15 @@ async def test_the_section_asks_for_a_session(hub_node: Node) -> None:
         f"/registrations/{cert_no(1)}/visibility", allow_redirects=False
     )
     assert (resp.status, resp.headers["Location"].startswith("/login?next=")) == (303, True)
+
+
+async def test_a_change_without_an_outbox_row_reads_cannot_tell(
+    hub_node: Node, hub: FakeHub, fed: FedEnv
+) -> None:
+    await sign_in(hub_node, "viewer")
+    seq = await _registered_and_sent(hub_node)
+    # As after a restore from a backup older than the outbox's trim: the record, no outbox row.
+    with closing(sqlite3.connect(fed.db)) as conn, conn:
+        conn.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
+    resp = await hub_node.client.get(f"/registrations/{cert_no(1)}")
+    assert (resp.status, "本节点找不到这次变更" in await resp.text()) == (200, True)

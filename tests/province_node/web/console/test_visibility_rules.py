@@ -16,6 +16,7 @@ from province_node.web.console.visibility_rules import (
     decide,
     rejection_text,
     seconds_text,
+    unknown_change,
 )
 
 NOW = datetime(2026, 12, 5, 8, 0, 0, tzinfo=UTC)
@@ -149,7 +150,12 @@ def test_every_outcome_has_a_badge_in_words() -> None:
             facts(),
         )
     }
-    assert outcomes == set(Outcome)
+    assert outcomes | {unknown_change("50C2026000001", 7).outcome} == set(Outcome)
+
+
+def test_a_change_the_outbox_has_no_row_of_says_it_cannot_tell_and_stops_refreshing() -> None:
+    v = unknown_change("50C2026000001", 7)
+    assert (v.badge, v.settled, "第 7 号" in v.detail) == ("暂无法确认", True, True)
 
 
 def test_every_reason_the_hub_dead_letters_for_has_chinese_words() -> None:
