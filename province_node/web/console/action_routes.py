@@ -21,7 +21,13 @@ from province_node.lifecycle import allowed_steps
 from province_node.requests import parse_step
 from province_node.web import writes
 from province_node.web.appkeys import SETTINGS
-from province_node.web.console import action_forms, claims, labels, register_form
+from province_node.web.console import (
+    action_forms,
+    claims,
+    field_messages,
+    labels,
+    register_form,
+)
 from province_node.web.console.access import PostForm, posted_form, registrar
 from province_node.web.console.operations import (
     CERT_NO,
@@ -141,9 +147,9 @@ async def post_action(request: web.Request) -> web.StreamResponse:
     try:
         answer, _ = await writes.step(request.app, cert_no, step, session.role.value, claim)
     except InvalidRequest as exc:
-        # The key was used for another form's content (idempotency): nothing was written.
-        reused = "此表单已提交过其他内容，未执行任何操作。请返回注册页面重新办理。"
-        return again(422, exc.message, refusal=reused)
+        # The key was used for another form's content (idempotency): nothing was written. The
+        # register form's sentence for it (field_messages), so both forms say it alike.
+        return again(422, exc.message, refusal=field_messages.refusal(exc.message, exc.details))
     if answer.status == 200:
         done = "approved" if approve else kind.value
         if values.get("back") == BACK_TO_CHANGES:

@@ -143,3 +143,13 @@ async def test_an_unknown_action_is_a_404(node: Node, registered: str) -> None:
     await sign_in(node)
     resp = await node.client.get(f"/registrations/{registered}/actions/registered")
     assert resp.status == 404
+
+
+async def test_a_key_reused_for_other_content_is_said_as_on_the_register_form(
+    node: Node, registered: str
+) -> None:
+    csrf = await sign_in(node)
+    await post_action(node, registered, "suspended", SUSPEND, csrf, key="k-reused")
+    other = {**SUSPEND, "reason": "另一个理由"}
+    status, _, html = await post_action(node, registered, "suspended", other, csrf, key="k-reused")
+    assert (status, "这张表单已提交过不同的内容，未执行任何操作。" in html) == (422, True)
