@@ -1,10 +1,15 @@
 """The find page's query, read and checked (pure): what to look for, by which kind, in which
-status, from which page. Each bad value is named with a Chinese message beside its field."""
+status, from which page. Each bad value is named with a Chinese message beside its field.
+
+An ID number is asked for only in a posted form, never in an address (browser history, proxy
+logs and the sign-in redirect keep addresses): `address_allowed` says when a search may go to
+its GET address."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -42,6 +47,20 @@ class FindQuery:
         return bool(self.text or self.status)
 
 
+# Said when an address carries an ID number to search for (a link or bookmark of an older page):
+# the number is not searched, so the search is never asked for through an address.
+ID_NUMBER_BY_FORM = "为保护个人信息，身份证号不通过网址查找。请在上方输入身份证号后点击“查找”。"
+
+
+def is_id_number(text: str) -> bool:
+    """Whether text is a valid ID number (whatever kind of search it was typed into)."""
+    try:
+        _ID_NUMBER.validate_python(text)
+    except ValidationError:
+        return False
+    return True
+
+
 def read_query(query: Mapping[str, str]) -> FindQuery:
     """The search of a find page's address (?q=&kind=&status=&cursor=)."""
     text = (query.get("q") or "").strip()
@@ -73,3 +92,17 @@ def read_query(query: Mapping[str, str]) -> FindQuery:
     except InvalidRequest:
         errors["cursor"] = "翻页地址已失效，请重新查找。"
     return FindQuery(text, kind, status, after, errors)
+
+
+def address_allowed(q: FindQuery) -> bool:
+    """Whether the posted search q may be answered by a redirect to its address: not a search
+    by ID number, nor one whose text is an ID number or refused (its page is drawn from the
+    POST, the text in no address)."""
+    return q.kind != "id_number" and not q.errors and not is_id_number(q.text)
+
+
+def address_of(q: FindQuery, cursor: str | None = None) -> str:
+    """The find page's address of a search, at the page `cursor` names (never a search by ID
+    number: see address_allowed)."""
+    query = {"q": q.text, "kind": q.kind, "status": q.status, "cursor": cursor}
+    return "/?" + urlencode({k: v for k, v in query.items() if v})

@@ -1,11 +1,15 @@
 """GET /: find a registration by certificate number, name, ID number or institution, with a
 status filter and stable next-page links (the API's search and cursor). A certificate or ID
-number that matches exactly one registration goes straight to its page."""
+number that matches exactly one registration goes straight to its page.
+
+The search form is posted (POST /, with the session's CSRF token): a search by ID number is
+answered from the POST, its results drawn (at most MAX_BY_ID_NUMBER, one page, no next-page
+link) or the one match's page redirected to, so the number is in no address; any other search
+is redirected to its GET address (bookmarkable, with next-page links)."""
 
 from __future__ import annotations
 
 from typing import Literal
-from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -14,12 +18,27 @@ from province_node import registry as reg
 from province_node.cursor import encode_cursor
 from province_node.web.appkeys import REGISTRY
 from province_node.web.console import labels
-from province_node.web.console.access import signed_in
-from province_node.web.console.find_query import KINDS, FindQuery, read_query
-from province_node.web.console.operations import UNAVAILABLE, console_operation, page
+from province_node.web.console.access import posted_form, signed_in
+from province_node.web.console.find_query import (
+    ID_NUMBER_BY_FORM,
+    KINDS,
+    FindQuery,
+    address_allowed,
+    address_of,
+    read_query,
+)
+from province_node.web.console.operations import (
+    FORM_FIELDS,
+    FORM_REFUSED,
+    SIGNED_OUT,
+    TOO_LARGE,
+    UNAVAILABLE,
+    console_operation,
+    page,
+)
 from province_node.web.console.render import render_page
 from schemas.openapi import Param
-from schemas.page_route import Route, html_response, see_other
+from schemas.page_route import Route, form_body, html_response, see_other
 
 PAGE_SIZE = 20
 KIND_VALUES = tuple(k for k, _ in KINDS)
@@ -53,16 +72,28 @@ async def _rows(request: web.Request, q: FindQuery) -> list[reg.StoredRecord]:
     return [r for r in rows if not q.status or r.record.get("status") == q.status]
 
 
-def _next_address(q: FindQuery, last: str) -> str:
-    """The next page's address: the same search after the last row shown."""
-    query = {"q": q.text, "kind": q.kind, "status": q.status, "cursor": encode_cursor(last)}
-    return "/?" + urlencode({k: v for k, v in query.items() if v})
-
-
 async def find_page(request: web.Request) -> web.StreamResponse:
     """GET /: the search form, and the results when something was asked."""
     signed_in(request)
     q = read_query(request.query)
+    if q.kind == "id_number" and q.text:
+        # An address that carries an ID number (an older page's link): not searched, not shown.
+        q = FindQuery(kind="id_number", errors={"q": ID_NUMBER_BY_FORM})
+    return await _answer(request, q)
+
+
+async def find_posted(request: web.Request) -> web.StreamResponse:
+    """POST /: the search form sent; an ID number's search answered here, others redirected."""
+    session = signed_in(request)
+    form = await posted_form(request, session)
+    q = read_query({k: v for k in ("q", "kind", "status") if isinstance(v := form.get(k), str)})
+    if address_allowed(q):
+        raise web.HTTPSeeOther(address_of(q))
+    return await _answer(request, q)
+
+
+async def _answer(request: web.Request, q: FindQuery) -> web.StreamResponse:
+    """The find page for the search q: its results, or the one match's page."""
     context = {
         "nav": "find",
         "q": q,
@@ -82,9 +113,13 @@ async def find_page(request: web.Request) -> web.StreamResponse:
     exact = q.kind in ("cert_no", "id_number") and q.text and q.after is None
     if exact and len(rows) == 1:
         raise web.HTTPSeeOther(record_address(rows[0].cert_no))
+    if q.kind == "id_number":
+        # All of them on one page: a next-page link would put the number in its address.
+        context["results"] = rows
+        return render_page(request, "find.html", context)
     shown = rows[:PAGE_SIZE]
     if len(rows) > PAGE_SIZE:
-        context["next_address"] = _next_address(q, shown[-1].cert_no)
+        context["next_address"] = address_of(q, encode_cursor(shown[-1].cert_no))
     context["results"] = shown
     return render_page(request, "find.html", context)
 
@@ -103,7 +138,11 @@ ROUTES = (
                     "registration: to its page"
                 ),
                 html_response(400, "The form: the cursor is not one this page made"),
-                html_response(422, "The form with the refused field's message"),
+                html_response(
+                    422,
+                    "The form with the refused field's message (a search by ID number in the "
+                    "address is refused, never run: it is posted)",
+                ),
                 UNAVAILABLE,
             ],
             params=[
@@ -114,5 +153,36 @@ ROUTES = (
             ],
         ),
         find_page,
+    ),
+    Route(
+        console_operation(
+            "POST",
+            "/",
+            "console_find_posted",
+            "The search form sent: a search by ID number answered here (the number in no "
+            "address), any other redirected to its GET address",
+            [
+                page("A search by ID number: its results (all on one page)"),
+                see_other(
+                    "Any other search: to /?q=…&kind=…&status=…; an ID number's one "
+                    "registration: to its page"
+                ),
+                SIGNED_OUT,
+                FORM_REFUSED,
+                TOO_LARGE,
+                html_response(422, "The form with the refused field's message"),
+                UNAVAILABLE,
+            ],
+            body=form_body(
+                {
+                    "csrf": FORM_FIELDS["csrf"],
+                    "q": "what to look for",
+                    "kind": "what q is: " + ", ".join(KIND_VALUES),
+                    "status": "only registrations in this status",
+                },
+                ["csrf"],
+            ),
+        ),
+        find_posted,
     ),
 )

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from multidict import MultiDict
 
 from province_node.errors import InvalidRequest
 from province_node.requests import parse_registration
@@ -76,7 +77,9 @@ def _page(
 async def register_page(request: web.Request) -> web.StreamResponse:
     """GET /register: the empty form (?kind=transfer opens it as a transfer-in)."""
     registrar(request)
-    values = register_form.entered(request.query)
+    # Only the kind is read from the address: no field (an ID number least of all) is ever
+    # asked for through one (history, proxy logs and the sign-in redirect keep addresses).
+    values = register_form.entered(MultiDict(kind=request.query.get("kind", "")))
     return _page(request, values)
 
 

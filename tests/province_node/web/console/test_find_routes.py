@@ -6,6 +6,7 @@ from __future__ import annotations
 from html import unescape
 
 import pytest
+from aiohttp import ClientResponse
 from consolekit import field_errors, sign_in
 from nodekit import Node, cert_no, id_number, registration
 
@@ -37,11 +38,69 @@ async def test_an_exact_certificate_number_goes_to_its_page(node: Node) -> None:
     assert (resp.status, resp.headers["Location"]) == (303, f"/registrations/{cert_no(1)}")
 
 
+async def _posted(node: Node, csrf: str, **fields: str) -> ClientResponse:
+    """The search form sent, as the page posts it."""
+    return await node.client.post("/", data={"csrf": csrf, **fields}, allow_redirects=False)
+
+
+def _hrefs(html: str) -> list[str]:
+    return [unescape(part.split('"')[0]) for part in html.split('href="')[1:]]
+
+
 async def test_an_exact_id_number_goes_to_its_registration(node: Node) -> None:
+    await _registered(node, 2)
+    csrf = await sign_in(node, "viewer")
+    resp = await _posted(node, csrf, kind="id_number", q=id_number(2))
+    assert resp.headers["Location"] == f"/registrations/{cert_no(2)}"
+
+
+async def test_an_id_numbers_registrations_are_listed_with_the_number_in_no_link(
+    node: Node, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # More rows than a page: every one is listed, and no next-page link repeats the number.
+    monkeypatch.setattr(find_routes, "PAGE_SIZE", 1)
+    await _registered(node, 2)
+    await node.step(cert_no(2), {"type": "cancelled", "reason": "voluntary"})
+    await _registered(node, 3, id_number=id_number(2))
+    csrf = await sign_in(node, "viewer")
+    resp = await _posted(node, csrf, kind="id_number", q=id_number(2))
+    html = await resp.text()
+    listed = (cert_no(2) in html, cert_no(3) in html)
+    assert (resp.status, listed, [h for h in _hrefs(html) if id_number(2) in h]) == (
+        200,
+        (True, True),
+        [],
+    )
+
+
+async def test_an_id_number_in_the_address_is_not_searched(node: Node) -> None:
     await _registered(node, 2)
     await sign_in(node, "viewer")
     resp = await node.client.get(f"/?kind=id_number&q={id_number(2)}", allow_redirects=False)
-    assert resp.headers["Location"] == f"/registrations/{cert_no(2)}"
+    html = await resp.text()
+    assert (resp.status, "网址" in field_errors(html)["q"], id_number(2) in html) == (
+        422,
+        True,
+        False,
+    )
+
+
+async def test_an_id_number_typed_as_a_name_stays_out_of_the_address(node: Node) -> None:
+    csrf = await sign_in(node, "viewer")
+    resp = await _posted(node, csrf, kind="name", q=id_number(2))
+    assert (resp.status, "Location" in resp.headers) == (200, False)
+
+
+async def test_a_posted_name_search_goes_to_its_address(node: Node) -> None:
+    csrf = await sign_in(node, "viewer")
+    resp = await _posted(node, csrf, kind="name", q="王", status="active")
+    assert resp.headers["Location"] == "/?q=%E7%8E%8B&kind=name&status=active"
+
+
+async def test_a_posted_search_without_csrf_is_refused(node: Node) -> None:
+    await sign_in(node, "viewer")
+    resp = await node.client.post("/", data={"kind": "name", "q": "王"}, allow_redirects=False)
+    assert resp.status == 403
 
 
 async def test_name_results_show_the_id_number_masked(node: Node) -> None:
@@ -91,9 +150,9 @@ async def test_a_short_certificate_number_is_named_next_to_the_field(node: Node)
 
 
 async def test_an_id_number_with_a_wrong_check_character_is_explained(node: Node) -> None:
-    await sign_in(node, "viewer")
+    csrf = await sign_in(node, "viewer")
     wrong = id_number(1)[:17] + ("0" if id_number(1)[17] != "0" else "1")
-    resp = await node.client.get(f"/?kind=id_number&q={wrong}")
+    resp = await _posted(node, csrf, kind="id_number", q=wrong)
     assert "校验位" in field_errors(await resp.text())["q"]
 
 

@@ -33,6 +33,13 @@ async def test_the_form_is_a_registrars_page(node: Node) -> None:
     assert (resp.status, 'name="id_number"' in html, f'name="{KEY}"' in html) == (200, True, True)
 
 
+async def test_the_form_reads_no_field_from_the_address(node: Node) -> None:
+    await sign_in(node, "registrar")
+    resp = await node.client.get(f"/register?kind=transfer&id_number={id_number(1)}&name=王小明")
+    html = await resp.text()
+    assert (id_number(1) in html, "王小明" in html) == (False, False)
+
+
 async def test_a_viewer_gets_the_403_page(node: Node) -> None:
     await sign_in(node, "viewer")
     resp = await node.client.get("/register")
