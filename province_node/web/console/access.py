@@ -66,19 +66,21 @@ def current_session(request: web.Request) -> Session | None:
     return request.app[SESSIONS].get(request.cookies.get(cookie_name(request)), touch=touch)
 
 
-def sign_in_address(request: web.Request) -> str:
-    """/login, with the page to come back to (a path of this node only)."""
-    return f"/login?next={quote(request.path_qs, safe='/')}"
+def sign_in_address(request: web.Request, back: str | None = None) -> str:
+    """/login, with the page to come back to (a path of this node only): `back`, else this
+    request's path and query."""
+    return f"/login?next={quote(back or request.path_qs, safe='/')}"
 
 
-def signed_in(request: web.Request) -> Session:
-    """The session, or: a page (GET) goes to the sign-in form and comes back after; anything
-    else is refused with 401 (a script or a form whose session ended)."""
+def signed_in(request: web.Request, back: str | None = None) -> Session:
+    """The session, or: a page (GET) goes to the sign-in form and comes back after (to `back`
+    when the address holds what the sign-in's address must not); anything else is refused with
+    401 (a script or a form whose session ended)."""
     session = current_session(request)
     if session is not None:
         return session
     if request.method in ("GET", "HEAD"):
-        raise web.HTTPSeeOther(sign_in_address(request))
+        raise web.HTTPSeeOther(sign_in_address(request, back))
     raise Unauthorized("您尚未登录或登录已过期，请重新登录。", code="signed_out")
 
 

@@ -74,8 +74,9 @@ async def _rows(request: web.Request, q: FindQuery) -> list[reg.StoredRecord]:
 
 async def find_page(request: web.Request) -> web.StreamResponse:
     """GET /: the search form, and the results when something was asked."""
-    signed_in(request)
     q = read_query(request.query)
+    # Signed out, an address that carries an ID number comes back without it.
+    signed_in(request, "/?kind=id_number" if q.kind == "id_number" and q.text else None)
     if q.kind == "id_number" and q.text:
         # An address that carries an ID number (an older page's link): not searched, not shown.
         q = FindQuery(kind="id_number", errors={"q": ID_NUMBER_BY_FORM})

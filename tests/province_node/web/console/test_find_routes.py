@@ -85,6 +85,12 @@ async def test_an_id_number_in_the_address_is_not_searched(node: Node) -> None:
     )
 
 
+async def test_signing_in_from_an_id_number_address_comes_back_without_it(node: Node) -> None:
+    resp = await node.client.get(f"/?kind=id_number&q={id_number(2)}", allow_redirects=False)
+    location = resp.headers["Location"]
+    assert (location.startswith("/login?next="), id_number(2) in location) == (True, False)
+
+
 async def test_an_id_number_typed_as_a_name_stays_out_of_the_address(node: Node) -> None:
     csrf = await sign_in(node, "viewer")
     resp = await _posted(node, csrf, kind="name", q=id_number(2))
