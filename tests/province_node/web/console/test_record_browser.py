@@ -135,3 +135,13 @@ async def test_the_find_page_passes_axe(
     page = await signed_in(browser, console, viewport)
     await page.goto(f"{console.url}/?kind=name&q=王")
     await checked(page, "find")
+
+
+@VIEWPORTS
+async def test_the_approval_page_passes_axe(
+    browser: Browser, console: Console, viewport: ViewportSize
+) -> None:
+    page = await signed_in(browser, console, viewport)
+    await page.goto(f"{console.url}/registrations/{cert_no(4)}/actions/changed")
+    await expect(page.locator("table.data tbody tr")).not_to_have_count(0)
+    await checked(page, "action-approve")

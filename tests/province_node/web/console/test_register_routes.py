@@ -98,6 +98,16 @@ async def test_an_existing_cert_no_is_a_409_beside_the_cert_no(node: Node) -> No
     assert (resp.status, list(errors)) == (409, ["cert_no"])
 
 
+async def test_the_refusals_english_is_marked_as_english_under_technical_details(
+    node: Node,
+) -> None:
+    csrf = await sign_in(node)
+    await _post(node, csrf, registration_form(1), key="first")
+    html = await (await _post(node, csrf, registration_form(1), key="second")).text()
+    details = html.split('<details class="technical">')[1].split("</details>")[0]
+    assert '<li lang="en">' in details
+
+
 async def test_a_person_holding_a_registration_is_a_409_beside_the_id_number(node: Node) -> None:
     csrf = await sign_in(node)
     await _post(node, csrf, registration_form(1), key="first")
