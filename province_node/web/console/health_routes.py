@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 
-import aiohttp_jinja2
 from aiohttp import web
 
 from province_node import outbox_reads
@@ -14,7 +13,7 @@ from province_node.web.appkeys import HUB, REGISTRY, RELAY, SETTINGS
 from province_node.web.console.access import signed_in
 from province_node.web.console.health_rules import Health, HealthFacts, health
 from province_node.web.console.operations import SIGN_IN, UNAVAILABLE, console_operation, page
-from province_node.web.console.render import render_page
+from province_node.web.console.render import render_fragment, render_page
 from province_node.web.sync_facts import node_sync_status
 from schemas.page_route import Route, html_response
 from schemas.timestamps import utc_now
@@ -49,12 +48,7 @@ async def health_page(request: web.Request) -> web.Response:
 async def health_section(request: web.Request) -> web.Response:
     """The page's section alone."""
     signed_in(request)
-    response = aiohttp_jinja2.render_template(
-        "_health.html", request, {"health": await node_health(request.app)}
-    )
-    # The section is the node's state now: no cache may keep an older one.
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return render_fragment(request, "_health.html", {"health": await node_health(request.app)})
 
 
 ROUTES = (

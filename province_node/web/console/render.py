@@ -46,3 +46,13 @@ def render_page(
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
+
+
+def render_fragment(
+    request: web.Request, template: str, context: Mapping[str, Any]
+) -> web.Response:
+    """A section of a page alone (what a page's script fetches to refresh it): the template
+    with `context` only. It says how things are now, so no cache may keep an older copy."""
+    response = aiohttp_jinja2.render_template(template, request, dict(context))
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -3,7 +3,6 @@ a viewer too), for the script that refreshes it on the record page."""
 
 from __future__ import annotations
 
-import aiohttp_jinja2
 from aiohttp import web
 
 from province_node import outbox
@@ -16,6 +15,7 @@ from province_node.web.console.operations import (
     UNAVAILABLE,
     console_operation,
 )
+from province_node.web.console.render import render_fragment
 from province_node.web.console.visibility import national_visibility
 from schemas.page_route import Route, html_response
 
@@ -29,12 +29,7 @@ async def visibility_fragment(request: web.Request) -> web.Response:
     if latest is None:
         raise NotFound("本节点没有这个证书编号的登记。")
     visibility = await national_visibility(request.app, cert_no, latest.seq)
-    response = aiohttp_jinja2.render_template(
-        "_visibility.html", request, {"visibility": visibility}
-    )
-    # The section says where the change is now: no cache may keep an older answer.
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return render_fragment(request, "_visibility.html", {"visibility": visibility})
 
 
 ROUTES = (
