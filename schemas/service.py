@@ -88,7 +88,7 @@ def error_middleware(
     logger: logging.Logger,
     domain_errors: DomainErrors,
     from_http: Callable[[web.Request, web.HTTPException], HttpError],
-    render: Callable[[HttpError], web.Response],
+    render: Callable[[web.Request, HttpError], web.Response],
 ) -> ErrorMiddleware:
     """A service's error middleware: every failure of a handler becomes one rendered HttpError.
 
@@ -103,15 +103,15 @@ def error_middleware(
         try:
             return await handler(request)
         except HttpError as exc:
-            return render(exc)
+            return render(request, exc)
         except web.HTTPException as exc:
             if exc.status < 400:
                 raise
-            return render(from_http(request, exc))
+            return render(request, from_http(request, exc))
         except Exception as exc:  # asyncio.CancelledError is not an Exception: it propagates
             mapped = map_domain_error(exc, domain_errors) if isinstance(exc, RegsyncError) else None
             if mapped is None:
                 mapped = internal_error(logger, f"{request.method} {request.path}", owner)
-            return render(mapped)
+            return render(request, mapped)
 
     return middleware

@@ -122,19 +122,11 @@ def _from_http(request: web.Request, exc: web.HTTPException) -> HttpError:
     return HttpError(message, status=exc.status, code=code, headers=headers)
 
 
-# Map every failure to the JSON error body; only a bug of ours may ever give 500.
-_json_errors = service.error_middleware(
-    owner="hub",
-    logger=log,
-    domain_errors=DOMAIN_ERRORS,
-    from_http=_from_http,
-    render=error_response,
-)
-
-
 def _page_or_json(request: web.Request, exc: HttpError) -> web.Response:
-    """The error page; the JSON body if the page itself cannot be rendered (the person still
-    gets the status, and the failure is logged)."""
+    """The error page on the site's paths (the JSON body if the page itself cannot be rendered:
+    the person still gets the status, and the failure is logged); else the JSON body."""
+    if not wants_page(request):
+        return error_response(exc)
     try:
         return render_error_page(request, exc)
     except Exception:
@@ -142,19 +134,15 @@ def _page_or_json(request: web.Request, exc: HttpError) -> web.Response:
         return error_response(exc)
 
 
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every failure as one answer: the error page on the site's paths, else the JSON body."""
-    if not wants_page(request):
-        return await _json_errors(request, handler)
-    pages = service.error_middleware(
-        owner="hub",
-        logger=log,
-        domain_errors=DOMAIN_ERRORS,
-        from_http=_from_http,
-        render=lambda exc: _page_or_json(request, exc),
-    )
-    return await pages(request, handler)
+# Every failure as one answer: the error page on the site's paths, else the JSON body; only a
+# bug of ours may ever give 500.
+error_middleware = service.error_middleware(
+    owner="hub",
+    logger=log,
+    domain_errors=DOMAIN_ERRORS,
+    from_http=_from_http,
+    render=_page_or_json,
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,6 @@ import logging
 
 import orjson
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 from province_node.errors import MethodNotAllowed, NotFound, PayloadTooLarge
 from province_node.web.appkeys import SETTINGS
@@ -56,27 +55,25 @@ def _from_http(request: web.Request, exc: web.HTTPException) -> HttpError:
     return HttpError(exc.reason, status=exc.status, code=f"http_{exc.status}")
 
 
-# Map every failure to the one error format; an unexpected one is logged and is a 500.
-_json_errors = service.error_middleware(
+def _render(request: web.Request, exc: HttpError) -> web.Response:
+    """The console's paths get the error page (the JSON body if the page itself cannot be
+    rendered: the person still gets the status, and the failure is logged); the API's paths
+    the JSON error body."""
+    if not is_console_path(request.path):
+        return error_response(exc)
+    try:
+        return render_error_page(request, exc)
+    except Exception:
+        log.exception("the error page for %s %s could not be rendered", exc.status, request.path)
+        return error_response(exc)
+
+
+# Map every failure to the one error format (a page on the console's paths); an unexpected one
+# is logged and is a 500.
+error_middleware = service.error_middleware(
     owner="node",
     logger=log,
     domain_errors=DOMAIN_ERRORS,
     from_http=_from_http,
-    render=error_response,
+    render=_render,
 )
-
-
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """The API's failures as the JSON error body; the console's as its error page (the same
-    mapping, rendered for a person)."""
-    if not is_console_path(request.path):
-        return await _json_errors(request, handler)
-    pages = service.error_middleware(
-        owner="node",
-        logger=log,
-        domain_errors=DOMAIN_ERRORS,
-        from_http=_from_http,
-        render=lambda exc: render_error_page(request, exc),
-    )
-    return await pages(request, handler)

@@ -149,7 +149,7 @@ class Unlisted(RegsyncError):
     """A domain error the test table leaves out."""
 
 
-def _render(exc: HttpError) -> web.Response:
+def _render(request: web.Request, exc: HttpError) -> web.Response:
     return web.json_response(exc.body(), status=exc.status, headers=exc.headers)
 
 
