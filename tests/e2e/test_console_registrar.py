@@ -26,6 +26,7 @@ from devstack.stack import Secrets, Stack
 from province_node.synthetic import registrations, write_csv
 from schemas.samples import suspension_until
 from tests.browser import DESKTOP, PHONE, axe, horizontal_overflow, launched, new_page, screenshot
+from tests.console_pages import fill_register_form, sign_in
 from tests.e2e.federation import Federation, connect, stack_running, wait_until
 
 Running = tuple[Stack, Secrets]
@@ -64,39 +65,12 @@ def _wrong_check(number: str) -> str:
     return number[:17] + ("1" if number[17] != "1" else "2")
 
 
-async def _sign_in(page: Page, node: str, token: str) -> None:
-    await page.goto(f"{node}/login")
-    await page.fill("#token", token)
-    async with page.expect_navigation():
-        await page.click("button[type=submit]")
-
-
 async def _check(page: Page, day: Day, name: str) -> None:
     """Screenshot, axe and sideways scrolling of the page as it is now."""
     await screenshot(page, GROUP, name)
     width = "phone" if page.viewport_size == PHONE else "desktop"
     day.violations[f"{name}-{width}"] = await axe(page)
     day.overflow[f"{name}-{width}"] = await horizontal_overflow(page)
-
-
-async def _fill_register_form(page: Page, body: dict[str, Any]) -> None:
-    institution = body["primary_institution"]
-    for name, value in (
-        ("cert_no", body["cert_no"]),
-        ("name", body["name"]),
-        ("id_number", body["id_number"]),
-        ("org_code", institution["org_code"]),
-        ("org_name", institution["name"]),
-        ("org_region_code", institution["region_code"]),
-        ("authority_name", body["issuing_authority"]["name"]),
-        ("authority_region_code", body["issuing_authority"]["region_code"]),
-        ("registered_on", body["registered_on"]),
-    ):
-        await page.fill(f"#{name}", value)
-    await page.select_option("#gender", body["gender"])
-    await page.select_option("#level", body["level"])
-    await page.select_option("#category", body["category"])
-    await page.check(f"input[name=scopes][value={body['scopes'][0]}]:visible")
 
 
 async def _visibility_says(page: Page, words: str, within: float) -> str:
@@ -127,7 +101,7 @@ async def _register(page: Page, fed: Federation, day: Day, body: dict[str, Any])
     """The form refused with a wrong check character, then accepted; the hub catches up."""
     node = fed.node("50")
     await page.goto(f"{node}/register")
-    await _fill_register_form(page, {**body, "id_number": _wrong_check(body["id_number"])})
+    await fill_register_form(page, {**body, "id_number": _wrong_check(body["id_number"])})
     await page.click("#register-form button[type=submit]")
     # With scripts the live check names it before the submit goes out; the server's 422 says
     # the same beside the field without them. Either way it is beside the ID number.
@@ -191,7 +165,7 @@ async def _without_csrf(page: Page, fed: Federation, day: Day, cert_no: str) -> 
 async def _viewer(browser: Browser, fed: Federation, day: Day, cert_no: str) -> None:
     node = fed.node("50")
     page = await new_page(browser, DESKTOP)
-    await _sign_in(page, node, fed.secrets.tokens["50"]["viewer"])
+    await sign_in(page, node, fed.secrets.tokens["50"]["viewer"])
     await page.goto(f"{node}/registrations/{cert_no}")
     await page.locator("#visibility").wait_for()
     day.viewer_action_controls = await page.locator(
@@ -230,7 +204,7 @@ async def _upload(page: Page, fed: Federation, day: Day, folder: Path) -> None:
 
 async def _phone(browser: Browser, fed: Federation, day: Day, cert_no: str) -> None:
     page = await new_page(browser, PHONE)
-    await _sign_in(page, fed.node("50"), fed.secrets.tokens["50"]["registrar"])
+    await sign_in(page, fed.node("50"), fed.secrets.tokens["50"]["registrar"])
     await page.goto(f"{fed.node('50')}/registrations/{cert_no}")
     await page.locator("#visibility").wait_for()
     await _check(page, day, "record-phone")
@@ -243,7 +217,7 @@ async def _run(fed: Federation, folder: Path) -> Day:
     cert_no = body["cert_no"]
     async with launched() as browser:
         page = await new_page(browser, DESKTOP)
-        await _sign_in(page, fed.node("50"), fed.secrets.tokens["50"]["registrar"])
+        await sign_in(page, fed.node("50"), fed.secrets.tokens["50"]["registrar"])
         try:
             await _register(page, fed, day, body)
         finally:

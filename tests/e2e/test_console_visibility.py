@@ -30,6 +30,7 @@ from tests.browser import (
     new_page,
     screenshot,
 )
+from tests.console_pages import sign_in
 from tests.e2e.federation import Federation, connect, stack_running, wait_until
 
 Running = tuple[Stack, Secrets]
@@ -53,13 +54,6 @@ class Drill:
     overflow: dict[str, int] = field(default_factory=dict)
 
 
-async def _sign_in(page: Page, node: str, token: str) -> None:
-    await page.goto(f"{node}/login")
-    await page.fill("#token", token)
-    async with page.expect_navigation():
-        await page.click("button[type=submit]")
-
-
 async def _section_text(page: Page, selector: str) -> str:
     return await page.locator(selector).inner_text()
 
@@ -81,7 +75,7 @@ async def _look(
     sizes: dict[str, ViewportSize] = {"desktop": DESKTOP, "phone": PHONE}
     for label, size in sizes.items():
         page = await new_page(browser, size)
-        await _sign_in(page, node, token)
+        await sign_in(page, node, token)
         await page.goto(url)
         await page.locator(ready).wait_for()
         await screenshot(page, GROUP, name)
@@ -101,7 +95,7 @@ async def _run(fed: Federation, stack: Stack) -> Drill:
 
     async with launched() as browser:
         page = await new_page(browser, DESKTOP)
-        await _sign_in(page, node, token)
+        await sign_in(page, node, token)
         await page.goto(record)
         drill.applied_before = await _says(page, "#visibility", APPLIED, 30)
         await _look(browser, drill, "record-applied", record, token, node, "#visibility")
@@ -117,13 +111,13 @@ async def _run(fed: Federation, stack: Stack) -> Drill:
         await _look(browser, drill, "record-waiting", record, token, node, "#visibility")
 
         health = await new_page(browser, DESKTOP)
-        await _sign_in(health, node, token)
+        await sign_in(health, node, token)
         await health.goto(f"{node}/health")
         drill.health_during_outage = await _says(health, "#health", "发件箱中等待", 20)
         await health.context.close()
         # Without JavaScript the page is as served, and says the same.
         plain = await new_page(browser, DESKTOP, javascript=False)
-        await _sign_in(plain, node, token)
+        await sign_in(plain, node, token)
         await plain.goto(f"{node}/health")
         drill.health_without_js = await _section_text(plain, "#health")
         await plain.context.close()

@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from browser import DESKTOP, axe, horizontal_overflow, new_page, screenshot
+from console_pages import sign_in
 from nodekit import write_federation
 from playwright.async_api import Browser, Page, ViewportSize
 
@@ -59,9 +60,7 @@ async def signed_in(
 ) -> Page:
     """A new page signed in through the login form with a role's token, on the find page."""
     page = await new_page(browser, viewport, javascript=javascript)
-    await page.goto(f"{console.url}/login")
-    await page.fill("#token", console.tokens[role])
-    await page.click("button[type=submit]")
+    await sign_in(page, console.url, console.tokens[role])
     await page.wait_for_url(f"{console.url}/")
     return page
 

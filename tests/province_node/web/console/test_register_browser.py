@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from browser import DESKTOP, PHONE, launched, screenshot
+from console_pages import fill_register_form
 from consolebrowser import Console, running_console, signed_in
 from consolebrowser import checked as checked_page
 from consolekit import csv_file
@@ -123,23 +124,7 @@ async def test_a_good_form_is_checked_then_registered(browser: Browser, console:
     page = await signed_in(browser, console, DESKTOP)
     await page.goto(f"{console.url}/register")
     body = registration(901)
-    institution = body["primary_institution"]
-    for field, value in (
-        ("cert_no", body["cert_no"]),
-        ("name", body["name"]),
-        ("id_number", body["id_number"]),
-        ("org_code", institution["org_code"]),
-        ("org_name", institution["name"]),
-        ("org_region_code", institution["region_code"]),
-        ("authority_name", body["issuing_authority"]["name"]),
-        ("authority_region_code", body["issuing_authority"]["region_code"]),
-        ("registered_on", body["registered_on"]),
-    ):
-        await page.fill(f"#{field}", value)
-    await page.select_option("#gender", body["gender"])
-    await page.select_option("#level", body["level"])
-    await page.select_option("#category", body["category"])
-    await page.check(f"input[name=scopes][value={body['scopes'][0]}]:visible")
+    await fill_register_form(page, body)
     await page.click("#register-form button[type=submit]")
     await page.wait_for_url(f"**/registrations/{body['cert_no']}?done=registered")
 
