@@ -12,8 +12,18 @@ import pytest
 # the console's helpers importable as `consolekit` from every test module here.
 sys.path.insert(0, str(Path(__file__).parent))
 
+import pytest_asyncio
+from browser import launched
 from consolekit import FakeHub
 from nodekit import FedEnv, Node, start_node
+from playwright.async_api import Browser
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    """One headless chromium per browser test module (tests/browser.py)."""
+    async with launched() as b:
+        yield b
 
 
 @pytest.fixture

@@ -11,13 +11,17 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp import web
-from browser import DESKTOP, axe, horizontal_overflow, new_page, screenshot
+from browser import DESKTOP, PHONE, axe, horizontal_overflow, new_page, screenshot
 from console_pages import sign_in
 from nodekit import write_federation
 from playwright.async_api import Browser, Page, ViewportSize
 
 from province_node.web.app import create_app
+
+# A browser test run at both widths.
+VIEWPORTS = pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 
 
 @dataclass(frozen=True)

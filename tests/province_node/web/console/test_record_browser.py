@@ -14,21 +14,14 @@ from typing import Any
 import consolebrowser
 import pytest
 import pytest_asyncio
-from browser import DESKTOP, PHONE, launched, screenshot
-from consolebrowser import Console, running_console, signed_in
+from browser import screenshot
+from consolebrowser import VIEWPORTS, Console, running_console, signed_in
 from nodekit import NEXT_YEAR, SECOND, cert_no, registration
 from playwright.async_api import Browser, Page, ViewportSize, expect
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 SHOTS = "console-record"
-VIEWPORTS = pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with launched() as b:
-        yield b
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

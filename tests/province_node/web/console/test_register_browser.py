@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from browser import DESKTOP, PHONE, launched, screenshot
+from browser import DESKTOP, PHONE, screenshot
 from console_pages import fill_register_form
-from consolebrowser import Console, running_console, signed_in
+from consolebrowser import VIEWPORTS, Console, running_console, signed_in
 from consolebrowser import checked as checked_page
 from consolekit import csv_file
 from nodekit import id_number, registration
@@ -24,13 +24,6 @@ from playwright.async_api import Browser, Page, ViewportSize, expect
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 SHOTS = "console-register"
-VIEWPORTS = pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with launched() as b:
-        yield b
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
