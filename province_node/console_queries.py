@@ -8,7 +8,8 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from province_node.registry import StoredRecord, stored_row
+from province_node.registration_reads import stored_row
+from province_node.registry import StoredRecord
 
 # At most this many registrations of one ID number are listed (a person holds one per province;
 # the others are cancelled or transferred-out ones of earlier years).

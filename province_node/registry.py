@@ -25,8 +25,6 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 from uuid import uuid4
 
-import orjson
-
 from province_node import idempotency, lifecycle, outbox
 from province_node import requests as rq
 from province_node.errors import NotFound, TooManyRequests, Unavailable
@@ -566,58 +564,3 @@ def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None
         future.set_exception(error)
     else:
         future.set_result(value)
-
-
-# -- read queries (run on reader threads) ------------------------------------------------------
-
-
-def get_record(conn: sqlite3.Connection, cert_no: str) -> StoredRecord | None:
-    """One registration as stored."""
-    row = conn.execute(
-        "SELECT cert_no, id_number, record_version, latest_seq, record FROM registrations"
-        " WHERE cert_no = ?",
-        (cert_no,),
-    ).fetchone()
-    return None if row is None else stored_row(row)
-
-
-def search(
-    conn: sqlite3.Connection,
-    *,
-    name: str | None,
-    institution: str | None,
-    status: str | None,
-    after: str | None,
-    limit: int,
-) -> list[StoredRecord]:
-    """Registrations matching every given filter, by cert_no, after the cursor."""
-    where: list[str] = []
-    params: list[Any] = []
-    if after is not None:
-        where.append("cert_no > ?")
-        params.append(after)
-    if name:
-        # A prefix range on the name index covers both exact and prefix matches.
-        where.append("name >= ? AND name < ?")
-        params += [name, name + "\U0010ffff"]
-    if institution:
-        where.append("orgs LIKE ? ESCAPE '\\'")
-        params.append(f"%{_like_escape(institution)}%")
-    if status:
-        where.append("status = ?")
-        params.append(status)
-    sql = "SELECT cert_no, id_number, record_version, latest_seq, record FROM registrations"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += " ORDER BY cert_no LIMIT ?"
-    params.append(limit)
-    return [stored_row(row) for row in conn.execute(sql, params).fetchall()]
-
-
-def stored_row(row: tuple[Any, ...]) -> StoredRecord:
-    """A StoredRecord from a row of (cert_no, id_number, record_version, latest_seq, record)."""
-    return StoredRecord(row[0], row[1], int(row[2]), int(row[3]), orjson.loads(row[4]))
-
-
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

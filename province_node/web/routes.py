@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from province_node import idempotency, openapi, outbox
+from province_node import idempotency, openapi, outbox, registration_reads
 from province_node import registry as reg
 from province_node.auth import ANY_ROLE, READERS, WRITERS, Role, bearer_digest
 from province_node.cursor import decode_cursor, encode_cursor
@@ -136,7 +136,7 @@ async def get_registration(request: web.Request) -> web.Response:
     role = _role(request, ANY_ROLE)
     cert_no = request.match_info["cert_no"]
     province = request.app[SETTINGS].province
-    stored = await request.app[REGISTRY].read(reg.get_record, cert_no)
+    stored = await request.app[REGISTRY].read(registration_reads.get_record, cert_no)
     if stored is None:
         raise NotFound(f"no registration with cert_no {cert_no} in province {province}")
     token = str(SyncToken(province, stored.latest_seq))
@@ -169,7 +169,7 @@ async def search_registrations(request: web.Request) -> web.Response:
     if institution is not None and len(institution) == 18 and institution.isalnum():
         institution = institution.upper()  # credit codes are stored upper-case
     rows = await request.app[REGISTRY].read(
-        lambda conn: reg.search(
+        lambda conn: registration_reads.search(
             conn,
             name=name,
             institution=institution,

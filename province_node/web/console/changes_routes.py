@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from province_node import registry as reg
+from province_node import registration_reads
 from province_node.cursor import encode_cursor
 from province_node.web.appkeys import REGISTRY
 from province_node.web.console import claims, labels
@@ -45,7 +45,7 @@ async def changes_page(request: web.Request) -> web.StreamResponse:
             status=400,
         )
     rows = await request.app[REGISTRY].read(
-        lambda conn: reg.search(
+        lambda conn: registration_reads.search(
             conn,
             name=None,
             institution=None,

@@ -13,7 +13,7 @@ from typing import Literal
 
 from aiohttp import web
 
-from province_node import console_queries
+from province_node import console_queries, registration_reads
 from province_node import registry as reg
 from province_node.cursor import encode_cursor
 from province_node.web.appkeys import REGISTRY
@@ -54,13 +54,13 @@ async def _rows(request: web.Request, q: FindQuery) -> list[reg.StoredRecord]:
     exists)."""
     registry = request.app[REGISTRY]
     if q.kind == "cert_no" and q.text:
-        found = await registry.read(reg.get_record, q.text)
+        found = await registry.read(registration_reads.get_record, q.text)
         rows = [found] if found is not None else []
     elif q.kind == "id_number" and q.text:
         rows = await registry.read(console_queries.by_id_number, q.text)
     else:
         return await registry.read(
-            lambda conn: reg.search(
+            lambda conn: registration_reads.search(
                 conn,
                 name=q.text if q.kind == "name" and q.text else None,
                 institution=q.text if q.kind == "institution" and q.text else None,

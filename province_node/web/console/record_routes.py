@@ -9,7 +9,7 @@ import logging
 
 from aiohttp import web
 
-from province_node import console_queries
+from province_node import console_queries, registration_reads
 from province_node import registry as reg
 from province_node.errors import NotFound
 from province_node.web.appkeys import REGISTRY, SETTINGS
@@ -47,7 +47,7 @@ def done_notice(done: str | None) -> str | None:
 
 async def stored_or_404(request: web.Request, cert_no: str) -> reg.StoredRecord:
     """The stored registration, or the 404 page."""
-    stored = await request.app[REGISTRY].read(reg.get_record, cert_no)
+    stored = await request.app[REGISTRY].read(registration_reads.get_record, cert_no)
     if stored is None:
         province = request.app[SETTINGS].province
         raise NotFound(f"no registration with cert_no {cert_no} in province {province}")
