@@ -16,58 +16,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from devkit import base_port, detached_stack, dev
 
-from devstack.kafka import free_base_port, port_free
 from national_hub.snapshot.archive import read_manifest
 from province_node import synthetic
 
-ROOT = Path(__file__).resolve().parents[2]
 # Reads sent through the balancer right after a replica was killed: a few hundred, not a
 # benchmark (bench/replicas.py measures under load).
 READS = 300
 
 
-def _dev(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "devstack", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-
-
-def _base_port() -> int:
-    """A base P whose balancer and replicas (P+80..82), node (P+150) and Kafka are free."""
-    for _ in range(100):
-        base = free_base_port(1, start=30000, end=38000)
-        if all(port_free(base + d) for d in (80, 81, 82, 150, 1092, 1192)):
-            return base
-    raise RuntimeError("no free ports")
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     state = tmp_path_factory.mktemp("replicas")
-    up = _dev(
-        "up",
-        "--detach",
-        "--hubs",
-        "2",
-        "--state",
-        str(state),
-        "--provinces",
-        "50",
-        "--records",
-        "20",
-        "--base-port",
-        str(_base_port()),
-    )
-    assert up.returncode == 0, up.stdout[-2000:] + up.stderr[-2000:]
-    info = json.loads((state / "stack.json").read_text())
-    yield {"state": state, "info": info}
-    _dev("down", "--state", str(state))
+    # The balancer and replicas at P+80..82, the node at P+150.
+    base = base_port((80, 81, 82, 150, 1092, 1192), 30000, 38000)
+    with detached_stack(state, base, "--hubs", "2", "--provinces", "50") as (_, info):
+        yield {"state": state, "info": info}
 
 
 def _status(url: str) -> int:
@@ -197,5 +162,5 @@ def test_down_stops_the_balancer_and_every_replica(stack: dict[str, Any]) -> Non
     # Last in this module: it takes the stack down (the fixture's own `down` then finds nothing).
     info = stack["info"]
     pids = [info["hub"]["pid"], *(h["pid"] for h in info["hubs"][1:])]
-    assert _dev("down", "--state", str(stack["state"])).returncode == 0
+    assert dev("down", "--state", str(stack["state"])).returncode == 0
     assert [pid for pid in pids if _running(pid)] == []

@@ -7,7 +7,6 @@ import os
 import signal
 import stat
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -15,51 +14,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from devkit import base_port, detached_stack, dev
 
-from devstack.kafka import free_base_port, port_free, port_open
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _dev(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "devstack", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+from devstack.kafka import port_open
 
 
 def _base_port() -> int:
     """A base P whose hub (P+80), nodes (P+150, P+111) and Kafka (P+1092, +1192) are free."""
-    for _ in range(100):
-        base = free_base_port(1, start=22000, end=30000)
-        if all(port_free(base + d) for d in (80, 150, 111, 1092, 1192)):
-            return base
-    raise RuntimeError("no free ports")
+    return base_port((80, 150, 111, 1092, 1192), 22000, 30000)
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     state = tmp_path_factory.mktemp("stack")
-    up = _dev(
-        "up",
-        "--detach",
-        "--state",
-        str(state),
-        "--provinces",
-        "50,11",
-        "--records",
-        "20",
-        "--base-port",
-        str(_base_port()),
-    )
-    assert up.returncode == 0, up.stdout[-2000:] + up.stderr[-2000:]
-    info = json.loads((state / "stack.json").read_text())
-    yield {"state": state, "info": info, "up": up}
-    _dev("down", "--state", str(state))
+    with detached_stack(state, _base_port(), "--provinces", "50,11") as (up, info):
+        yield {"state": state, "info": info, "up": up}
 
 
 def _get(url: str) -> Any:
@@ -112,7 +81,7 @@ def test_node_answers_with_its_registrar_token(stack: dict[str, Any]) -> None:
 
 def test_down_stops_every_process(tmp_path_factory: pytest.TempPathFactory) -> None:
     state = tmp_path_factory.mktemp("stack-down")
-    up = _dev(
+    up = dev(
         "up",
         "--detach",
         "--state",
@@ -132,7 +101,7 @@ def test_down_stops_every_process(tmp_path_factory: pytest.TempPathFactory) -> N
         info["provinces"]["44"]["pid"],
         *info["kafka"]["pids"],
     ]
-    assert _dev("down", "--state", str(state)).returncode == 0
+    assert dev("down", "--state", str(state)).returncode == 0
     assert [pid for pid in pids if _running(pid)] == []
 
 
@@ -172,7 +141,7 @@ def test_down_stops_components_restarted_from_their_recorded_cmd(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     state = tmp_path_factory.mktemp("stack-restarted")
-    up = _dev(
+    up = dev(
         "up",
         "--detach",
         "--state",
@@ -214,7 +183,7 @@ def test_down_stops_components_restarted_from_their_recorded_cmd(
                     time.sleep(0.2)
             else:
                 _wait_port(entry["url"] + "/healthz")
-        assert _dev("down", "--state", str(state)).returncode == 0
+        assert dev("down", "--state", str(state)).returncode == 0
         for proc in restarted:
             try:
                 proc.wait(timeout=30)
@@ -226,4 +195,4 @@ def test_down_stops_components_restarted_from_their_recorded_cmd(
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-        _dev("down", "--state", str(state))
+        dev("down", "--state", str(state))
